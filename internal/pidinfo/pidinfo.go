@@ -1,0 +1,28 @@
+// Package pidinfo tells whether a process is alive without trusting a bare pid: a pid is paired
+// with the process's start time, so a pid reused by a newer process does not count as alive.
+package pidinfo
+
+import "errors"
+
+// ErrNotSupported is returned where the operating system gives no way to read a start time.
+var ErrNotSupported = errors.New("pidinfo: not supported on this platform")
+
+// Alive reports whether process pid is running and, when start is not 0, started at start (as
+// StartTime reports it). Zombies count as dead.
+func Alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, running, err := stat(pid)
+	if err != nil {
+		return errors.Is(err, ErrNotSupported) // cannot tell: assume alive rather than steal
+	}
+	return running && (start == 0 || st == start)
+}
+
+// StartTime returns an opaque number that identifies when pid started: clock ticks since boot
+// on Linux, microseconds since the epoch on macOS, 100 ns units since 1601 on Windows.
+func StartTime(pid int) (uint64, error) {
+	st, _, err := stat(pid)
+	return st, err
+}

@@ -1,0 +1,144 @@
+// Package testmain is the TestMain of every package whose tests use real processes: the test
+// binary is its own child (procs.Main), each test names its segments with Name, and the run
+// fails if a test left a segment, a child process or a goroutine behind.
+package testmain
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// NoopEnv makes the test binary exit 0 at once: the baseline for process start benchmarks.
+const NoopEnv = "SHMKIT_TEST_NOOP"
+
+// shmDir is where Linux keeps named segments; the tests run on Linux.
+const shmDir = "/dev/shm"
+
+var seq atomic.Int64
+
+// Prefix starts the name of every segment this test binary makes, so concurrent test binaries
+// (go test ./... runs packages in parallel) neither collide nor judge each other's leftovers.
+func Prefix() string { return "t" + strconv.Itoa(os.Getpid()) + "-" }
+
+// Name returns a fresh segment name for t and removes the segment when t ends, if it exists.
+func Name(t testing.TB) string {
+	name := Prefix() + strconv.FormatInt(seq.Add(1), 10)
+	t.Cleanup(func() { _ = shm.Remove(name) })
+	return name
+}
+
+// Run is TestMain's body: it runs the child entry if this process is a child, else the tests,
+// then the leak checks.
+func Run(m *testing.M) {
+	if os.Getenv(NoopEnv) == "1" {
+		os.Exit(0)
+	}
+	procs.Main()
+	code := m.Run()
+	if code == 0 {
+		if err := leaks(); err != nil {
+			fmt.Fprintln(os.Stderr, "testmain: leak after all tests passed:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// leaks waits up to three seconds for stragglers to finish, then reports what is left.
+func leaks() error {
+	var err error
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err = check(); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func check() error {
+	if left := segments(); len(left) > 0 {
+		return fmt.Errorf("segments left in %s: %v", shmDir, left)
+	}
+	if kids := childPids(); len(kids) > 0 {
+		return fmt.Errorf("child processes left: %v", kids)
+	}
+	if g := goroutines(); len(g) > 0 {
+		return fmt.Errorf("%d goroutines left:\n%s", len(g), strings.Join(g, "\n\n"))
+	}
+	return nil
+}
+
+func segments() []string {
+	entries, _ := os.ReadDir(shmDir)
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), Prefix()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// childPids lists processes whose parent is this one, zombies included.
+func childPids() []int {
+	me := os.Getpid()
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 {
+			f := strings.Fields(string(b[i+1:])) // f[1] is the ppid
+			if len(f) > 1 && f[1] == strconv.Itoa(me) {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+// Goroutines the runtime or the standard library keep for themselves.
+var benign = []string{
+	"os/signal.signal_recv", "os/signal.loop", "runtime.ensureSigM",
+	"testing.(*M).startAlarm", "testing.runFuzzing", "runtime.goexit0",
+}
+
+func goroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for i, g := range strings.Split(string(buf), "\n\n") {
+		if i == 0 || strings.TrimSpace(g) == "" { // the first is this goroutine
+			continue
+		}
+		if !containsAny(g, benign) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}

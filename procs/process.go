@@ -1,0 +1,265 @@
+package procs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// NotExited is what ExitCode returns while the process is still running (Python's None).
+const NotExited = math.MinInt
+
+// DefaultGracePeriod is how long a child has between SIGTERM and SIGKILL when its context ends.
+const DefaultGracePeriod = 2 * time.Second
+
+// A Process is a running or finished child started by an EntryPoint or a Cmd.
+type Process struct {
+	name string
+	pid  int
+	proc *os.Process
+	done chan struct{}
+	code int   // valid once done is closed
+	err  error // valid once done is closed: nil or *ExitError
+}
+
+// An Option configures a child at Start.
+type Option func(*options)
+
+type options struct {
+	name           string
+	daemon         bool
+	stdout, stderr io.Writer
+	env            []string
+	grace          time.Duration
+}
+
+func newOptions(opts []Option) *options {
+	o := &options{daemon: true, stdout: os.Stdout, stderr: os.Stderr, grace: DefaultGracePeriod}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
+// WithName names the child (default: the entry name and a sequence number, "worker-3").
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// Daemon chooses whether the child dies with its parent (true, the default), even when the
+// parent is killed by SIGKILL. Python's default is the opposite; a daemonic default is safer
+// for workers that spin on shared memory. Daemon(false) children outlive their parent.
+func Daemon(on bool) Option { return func(o *options) { o.daemon = on } }
+
+// Stdout sends the child's standard output to w (default: the parent's os.Stdout).
+func Stdout(w io.Writer) Option { return func(o *options) { o.stdout = w } }
+
+// Stderr sends the child's standard error to w (default: the parent's os.Stderr).
+func Stderr(w io.Writer) Option { return func(o *options) { o.stderr = w } }
+
+// Env adds KEY=value pairs to the child's environment (which is otherwise the parent's).
+func Env(kv ...string) Option { return func(o *options) { o.env = append(o.env, kv...) } }
+
+// GracePeriod sets how long the child has between SIGTERM and SIGKILL when the context given
+// to Start is done (DefaultGracePeriod).
+func GracePeriod(d time.Duration) Option { return func(o *options) { o.grace = d } }
+
+var (
+	childSeq   atomic.Int64
+	childrenMu sync.Mutex
+	children   = map[*Process]struct{}{}
+)
+
+// start runs cmd and watches it. childEnds are the parent's copies of files the child
+// inherits; they are closed once the child has them. statusR, if not nil, carries the child's
+// report.
+func start(cmd *exec.Cmd, name string, o *options, childEnds []*os.File, statusR *os.File) (*Process, error) {
+	configure(cmd, o.daemon)
+	cmd.Cancel = func() error { return terminate(cmd.Process) }
+	cmd.WaitDelay = o.grace
+	if cmd.Stdout == nil {
+		cmd.Stdout = o.stdout
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = o.stderr
+	}
+	cmd.Env = append(cmd.Env, o.env...)
+	p := &Process{name: name, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go p.monitor(cmd, o.daemon, statusR, started)
+	err := <-started
+	for _, f := range childEnds {
+		_ = f.Close()
+	}
+	if err != nil {
+		if statusR != nil {
+			_ = statusR.Close()
+		}
+		return nil, fmt.Errorf("procs: start %s: %w", name, err)
+	}
+	return p, nil
+}
+
+// monitor starts the child and waits for it. For a daemon child it stays locked to its OS
+// thread until the child exits: Linux's parent-death signal fires when the thread that forked
+// the child ends, so that thread must outlive the child, and no other goroutine may end it.
+func (p *Process) monitor(cmd *exec.Cmd, daemon bool, statusR *os.File, started chan<- error) {
+	if daemon {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	if err := cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	p.proc, p.pid = cmd.Process, cmd.Process.Pid
+	childrenMu.Lock()
+	children[p] = struct{}{}
+	childrenMu.Unlock()
+	started <- nil
+
+	werr := cmd.Wait()
+	var st childStatus
+	if statusR != nil {
+		st = readStatus(statusR)
+	}
+	p.finish(cmd.ProcessState, werr, st)
+	childrenMu.Lock()
+	delete(children, p)
+	childrenMu.Unlock()
+	close(p.done)
+}
+
+func (p *Process) finish(ps *os.ProcessState, werr error, st childStatus) {
+	if ps == nil {
+		p.code = -1
+		p.err = fmt.Errorf("procs: %s (pid %d): %w", p.name, p.pid, werr)
+		return
+	}
+	code, signaled := exitCode(ps)
+	p.code = code
+	if code == 0 {
+		return
+	}
+	e := &ExitError{Name: p.name, Pid: p.pid, Code: code, Message: st.msg}
+	switch {
+	case signaled:
+		e.cause = ErrSignaled
+	case st.kind == statusUnknown:
+		e.cause = ErrUnknownEntry
+	case st.kind == statusArgs:
+		e.cause = ErrArgs
+	case st.kind == statusPanic:
+		e.cause = ErrPanic
+	}
+	p.err = e
+}
+
+// Pid returns the child's process id.
+func (p *Process) Pid() int { return p.pid }
+
+// Name returns the child's name.
+func (p *Process) Name() string { return p.name }
+
+// Done returns a channel that is closed when the child has exited and been reaped.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Alive reports whether the child is still running.
+func (p *Process) Alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// ExitCode returns the child's exit code: 0, the code its entry chose, or minus the number of
+// the signal that ended it (as Python's exitcode). It is NotExited while the child runs.
+func (p *Process) ExitCode() int {
+	select {
+	case <-p.done:
+		return p.code
+	default:
+		return NotExited
+	}
+}
+
+// Wait waits for the child to exit and returns nil if it exited with code 0, or an *ExitError
+// carrying its exit code and the error text it sent. If ctx ends first, Wait returns ctx's
+// error and the child runs on.
+func (p *Process) Wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Join waits for the child to exit, whatever its exit code (check ExitCode), as Python's
+// join. It returns ctx's error if ctx ends first, nil otherwise.
+func (p *Process) Join(ctx context.Context) error {
+	err := p.Wait(ctx)
+	if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}
+
+// Terminate asks the child to stop: SIGTERM on Unix, TerminateProcess on Windows. It is a
+// no-op for a child that has exited.
+func (p *Process) Terminate() error { return p.signalOrDone(terminate) }
+
+// Kill ends the child at once: SIGKILL on Unix, TerminateProcess on Windows.
+func (p *Process) Kill() error {
+	return p.signalOrDone(func(pr *os.Process) error { return pr.Kill() })
+}
+
+func (p *Process) signalOrDone(send func(*os.Process) error) error {
+	if !p.Alive() {
+		return nil
+	}
+	if err := send(p.proc); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("procs: signal %s (pid %d): %w", p.name, p.pid, err)
+	}
+	return nil
+}
+
+// ActiveChildren returns the children of this process that are still running, by pid.
+func ActiveChildren() []*Process {
+	childrenMu.Lock()
+	out := make([]*Process, 0, len(children))
+	for p := range children {
+		out = append(out, p)
+	}
+	childrenMu.Unlock()
+	slices.SortFunc(out, func(a, b *Process) int { return a.pid - b.pid })
+	return out
+}
+
+// ProcessInfo describes the current process.
+type ProcessInfo struct {
+	Name  string // the name given at Start in a child; "MainProcess" otherwise
+	Pid   int
+	PPid  int
+	Child bool // started by procs
+}
+
+var currentName atomic.Pointer[string]
+
+// Current describes the calling process, as Python's current_process.
+func Current() ProcessInfo {
+	info := ProcessInfo{Name: "MainProcess", Pid: os.Getpid(), PPid: os.Getppid()}
+	if n := currentName.Load(); n != nil {
+		info.Name, info.Child = *n, true
+	}
+	return info
+}

@@ -1,0 +1,50 @@
+//go:build unix
+
+package procs
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// passFiles appends files to cmd.ExtraFiles and returns the fd each gets in the child:
+// ExtraFiles[i] becomes fd 3+i.
+func passFiles(cmd *exec.Cmd, files []*os.File) []int {
+	fds := make([]int, len(files))
+	for i := range files {
+		fds[i] = 3 + len(cmd.ExtraFiles) + i
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, files...)
+	return fds
+}
+
+// dupForChild duplicates fd (close-on-exec in this process; exec.Cmd clears the flag in the
+// child), so the launch can hand it over and close it without touching the original. The
+// duplicate shares the open file description, and so the segment's liveness lock.
+func dupForChild(fd uintptr) (*os.File, error) {
+	n, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("procs: dup fd %d: %w", fd, err)
+	}
+	return os.NewFile(uintptr(n), "shm-segment"), nil
+}
+
+// inherit adopts an fd the parent passed, closing it on any further exec.
+func inherit(fd int, name string) *os.File {
+	unix.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), name)
+}
+
+func terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
+
+// exitCode returns the exit status, or minus the signal number for a signalled child.
+func exitCode(ps *os.ProcessState) (int, bool) {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -int(ws.Signal()), true
+	}
+	return ps.ExitCode(), false
+}

@@ -1,0 +1,27 @@
+package shm
+
+import "fmt"
+
+// MaxNameLen is the longest segment name accepted: macOS's shm_open limit, applied everywhere
+// so that a name valid on one system is valid on all.
+const MaxNameLen = 30
+
+// ValidateName reports whether name is a valid segment name: 1 to 30 bytes of [A-Za-z0-9._-],
+// and neither "." nor "..". The error wraps ErrInvalidName and says what is wrong.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty", ErrInvalidName)
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("%w: %q is %d bytes, the limit is %d", ErrInvalidName, name, len(name), MaxNameLen)
+	case name == "." || name == "..":
+		return fmt.Errorf("%w: %q", ErrInvalidName, name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: %q has byte %#02x at %d; allowed are A-Z a-z 0-9 . _ -", ErrInvalidName, name, c, i)
+		}
+	}
+	return nil
+}

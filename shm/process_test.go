@@ -1,0 +1,300 @@
+package shm_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/testmain"
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Child roles. Each runs in a re-executed copy of this test binary.
+
+type fillArgs struct {
+	Seg  *shm.Segment
+	Byte byte
+	From int // fill Seg.Bytes()[From:To]
+	To   int
+}
+
+// fill writes Byte over a range of the segment after checking the parent's marker at offset 0.
+var fill = procs.Entry("shm.fill", func(ctx context.Context, a fillArgs) error {
+	b := a.Seg.Bytes()
+	if b[0] != 'P' {
+		return fmt.Errorf("child sees %q at offset 0, want the parent's 'P'", b[0])
+	}
+	for i := a.From; i < a.To; i++ {
+		b[i] = a.Byte
+	}
+	return nil
+})
+
+type manyArgs struct {
+	Named []*shm.Segment
+	Anon  [2]*shm.Segment
+	Nil   *shm.Segment
+	Note  string
+}
+
+// stamp writes each segment's index into it, and the note into the first.
+var stamp = procs.Entry("shm.stamp", func(ctx context.Context, a manyArgs) error {
+	if a.Nil != nil {
+		return errors.New("nil segment arrived non-nil")
+	}
+	all := append(append([]*shm.Segment{}, a.Named...), a.Anon[:]...)
+	for i, s := range all {
+		s.Bytes()[0] = byte(i + 1)
+	}
+	copy(a.Named[0].Bytes()[1:], a.Note)
+	return nil
+})
+
+type holdArgs struct {
+	Name string
+	Init bool // block inside Create's Init, before the segment is published
+}
+
+// hold creates a segment and blocks until killed.
+var hold = procs.Entry("shm.hold", func(ctx context.Context, a holdArgs) error {
+	var opts []shm.Option
+	if a.Init {
+		opts = append(opts, shm.Init(func([]byte) error { time.Sleep(time.Hour); return nil }))
+	}
+	s, err := shm.Create(a.Name, 4096, opts...)
+	if err != nil {
+		return err
+	}
+	s.Bytes()[0] = 'H'
+	time.Sleep(time.Hour)
+	return nil
+})
+
+type slowArgs struct {
+	Name  string
+	Delay time.Duration
+}
+
+// slowCreate publishes a segment only after Delay, having written 'R' into it.
+var slowCreate = procs.Entry("shm.slow", func(ctx context.Context, a slowArgs) error {
+	s, err := shm.Create(a.Name, 4096, shm.Kind("test.slow"), shm.Init(func(b []byte) error {
+		time.Sleep(a.Delay)
+		b[0] = 'R'
+		return nil
+	}))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	time.Sleep(time.Second) // stay attached while the parent checks
+	return nil
+})
+
+func TestParentCreatesChildWrites(t *testing.T) {
+	name := testmain.Name(t)
+	s, err := shm.Create(name, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Bytes()[0] = 'P'
+	if err := fill.Run(t.Context(), fillArgs{Seg: s, Byte: 0xAB, From: 1, To: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	b := s.Bytes()
+	if b[0] != 'P' || b[1] != 0xAB || b[len(b)-1] != 0xAB || bytes.Count(b, []byte{0xAB}) != len(b)-1 {
+		t.Fatal("parent does not see the child's writes")
+	}
+}
+
+func TestAnonymousByFD(t *testing.T) {
+	s, err := shm.Anonymous(64 << 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Name() != "" {
+		t.Fatalf("anonymous segment has name %q", s.Name())
+	}
+	s.Bytes()[0] = 'P'
+	if err := fill.Run(t.Context(), fillArgs{Seg: s, Byte: 7, From: 100, To: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if b := s.Bytes(); b[99] != 0 || b[100] != 7 || b[199] != 7 || b[200] != 0 {
+		t.Fatal("child's writes through the inherited fd are not visible")
+	}
+}
+
+func TestTwoChildrenOneSegment(t *testing.T) {
+	name := testmain.Name(t)
+	s, err := shm.Create(name, 8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Bytes()[0] = 'P'
+	a, err := fill.Start(t.Context(), fillArgs{Seg: s, Byte: 1, From: 1, To: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fill.Start(t.Context(), fillArgs{Seg: s, Byte: 2, From: 4096, To: 8192})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(a.Wait(t.Context()), b.Wait(t.Context())); err != nil {
+		t.Fatal(err)
+	}
+	p := s.Bytes()
+	if bytes.Count(p[1:4096], []byte{1}) != 4095 || bytes.Count(p[4096:], []byte{2}) != 4096 {
+		t.Fatal("the two children's halves are not both there")
+	}
+}
+
+func TestManySegmentsInOneArgument(t *testing.T) {
+	var named []*shm.Segment
+	for range 3 {
+		s, err := shm.Create(testmain.Name(t), 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		named = append(named, s)
+	}
+	named = append(named, named[1]) // the same segment twice: one mapping in the child
+	var anon [2]*shm.Segment
+	for i := range anon {
+		s, err := shm.Anonymous(4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		anon[i] = s
+	}
+	if err := stamp.Run(t.Context(), manyArgs{Named: named, Anon: anon, Note: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []byte{1, 4, 3, 4, 5, 6} // named[1] was stamped 2, then 4 through its second handle
+	got := []byte{named[0].Bytes()[0], named[1].Bytes()[0], named[2].Bytes()[0], named[3].Bytes()[0], anon[0].Bytes()[0], anon[1].Bytes()[0]}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("stamps %v, want %v", got, want)
+	}
+	if string(named[0].Bytes()[1:6]) != "hello" {
+		t.Fatal("plain field did not travel")
+	}
+}
+
+func TestOpenWaitsForReady(t *testing.T) {
+	name := testmain.Name(t)
+	p, err := slowCreate.Start(t.Context(), slowArgs{Name: name, Delay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Wait(context.Background())
+	var s *shm.Segment
+	for s == nil {
+		s, err = shm.Open(name, shm.Kind("test.slow"))
+		if errors.Is(err, shm.ErrNotExist) {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer s.Close()
+	if s.Bytes()[0] != 'R' {
+		t.Fatal("Open returned before the creator's Init finished")
+	}
+}
+
+func TestCreatorDiesInitialising(t *testing.T) {
+	name := testmain.Name(t)
+	p, err := hold.Start(t.Context(), holdArgs{Name: name, Init: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExists(t, name)
+	time.Sleep(50 * time.Millisecond) // let it get into Init
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.Join(t.Context())
+	_, err = shm.Open(name)
+	if !errors.Is(err, shm.ErrNotReady) {
+		t.Fatalf("open of a segment whose creator died initialising: %v, want ErrNotReady", err)
+	}
+}
+
+func TestKilledCreatorLeavesStaleSegment(t *testing.T) {
+	deadName, liveName := testmain.Name(t), testmain.Name(t)
+	live, err := shm.Create(liveName, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	p, err := hold.Start(t.Context(), holdArgs{Name: deadName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, deadName)
+	if info, err := shm.Stat(deadName); err != nil || info.Stale || info.CreatorPID != p.Pid() {
+		t.Fatalf("while the child lives: %+v, %v", info, err)
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.Join(t.Context())
+	if p.ExitCode() != -int(syscall.SIGKILL) {
+		t.Fatalf("ExitCode %d, want -9", p.ExitCode())
+	}
+	stale := map[string]bool{}
+	all, err := shm.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range all {
+		stale[i.Name] = i.Stale
+	}
+	if !stale[deadName] || stale[liveName] {
+		t.Fatalf("List: dead child's segment stale=%v, live segment stale=%v", stale[deadName], stale[liveName])
+	}
+	got, err := shm.Reclaim(shm.ReclaimOptions{Prefix: testmain.Prefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != deadName {
+		t.Fatalf("Reclaim removed %v, want only %s", got, deadName)
+	}
+	if _, err := shm.Stat(deadName); !errors.Is(err, shm.ErrNotExist) {
+		t.Fatalf("reclaimed segment still there: %v", err)
+	}
+	if _, err := shm.Stat(liveName); err != nil {
+		t.Fatalf("live segment harmed: %v", err)
+	}
+}
+
+func waitExists(t *testing.T, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(shm.Dir + "/" + name); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s never appeared", name)
+}
+
+func waitReady(t *testing.T, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if info, err := shm.Stat(name); err == nil && info.Ready {
+			return
+		}
+	}
+	t.Fatalf("%s never became ready", name)
+}

@@ -1,0 +1,418 @@
+package shm
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/pidinfo"
+)
+
+// MaxSize is the largest payload a segment may have: 1 TiB.
+const MaxSize = 1 << 40
+
+// DefaultTimeout is how long Open waits for a segment's creator to mark it ready.
+const DefaultTimeout = 2 * time.Second
+
+// populateLimit: segments up to this size are prefaulted (MAP_POPULATE) unless told otherwise,
+// since they hold control words that every operation touches.
+const populateLimit = 64 << 10
+
+// An Option configures Create, Open, OpenFD or Anonymous.
+type Option func(*config)
+
+type config struct {
+	kind        string
+	fingerprint uint64
+	checkFP     bool
+	perm        fs.FileMode
+	raw         bool
+	init        func(payload []byte) error
+	timeout     time.Duration
+	populate    int // 0: by size, 1: always, -1: never
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{perm: 0o600, timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Kind names what the payload holds, such as "ring.Queue" (at most 32 printable ASCII bytes).
+// Create records it in the header; Open fails with ErrKind unless the segment has this kind.
+func Kind(kind string) Option { return func(c *config) { c.kind = kind } }
+
+// Layout gives the layout descriptor, such as "ring.Queue/v1 slots=1024 slot=64". Create
+// records its Fingerprint; Open fails with ErrFingerprint unless the segment's matches.
+func Layout(descriptor string) Option { return WithFingerprint(Fingerprint(descriptor)) }
+
+// WithFingerprint is Layout for a fingerprint already computed, as a Ref carries.
+func WithFingerprint(fp uint64) Option {
+	return func(c *config) { c.fingerprint, c.checkFP = fp, true }
+}
+
+// Perm sets the permission bits of a named segment (default 0600; the umask does not apply).
+func Perm(perm fs.FileMode) Option { return func(c *config) { c.perm = perm.Perm() } }
+
+// Raw makes a segment with no header: the payload starts at offset 0 and the file is exactly
+// the requested size, so other languages (Python's multiprocessing.shared_memory, C's shm_open)
+// can map it. Open with Raw maps any file whole, without validation.
+func Raw() Option { return func(c *config) { c.raw = true } }
+
+// Init runs fn on the new payload before the segment is published as ready, so Open in
+// another process never sees a half-initialised payload. If fn fails, Create removes the
+// segment and returns fn's error.
+func Init(fn func(payload []byte) error) Option { return func(c *config) { c.init = fn } }
+
+// Timeout bounds how long Open waits for the creator to publish the segment (DefaultTimeout).
+func Timeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// Populate prefaults every page at map time (true) or never (false). By default segments up
+// to 64 KiB are prefaulted and larger ones fault in on first touch.
+func Populate(on bool) Option {
+	return func(c *config) {
+		c.populate = -1
+		if on {
+			c.populate = 1
+		}
+	}
+}
+
+func (c *config) shouldPopulate(n int64) bool {
+	return c.populate == 1 || c.populate == 0 && n <= populateLimit
+}
+
+// A Segment is a mapped region of shared memory. Its methods may be called from several
+// goroutines, but Close must not race with use of the memory Bytes returned: after Close the
+// memory is unmapped and touching it faults.
+type Segment struct {
+	name    string // "" for anonymous segments
+	raw     bool
+	kind    string
+	fp      uint64
+	mapping []byte // the whole mapping, header included
+	payload []byte // mapping[HeaderSize:], or all of it when raw
+	file    *file
+	closed  atomic.Bool
+	mu      sync.Mutex // serialises Close and Unlink
+	cleanup runtime.Cleanup
+}
+
+// Create makes a new named segment with a payload of size bytes, zeroed, and maps it. It fails
+// with ErrExist if the name is taken, ErrInvalidName or ErrInvalidSize for bad input, and
+// ErrNoSpace (saying how much is free) if the shared-memory filesystem cannot hold it. The
+// segment lives until Unlink or Remove, even after every process has closed it.
+func Create(name string, size int, opts ...Option) (*Segment, error) {
+	cfg := newConfig(opts)
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	total, err := fileSize(size, cfg)
+	if err != nil {
+		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	f, err := createFile(name, total, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := initSegment(f, name, total, 0, cfg)
+	if err != nil {
+		_ = f.unlink(name)
+		_ = f.close()
+		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	return s, nil
+}
+
+// Anonymous makes a segment with no name (a memfd on Linux). It is freed when the last process
+// holding it closes it or exits; pass it to a child through procs, which hands over the fd.
+func Anonymous(size int, opts ...Option) (*Segment, error) {
+	cfg := newConfig(opts)
+	total, err := fileSize(size, cfg)
+	if err != nil {
+		return nil, &fs.PathError{Op: "anonymous", Path: "", Err: err}
+	}
+	f, err := anonymousFile(total)
+	if err != nil {
+		return nil, err
+	}
+	s, err := initSegment(f, "", total, flagAnonymous, cfg)
+	if err != nil {
+		_ = f.close()
+		return nil, &fs.PathError{Op: "anonymous", Path: "", Err: err}
+	}
+	return s, nil
+}
+
+func fileSize(size int, cfg *config) (int64, error) {
+	if size <= 0 || size > MaxSize {
+		return 0, fmt.Errorf("%w: %d (want 1 to %d bytes)", ErrInvalidSize, size, int64(MaxSize))
+	}
+	if !validKind(cfg.kind) {
+		return 0, fmt.Errorf("%w: kind %q is not up to %d printable ASCII bytes", ErrInvalidSize, cfg.kind, maxKindLen)
+	}
+	if cfg.raw {
+		return int64(size), nil
+	}
+	return int64(size) + HeaderSize, nil
+}
+
+// initSegment maps a freshly sized file, writes the header, runs Init and publishes ready.
+func initSegment(f *file, name string, total int64, flags uint32, cfg *config) (*Segment, error) {
+	m, err := f.mmap(int(total), cfg.shouldPopulate(total))
+	if err != nil {
+		return nil, err
+	}
+	s := newSegment(f, name, m, cfg.raw)
+	if !cfg.raw {
+		pid := os.Getpid()
+		start, _ := pidinfo.StartTime(pid)
+		h := header{
+			Magic: magic, Version: headerVersion, HeaderSize: HeaderSize,
+			PayloadSize: uint64(total - HeaderSize), Fingerprint: cfg.fingerprint,
+			CreatorPID: uint32(pid), Flags: flags, CreatorTime: start,
+			Created: time.Now().UnixNano(),
+		}
+		copy(h.Kind[:], cfg.kind)
+		h.encode(m)
+		s.kind, s.fp = cfg.kind, cfg.fingerprint
+	}
+	if cfg.init != nil {
+		if err := cfg.init(s.payload); err != nil {
+			s.cleanup.Stop()
+			_ = unmap(m) // the caller closes the file
+			return nil, err
+		}
+	}
+	if !cfg.raw {
+		publishReady(m)
+	}
+	return s, nil
+}
+
+func newSegment(f *file, name string, m []byte, raw bool) *Segment {
+	s := &Segment{name: name, raw: raw, mapping: m, file: f, payload: m}
+	if !raw {
+		s.payload = m[HeaderSize:len(m):len(m)]
+	}
+	s.cleanup = runtime.AddCleanup(s, func(r resources) { _ = r.free() }, resources{m, f})
+	return s
+}
+
+// resources is what a forgotten Segment's cleanup frees; it must not point back at the Segment.
+type resources struct {
+	mapping []byte
+	file    *file
+}
+
+func (r resources) free() error {
+	return errors.Join(unmap(r.mapping), r.file.close())
+}
+
+// release frees the mapping and file without touching the name.
+func (s *Segment) release() error {
+	s.cleanup.Stop()
+	return resources{s.mapping, s.file}.free()
+}
+
+// Open maps an existing named segment. Unless Raw is given it waits (up to Timeout) for the
+// creator to publish the segment, then checks magic, version, checksum, the size against the
+// file's, and any Kind or Layout given; each failure is its own error (ErrBadMagic, ErrVersion,
+// ErrCorrupt, ErrTruncated, ErrSize, ErrKind, ErrFingerprint, ErrNotReady). A missing name is
+// ErrNotExist.
+func Open(name string, opts ...Option) (*Segment, error) {
+	cfg := newConfig(opts)
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	f, alone, err := openFile(name)
+	if err != nil {
+		return nil, err
+	}
+	s, err := attach(f, name, alone, cfg)
+	if err != nil {
+		_ = f.close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return s, nil
+}
+
+// OpenFD maps the segment behind an inherited file descriptor (an anonymous segment passed by
+// procs, or any shared-memory fd), validating it as Open does. The Segment owns fd from then
+// on, on success or failure.
+func OpenFD(fd uintptr, opts ...Option) (*Segment, error) {
+	cfg := newConfig(opts)
+	f, err := fileFromFD(fd)
+	if err != nil {
+		return nil, err
+	}
+	s, err := attach(f, "", true, cfg)
+	if err != nil {
+		_ = f.close()
+		return nil, &fs.PathError{Op: "open", Path: fmt.Sprintf("fd %d", fd), Err: err}
+	}
+	return s, nil
+}
+
+// attach validates and maps an opened file. alone says no other process held the segment when
+// it was opened, so no creator can be mid-way and there is nothing to wait for.
+func attach(f *file, name string, alone bool, cfg *config) (*Segment, error) {
+	size, err := awaitSize(f, alone, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := f.mmap(int(size), cfg.shouldPopulate(size))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.raw {
+		return newSegment(f, name, m, true), nil
+	}
+	h, err := awaitReady(m, alone, cfg)
+	if err == nil {
+		err = checkHeader(&h, size, f.exactSize(), cfg)
+	}
+	if err != nil {
+		_ = unmap(m)
+		return nil, err
+	}
+	if want := int(h.PayloadSize + HeaderSize); len(m) > want {
+		m = m[:want:want]
+	}
+	s := newSegment(f, name, m, false)
+	s.kind, s.fp = h.kind(), h.Fingerprint
+	return s, nil
+}
+
+// awaitSize returns the file's size once it can hold a header (or anything, for Raw). A creator
+// sizes its file right after creating it, so a short file is waited for only when someone else
+// holds the segment.
+func awaitSize(f *file, alone bool, cfg *config) (int64, error) {
+	least := int64(HeaderSize)
+	if cfg.raw {
+		least = 1
+	}
+	deadline := time.Now().Add(cfg.timeout)
+	for pause := 20 * time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
+		size, err := f.size()
+		if err != nil || size >= least {
+			return size, err
+		}
+		if alone || time.Now().After(deadline) {
+			return 0, fmt.Errorf("%w: %d bytes, a segment needs at least %d", ErrTruncated, size, least)
+		}
+		time.Sleep(pause)
+	}
+}
+
+// awaitReady waits until the creator publishes the header, or dies, or the timeout passes.
+func awaitReady(m []byte, alone bool, cfg *config) (header, error) {
+	deadline := time.Now().Add(cfg.timeout)
+	for pause := 20 * time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
+		ready := loadState(m) == stateReady
+		h, err := parseHeader(m)
+		if ready || alone {
+			if err == nil && !ready {
+				err = fmt.Errorf("%w: creator pid %d left it initialising", ErrNotReady, h.CreatorPID)
+			}
+			return h, err
+		}
+		if err == nil && !pidinfo.Alive(int(h.CreatorPID), h.CreatorTime) {
+			return h, fmt.Errorf("%w: creator pid %d died before publishing it", ErrNotReady, h.CreatorPID)
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return h, err
+			}
+			return h, fmt.Errorf("%w: still initialising after %v (creator pid %d)", ErrNotReady, cfg.timeout, h.CreatorPID)
+		}
+		time.Sleep(pause)
+	}
+}
+
+// checkHeader compares a parsed header with the file and the caller's expectations.
+func checkHeader(h *header, size int64, exact bool, cfg *config) error {
+	want := int64(h.PayloadSize) + HeaderSize
+	switch {
+	case size < want:
+		return fmt.Errorf("%w: header says %d bytes, file has %d", ErrTruncated, want, size)
+	case size > want && exact:
+		return fmt.Errorf("%w: header says %d bytes, file has %d", ErrSize, want, size)
+	case cfg.kind != "" && h.kind() != cfg.kind:
+		return fmt.Errorf("%w: segment holds %q, want %q", ErrKind, h.kind(), cfg.kind)
+	case cfg.checkFP && h.Fingerprint != cfg.fingerprint:
+		return fmt.Errorf("%w: segment has %#016x, want %#016x", ErrFingerprint, h.Fingerprint, cfg.fingerprint)
+	}
+	return nil
+}
+
+// Bytes returns the payload: the memory every process attached to the segment shares. It is
+// valid until Close; keep the Segment reachable while using it (a Segment that becomes
+// unreachable is closed by the garbage collector). After Close it returns nil.
+func (s *Segment) Bytes() []byte {
+	if s.closed.Load() {
+		return nil
+	}
+	return s.payload
+}
+
+// Name returns the segment's name, or "" for an anonymous segment.
+func (s *Segment) Name() string { return s.name }
+
+// Size returns the payload size in bytes.
+func (s *Segment) Size() int { return len(s.payload) }
+
+// Kind returns the kind recorded in the header ("" for Raw segments and plain ones).
+func (s *Segment) Kind() string { return s.kind }
+
+// Fingerprint returns the layout fingerprint recorded in the header (0 if none).
+func (s *Segment) Fingerprint() uint64 { return s.fp }
+
+// IsRaw reports whether the segment has no header.
+func (s *Segment) IsRaw() bool { return s.raw }
+
+// Fd returns the file descriptor (a HANDLE on Windows) behind the segment, for passing it to
+// another process. It is valid until Close.
+func (s *Segment) Fd() uintptr { return s.file.fd() }
+
+// Close unmaps the segment and releases this process's hold on it. The segment itself lives on
+// if it has a name (see Unlink). A second Close returns ErrClosed.
+func (s *Segment) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Swap(true) {
+		return &fs.PathError{Op: "close", Path: s.name, Err: ErrClosed}
+	}
+	return s.release()
+}
+
+// Unlink removes the segment's name so no new process can open it; processes that have it
+// mapped keep it until they close it. Unlink removes the name only if it still refers to this
+// segment (ErrNotExist otherwise). Anonymous segments have no name and Unlink returns nil.
+// Call Unlink before Close; after Close it returns ErrClosed (use Remove instead).
+func (s *Segment) Unlink() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return &fs.PathError{Op: "unlink", Path: s.name, Err: ErrClosed}
+	}
+	if s.name == "" {
+		return nil
+	}
+	return s.file.unlink(s.name)
+}
+
+// Remove removes the named segment, whoever made it. Processes that have it mapped keep it.
+func Remove(name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	return removeName(name)
+}

@@ -1,0 +1,134 @@
+//go:build windows
+
+package shm
+
+import (
+	"fmt"
+	"io/fs"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// On Windows a segment is a section backed by the paging file (CreateFileMapping with
+// INVALID_HANDLE_VALUE). There is no unlink: the section dies with its last handle, so
+// Unlink is a no-op and a name is free again once every process has closed it. Sections
+// cannot be enumerated, so List, Stat and Reclaim are ErrNotSupported.
+type file struct {
+	h      windows.Handle
+	region int64
+}
+
+var procOpenFileMapping = windows.NewLazySystemDLL("kernel32.dll").NewProc("OpenFileMappingW")
+
+func (f *file) fd() uintptr          { return uintptr(f.h) }
+func (f *file) exactSize() bool      { return false } // sizes round up to whole pages
+func (f *file) size() (int64, error) { return f.region, nil }
+func (f *file) unlink(string) error  { return nil }
+
+func (f *file) close() error {
+	if f.h == 0 {
+		return nil
+	}
+	h := f.h
+	f.h = 0
+	return windows.CloseHandle(h)
+}
+
+func (f *file) mmap(n int, _ bool) ([]byte, error) {
+	addr, err := windows.MapViewOfFile(f.h, windows.FILE_MAP_READ|windows.FILE_MAP_WRITE, 0, 0, uintptr(n))
+	if err != nil {
+		return nil, fmt.Errorf("MapViewOfFile %d bytes: %w", n, err)
+	}
+	// Sound: addr is the base of a view of n bytes that stays mapped until unmap.
+	return unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&addr))), n), nil
+}
+
+func unmap(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return windows.UnmapViewOfFile(uintptr(unsafe.Pointer(&b[0])))
+}
+
+func createFile(name string, total int64, _ *config) (*file, error) {
+	n, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "create", Path: name, Err: ErrInvalidName}
+	}
+	h, err := windows.CreateFileMapping(windows.InvalidHandle, nil, windows.PAGE_READWRITE,
+		uint32(total>>32), uint32(total), n)
+	if h != 0 && err == windows.ERROR_ALREADY_EXISTS {
+		_ = windows.CloseHandle(h)
+		return nil, &fs.PathError{Op: "create", Path: name, Err: ErrExist}
+	}
+	if h == 0 {
+		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	return &file{h: h, region: total}, nil
+}
+
+func anonymousFile(total int64) (*file, error) {
+	h, err := windows.CreateFileMapping(windows.InvalidHandle, nil, windows.PAGE_READWRITE,
+		uint32(total>>32), uint32(total), nil)
+	if h == 0 {
+		return nil, fmt.Errorf("shm: anonymous segment: %w", err)
+	}
+	return &file{h: h, region: total}, nil
+}
+
+func openFile(name string) (*file, bool, error) {
+	n, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return nil, false, &fs.PathError{Op: "open", Path: name, Err: ErrInvalidName}
+	}
+	r, _, e := procOpenFileMapping.Call(uintptr(windows.FILE_MAP_READ|windows.FILE_MAP_WRITE), 0, uintptr(unsafe.Pointer(n)))
+	if r == 0 {
+		if e == windows.ERROR_FILE_NOT_FOUND {
+			e = ErrNotExist
+		}
+		return nil, false, &fs.PathError{Op: "open", Path: name, Err: e}
+	}
+	f := &file{h: windows.Handle(r)}
+	if err := f.querySize(); err != nil {
+		_ = f.close()
+		return nil, false, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return f, false, nil
+}
+
+func fileFromFD(fd uintptr) (*file, error) {
+	f := &file{h: windows.Handle(fd)}
+	if err := f.querySize(); err != nil {
+		_ = f.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// querySize maps the whole section once to learn its (page-rounded) size.
+func (f *file) querySize() error {
+	addr, err := windows.MapViewOfFile(f.h, windows.FILE_MAP_READ, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	defer windows.UnmapViewOfFile(addr)
+	var mbi windows.MemoryBasicInformation
+	if err := windows.VirtualQuery(addr, &mbi, unsafe.Sizeof(mbi)); err != nil {
+		return err
+	}
+	f.region = int64(mbi.RegionSize)
+	return nil
+}
+
+func removeName(name string) error {
+	return &fs.PathError{Op: "remove", Path: name, Err: fmt.Errorf("%w: Windows sections have no unlink", ErrNotSupported)}
+}
+
+func list() ([]Info, error) { return nil, fmt.Errorf("%w: sections cannot be listed", ErrNotSupported) }
+func stat(string) (Info, error) {
+	return Info{}, fmt.Errorf("%w: sections cannot be inspected", ErrNotSupported)
+}
+func reclaim(ReclaimOptions) ([]Info, error) {
+	return nil, fmt.Errorf("%w: sections die with their last handle", ErrNotSupported)
+}
