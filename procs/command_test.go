@@ -1,0 +1,111 @@
+package procs_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/shmkit/shmkit/internal/testmain"
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// python3 returns the interpreter's path, or skips the test; under CI=true a missing python3
+// fails it, since CI must exercise the interop.
+func python3(t *testing.T) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is required under CI=true: ", err)
+		}
+		t.Skip("python3 not installed")
+	}
+	return py
+}
+
+// The attaching side must not let Python's resource tracker unlink a segment Python did not
+// make: track=False from 3.13, and before that no registration at all.
+const pyAttach = `
+import os, sys
+from multiprocessing import shared_memory, resource_tracker
+def attach(name):
+    try:
+        return shared_memory.SharedMemory(name=name, track=False)
+    except TypeError:
+        resource_tracker.register = lambda *a, **k: None
+        return shared_memory.SharedMemory(name=name)
+`
+
+func TestPythonAttachesRawSegment(t *testing.T) {
+	py := python3(t)
+	s, err := shm.Create(testmain.Name(t), 4096, shm.Raw())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	copy(s.Bytes(), "written by go")
+	script := pyAttach + `
+m = attach(os.environ["SEG"])
+assert m.size >= int(os.environ["SEG_SIZE"]) == 4096, (m.size, os.environ["SEG_SIZE"])
+assert os.environ["SEG_OFFSET"] == "0"
+sys.stdout.write(bytes(m.buf[:13]).decode())
+m.buf[100:117] = b"written by python"
+m.close()
+`
+	cmd := procs.Command(t.Context(), py, []string{"-c", script})
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Share("SEG", s); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cmd.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(t.Context()); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if out.String() != "written by go" {
+		t.Fatalf("python read %q", out.String())
+	}
+	if got := string(s.Bytes()[100:117]); got != "written by python" {
+		t.Fatalf("go reads %q", got)
+	}
+	if _, err := shm.Stat(s.Name()); err != nil {
+		t.Fatalf("segment gone after python exited (resource tracker?): %v", err)
+	}
+}
+
+func TestCommandPassesAnonymousFD(t *testing.T) {
+	py := python3(t)
+	s, err := shm.Anonymous(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	script := `
+import mmap, os
+fd, off, size = int(os.environ["SEG_FD"]), int(os.environ["SEG_OFFSET"]), int(os.environ["SEG_SIZE"])
+m = mmap.mmap(fd, off + size)
+m[off:off+5] = b"hello"
+m.close()
+`
+	cmd := procs.Command(t.Context(), py, []string{"-c", script})
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Share("SEG", s); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cmd.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(t.Context()); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if string(s.Bytes()[:5]) != "hello" {
+		t.Fatalf("payload starts %q", s.Bytes()[:5])
+	}
+}

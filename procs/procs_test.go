@@ -1,0 +1,253 @@
+package procs_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/pidinfo"
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/shm"
+)
+
+type modeArgs struct{ Mode string }
+
+// act ends in the way Mode names.
+var act = procs.Entry("procs.act", func(ctx context.Context, a modeArgs) error {
+	switch a.Mode {
+	case "ok":
+		return nil
+	case "err":
+		return errors.New("the entry failed on purpose")
+	case "code":
+		return procs.Exit(3)
+	case "panic":
+		panic("kaboom")
+	case "sleep":
+		time.Sleep(time.Hour)
+	}
+	return fmt.Errorf("unknown mode %q", a.Mode)
+})
+
+func TestExitCodesAndMessages(t *testing.T) {
+	for _, c := range []struct {
+		mode string
+		code int
+		is   error
+		msg  string
+	}{
+		{"ok", 0, nil, ""},
+		{"err", 1, nil, "the entry failed on purpose"},
+		{"code", 3, nil, ""},
+		{"panic", 1, procs.ErrPanic, "kaboom"},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			p, err := act.Start(t.Context(), modeArgs{c.mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.Wait(t.Context())
+			if p.ExitCode() != c.code {
+				t.Fatalf("ExitCode %d, want %d (err %v)", p.ExitCode(), c.code, err)
+			}
+			if c.code == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ee *procs.ExitError
+			if !errors.As(err, &ee) || ee.Code != c.code || ee.Pid != p.Pid() || !strings.Contains(ee.Message, c.msg) {
+				t.Fatalf("error %#v", err)
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Fatalf("%v is not %v", err, c.is)
+			}
+		})
+	}
+}
+
+func TestSignals(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		stop func(p *procs.Process, cancel context.CancelFunc) error
+		sig  syscall.Signal
+	}{
+		{"Terminate", func(p *procs.Process, _ context.CancelFunc) error { return p.Terminate() }, syscall.SIGTERM},
+		{"Kill", func(p *procs.Process, _ context.CancelFunc) error { return p.Kill() }, syscall.SIGKILL},
+		{"context", func(_ *procs.Process, cancel context.CancelFunc) error { cancel(); return nil }, syscall.SIGTERM},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			p, err := act.Start(ctx, modeArgs{"sleep"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.Alive() || p.ExitCode() != procs.NotExited {
+				t.Fatal("a sleeping child is not alive")
+			}
+			if !slices.Contains(procs.ActiveChildren(), p) {
+				t.Fatal("ActiveChildren misses a running child")
+			}
+			if err := c.stop(p, cancel); err != nil {
+				t.Fatal(err)
+			}
+			err = p.Wait(context.Background())
+			if p.ExitCode() != -int(c.sig) || !errors.Is(err, procs.ErrSignaled) {
+				t.Fatalf("ExitCode %d err %v, want -%d", p.ExitCode(), err, c.sig)
+			}
+			if slices.Contains(procs.ActiveChildren(), p) {
+				t.Fatal("ActiveChildren lists a dead child")
+			}
+			if err := p.Kill(); err != nil {
+				t.Fatalf("Kill of a finished child: %v", err)
+			}
+		})
+	}
+}
+
+func TestWaitAndJoinHonourContext(t *testing.T) {
+	p, err := act.Start(t.Context(), modeArgs{"sleep"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Kill(); _ = p.Join(context.Background()) }()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := p.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait: %v", err)
+	}
+	if err := p.Join(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Join: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Wait overran its context by %v", d)
+	}
+	if !p.Alive() {
+		t.Fatal("a Wait that timed out ended the child")
+	}
+}
+
+type whoArgs struct {
+	Out      *shm.Segment
+	WantPPID int
+}
+
+// whoami writes its procs.Current into Out as "name|pid|ppid|child".
+var whoami = procs.Entry("procs.whoami", func(ctx context.Context, a whoArgs) error {
+	c := procs.Current()
+	if c.PPid != a.WantPPID {
+		return fmt.Errorf("PPid %d, want %d", c.PPid, a.WantPPID)
+	}
+	copy(a.Out.Bytes(), fmt.Sprintf("%s|%d|%v|", c.Name, c.Pid, c.Child))
+	return nil
+})
+
+func TestCurrentInChild(t *testing.T) {
+	out, err := shm.Anonymous(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	p, err := whoami.Start(t.Context(), whoArgs{Out: out, WantPPID: os.Getpid()}, procs.WithName("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("alice|%d|true|", p.Pid())
+	if got := string(out.Bytes()[:len(want)]); got != want || p.Name() != "alice" {
+		t.Fatalf("child says %q, want %q", got, want)
+	}
+	if c := procs.Current(); c.Name != "MainProcess" || c.Child || c.Pid != os.Getpid() {
+		t.Fatalf("parent's Current: %+v", c)
+	}
+}
+
+func TestCPUCount(t *testing.T) {
+	n := procs.CPUCount()
+	if n < 1 || n > 4096 {
+		t.Fatalf("CPUCount %d", n)
+	}
+}
+
+type spawnArgs struct {
+	Out    *shm.Segment
+	Daemon bool
+}
+
+// spawner starts a sleeping grandchild, publishes its pid and start time, then sleeps itself.
+var spawner = procs.Entry("procs.spawner", func(ctx context.Context, a spawnArgs) error {
+	p, err := act.Start(context.Background(), modeArgs{"sleep"}, procs.Daemon(a.Daemon))
+	if err != nil {
+		return err
+	}
+	start, err := pidinfo.StartTime(p.Pid())
+	if err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(a.Out.Bytes()[8:], start)
+	binary.LittleEndian.PutUint64(a.Out.Bytes()[0:], uint64(p.Pid()))
+	time.Sleep(time.Hour)
+	return nil
+})
+
+// grandchild starts spawner, waits for the grandchild's pid, and SIGKILLs the spawner.
+func grandchild(t *testing.T, daemon bool) (pid int, start uint64) {
+	t.Helper()
+	out, err := shm.Anonymous(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	p, err := spawner.Start(t.Context(), spawnArgs{Out: out, Daemon: daemon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = p.Kill()
+			t.Fatal("spawner never published its child")
+		}
+		start = binary.LittleEndian.Uint64(out.Bytes()[8:])
+		pid = int(binary.LittleEndian.Uint64(out.Bytes()[0:]))
+	}
+	if !pidinfo.Alive(pid, start) {
+		t.Fatal("grandchild not running")
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.Join(t.Context())
+	return pid, start
+}
+
+func TestDaemonDiesWithParent(t *testing.T) {
+	pid, start := grandchild(t, true)
+	for deadline := time.Now().Add(5 * time.Second); pidinfo.Alive(pid, start); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatal("daemon grandchild outlived its SIGKILLed parent by 5 s")
+		}
+	}
+}
+
+func TestNonDaemonOutlivesParent(t *testing.T) {
+	pid, start := grandchild(t, false)
+	time.Sleep(200 * time.Millisecond)
+	alive := pidinfo.Alive(pid, start)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	if !alive {
+		t.Fatal("Daemon(false) grandchild died with its parent")
+	}
+}
