@@ -269,8 +269,7 @@ func withoutProcsEnv(env []string) []string {
 
 // parentToken identifies this process for a daemon child's watch: pid and start time.
 func parentToken() string {
-	pid := os.Getpid()
-	start, _ := pidinfo.StartTime(pid)
+	pid, start := pidinfo.Self()
 	return fmt.Sprintf("%d:%d", pid, start)
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -172,8 +171,7 @@ func initSegment(f *file, name string, total int64, flags uint32, cfg *config) (
 	}
 	s := newSegment(f, name, m, cfg.raw)
 	if !cfg.raw {
-		pid := os.Getpid()
-		start, _ := pidinfo.StartTime(pid)
+		pid, start := pidinfo.Self()
 		h := header{
 			Magic: magic, Version: headerVersion, HeaderSize: HeaderSize,
 			PayloadSize: uint64(total - HeaderSize), Fingerprint: cfg.fingerprint,

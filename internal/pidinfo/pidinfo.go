@@ -2,7 +2,11 @@
 // with the process's start time, so a pid reused by a newer process does not count as alive.
 package pidinfo
 
-import "errors"
+import (
+	"errors"
+	"os"
+	"sync"
+)
 
 // ErrNotSupported is returned where the operating system gives no way to read a start time.
 var ErrNotSupported = errors.New("pidinfo: not supported on this platform")
@@ -26,3 +30,10 @@ func StartTime(pid int) (uint64, error) {
 	st, _, err := stat(pid)
 	return st, err
 }
+
+// Self returns this process's pid and start time, read once.
+var Self = sync.OnceValues(func() (int, uint64) {
+	pid := os.Getpid()
+	start, _ := StartTime(pid)
+	return pid, start
+})

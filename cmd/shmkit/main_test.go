@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/testmain"
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/shm"
+)
+
+func TestMain(m *testing.M) { testmain.Run(m) }
+
+// holder creates a segment and sleeps until it is killed.
+var holder = procs.Entry("cli.holder", func(ctx context.Context, name string) error {
+	if _, err := shm.Create(name, 4096, shm.Kind("test.dead")); err != nil {
+		return err
+	}
+	time.Sleep(time.Hour)
+	return nil
+})
+
+// shmkit runs the built binary and returns its stdout, stderr and exit code.
+func shmkit(t *testing.T, bin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+func decode(t *testing.T, out string) map[string]segmentJSON {
+	t.Helper()
+	got := map[string]segmentJSON{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		var j segmentJSON
+		if err := json.Unmarshal(sc.Bytes(), &j); err != nil {
+			t.Fatalf("bad JSON line %q: %v", sc.Text(), err)
+		}
+		got[j.Name] = j
+	}
+	return got
+}
+
+func TestCLI(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "shmkit")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	live, dead, extra := testmain.Name(t), testmain.Name(t), testmain.Name(t)
+	s, err := shm.Create(live, 8192, shm.Kind("test.cli"), shm.Layout("cli/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	x, err := shm.Create(extra, 100, shm.Raw())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+
+	p, err := holder.Start(t.Context(), dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if i, err := shm.Stat(dead); err == nil && i.Ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("child's segment never became ready")
+		}
+	}
+	_ = p.Kill()
+	_ = p.Join(t.Context())
+	if p.ExitCode() != -9 {
+		t.Fatalf("ExitCode %d, want -9", p.ExitCode())
+	}
+
+	t.Run("ls", func(t *testing.T) {
+		out, _, code := shmkit(t, bin, "ls", "--json")
+		got := decode(t, out)
+		l, d := got[live], got[dead]
+		if code != 0 || l.Kind != "test.cli" || l.Size != 8192 || l.Stale || !slices.Contains(l.Attached, os.Getpid()) ||
+			l.CreatorPID != os.Getpid() || l.Fingerprint != fmt.Sprintf("%016x", shm.Fingerprint("cli/v1")) {
+			t.Errorf("live segment: %+v (exit %d)", l, code)
+		}
+		if !d.Stale || d.CreatorPID != p.Pid() || d.Kind != "test.dead" || len(d.Attached) != 0 {
+			t.Errorf("dead child's segment: %+v", d)
+		}
+		if !got[extra].Raw || !got[extra].Stale {
+			t.Errorf("closed raw segment: %+v", got[extra])
+		}
+		human, _, _ := shmkit(t, bin, "ls")
+		for _, want := range []string{"NAME", live, dead, "test.cli", "stale", "live"} {
+			if !strings.Contains(human, want) {
+				t.Errorf("ls output lacks %q:\n%s", want, human)
+			}
+		}
+	})
+	t.Run("info", func(t *testing.T) {
+		out, _, code := shmkit(t, bin, "info", live)
+		for _, want := range []string{"kind", "test.cli", "8192 bytes", "live", "fingerprint"} {
+			if code != 0 || !strings.Contains(out, want) {
+				t.Errorf("info lacks %q (exit %d):\n%s", want, code, out)
+			}
+		}
+		out, _, _ = shmkit(t, bin, "info", dead, "--json")
+		if j := decode(t, out)[dead]; !j.Stale || !j.Ready {
+			t.Errorf("info --json of the dead segment: %+v", j)
+		}
+	})
+	t.Run("gc", func(t *testing.T) {
+		out, _, code := shmkit(t, bin, "gc", "--dry-run", "--prefix", testmain.Prefix())
+		if code != 0 || !strings.Contains(out, "would remove "+dead) || strings.Contains(out, live) {
+			t.Fatalf("dry run (exit %d):\n%s", code, out)
+		}
+		if _, err := shm.Stat(dead); err != nil {
+			t.Fatalf("dry run removed it: %v", err)
+		}
+		out, _, code = shmkit(t, bin, "gc", "--json", "--prefix", testmain.Prefix())
+		got := decode(t, out)
+		if _, ok := got[dead]; code != 0 || !ok || len(got) != 2 {
+			t.Fatalf("gc removed %v (exit %d), want %s and %s", got, code, dead, extra)
+		}
+		if _, err := shm.Stat(dead); !errors.Is(err, shm.ErrNotExist) {
+			t.Fatalf("dead segment still there: %v", err)
+		}
+		if _, err := shm.Stat(live); err != nil {
+			t.Fatalf("gc harmed the live segment: %v", err)
+		}
+		if s.Bytes()[0] = 1; s.Bytes()[0] != 1 {
+			t.Fatal("live mapping unusable")
+		}
+	})
+	t.Run("rm", func(t *testing.T) {
+		y, err := shm.Create(testmain.Name(t), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y.Close()
+		out, _, code := shmkit(t, bin, "rm", y.Name())
+		if code != 0 || !strings.Contains(out, "removed") {
+			t.Fatalf("rm (exit %d): %s", code, out)
+		}
+		_, errOut, code := shmkit(t, bin, "rm", y.Name())
+		if code != 1 || !strings.Contains(errOut, "no such file") {
+			t.Fatalf("rm of a missing name (exit %d): %s", code, errOut)
+		}
+	})
+	t.Run("bad input", func(t *testing.T) {
+		for _, c := range []struct {
+			args []string
+			code int
+			want string
+		}{
+			{nil, 2, "usage"},
+			{[]string{"bogus"}, 2, "unknown command"},
+			{[]string{"info"}, 2, "usage"},
+			{[]string{"ls", "--nope"}, 2, "usage"},
+			{[]string{"info", "../etc"}, 1, "invalid segment name"},
+			{[]string{"info", testmain.Prefix() + "missing"}, 1, "no such file"},
+		} {
+			_, errOut, code := shmkit(t, bin, c.args...)
+			if code != c.code || !strings.Contains(errOut, c.want) {
+				t.Errorf("shmkit %v: exit %d, stderr %q; want %d and %q", c.args, code, errOut, c.code, c.want)
+			}
+		}
+	})
+}

@@ -1,0 +1,45 @@
+// Package procs starts Go functions in child processes and passes shared objects to them:
+// Python's multiprocessing.Process, for Go.
+//
+// # Entries
+//
+// Go cannot fork, so a child is a re-execution of the running binary. Register the function
+// the child runs with Entry, in a package-level var, and make Main the first statement of main
+// (and of TestMain): in a child, Main runs the entry and exits; in the parent it returns.
+//
+//	var worker = procs.Entry("worker", func(ctx context.Context, a WorkerArgs) error { … })
+//
+//	func main() {
+//		procs.Main()
+//		p, err := worker.Start(ctx, WorkerArgs{Data: seg, N: 10})
+//		…
+//		err = p.Wait(ctx)
+//	}
+//
+// # Arguments
+//
+// The argument is copied to the child. Plain fields (numbers, strings, slices, maps, arrays,
+// structs of them, and types with MarshalBinary) are encoded. Fields whose type implements
+// shm.Shareable (segments, and the queues, locks and arrays that live in them) travel as
+// handles: a named segment by name, an anonymous one as an inherited fd. They arrive attached
+// to the same memory. Anything else (a func, a chan, an interface value, an unexported field)
+// is ErrEncode at Start, before any process is made.
+//
+// # Processes
+//
+// A Process has Pid, Name, Wait, Join, Alive, Terminate, Kill, ExitCode (0, the code the
+// entry chose with Exit, 1 for an error or panic, or minus the signal number as Python
+// reports it) and Done. The error an entry returns reaches the parent as an *ExitError
+// carrying its text. Children are daemons by default: they die with their parent even when
+// the parent is SIGKILLed (Linux's parent-death signal, held by a locked OS thread, plus a
+// parent check at child start). Daemon(false) lets a child outlive its parent.
+//
+// Command wires any executable (Python, C) to segments through environment variables and
+// inherited fds.
+//
+// # Caveats
+//
+// Linux is where this package is tested. On macOS and other Unix systems daemon children poll
+// for their parent's death every 100 ms instead of being signalled; on Windows, files pass as
+// inherited handles and daemon children poll likewise; both compile but have not been run.
+package procs

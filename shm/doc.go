@@ -1,0 +1,65 @@
+// Package shm creates, opens and reclaims shared-memory segments: the memory every other shmkit
+// package lives in.
+//
+// # Segments
+//
+// A Segment is a mapped region that several processes share. Create makes a named one,
+// Open attaches it by name, Anonymous makes one with no name that travels to children as an
+// inherited file descriptor (see package procs). Bytes is the payload: plain memory, no copy,
+// no syscall per access.
+//
+//	seg, err := shm.Create("orders", 1<<20, shm.Kind("app.orders"), shm.Layout("orders/v1"))
+//	...
+//	defer seg.Unlink() // the name outlives every process unless removed
+//	defer seg.Close()
+//
+// # Header and validation
+//
+// Unless made with Raw, a segment starts with a 128-byte header: magic, layout version,
+// payload size, a layout fingerprint (xxhash64 of a descriptor such as
+// "ring.Queue/v1 slots=1024 slot=64"), the creator's pid and start time, a kind, a checksum,
+// and a state word that turns ready once the creator's Init has run. Open waits (up to Timeout)
+// for ready, then checks every field against the file and against the Kind and Layout the
+// caller expects. Each failure is its own error (ErrBadMagic, ErrVersion, ErrCorrupt,
+// ErrTruncated, ErrSize, ErrKind, ErrFingerprint, ErrNotReady), wrapped in an *fs.PathError
+// that names the segment. A garbled header is an error, never a panic.
+//
+// Raw segments have no header: the file is exactly the payload, so Python's
+// multiprocessing.shared_memory.SharedMemory(name) and C's shm_open find and map it.
+//
+// # Liveness and reclaiming
+//
+// Every process that has a segment open holds a shared flock on it, and the kernel drops the
+// lock when the process exits, even by SIGKILL. A segment on which an exclusive non-blocking
+// flock succeeds therefore has no live user: List reports it Stale and Reclaim (the CLI's
+// "shmkit gc") removes it. A segment in use is never reclaimed; neither is a file that is not
+// shmkit's. Pids are never trusted on their own.
+//
+// # Space
+//
+// Create reserves every page up front (fallocate), after checking the free space of the
+// filesystem, so a full /dev/shm fails at Create with ErrNoSpace, saying how much is free and
+// how to raise it, instead of killing the process with SIGBUS on first touch. Containers often
+// cap /dev/shm at 64 MiB (docker run --shm-size raises it).
+//
+// # Sharing with other processes
+//
+// A Segment implements Shareable. Types that live inside segments (pipes, queues, locks,
+// arrays) implement it too and Register an AttachFunc, so package procs can pass them inside
+// an entry's argument: the segment travels by name (or inherited fd), the object by Handle.
+//
+// # Caveats
+//
+// Named segments outlive the processes that made them: Unlink (or Remove, or shmkit gc) them.
+// Keep a Segment reachable while you use its Bytes: a Segment that becomes unreachable is
+// closed by the garbage collector, and its memory is unmapped. A process that shrinks the file
+// of a named segment under others makes their next access fault; anonymous segments are sealed
+// against that.
+//
+// Linux is where this package is tested. On macOS named segments are files in a private
+// directory under $TMPDIR (shm_open objects can be neither listed nor locked); it compiles
+// but has not been run. On Windows a segment is a paging-file section: there is no unlink (the
+// section dies with its last handle, so Unlink is a no-op), sections cannot be listed, and
+// List, Stat, Remove and Reclaim return ErrNotSupported; it compiles but has not been run.
+// Other systems get ErrNotSupported.
+package shm
