@@ -12,6 +12,8 @@ var (
 	ErrInvalidName = errors.New("shm: invalid segment name")
 	// ErrInvalidSize: a size of zero, a negative size, or one beyond MaxSize.
 	ErrInvalidSize = errors.New("shm: invalid segment size")
+	// ErrInvalidKind: a Kind longer than 32 bytes or with bytes outside printable ASCII.
+	ErrInvalidKind = errors.New("shm: invalid segment kind")
 	// ErrNoSpace: the shared-memory filesystem cannot hold the segment. The message says how much
 	// is free and how to raise the limit.
 	ErrNoSpace = errors.New("shm: not enough shared memory")

@@ -298,3 +298,27 @@ func waitReady(t *testing.T, name string) {
 	}
 	t.Fatalf("%s never became ready", name)
 }
+
+func TestOpenGivesUpOnSlowCreator(t *testing.T) {
+	name := testmain.Name(t)
+	p, err := hold.Start(t.Context(), holdArgs{Name: name, Init: true}) // never publishes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Kill(); _ = p.Join(context.Background()) }()
+	waitExists(t, name)
+	time.Sleep(50 * time.Millisecond) // let it get into Init
+
+	start := time.Now()
+	if _, err := shm.Open(name, shm.Timeout(150*time.Millisecond)); !errors.Is(err, shm.ErrNotReady) {
+		t.Fatalf("Open with Timeout: %v, want ErrNotReady", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := shm.OpenContext(ctx, name); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("OpenContext: %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the two bounded waits took %v", d)
+	}
+}

@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -33,7 +34,8 @@ type config struct {
 	raw         bool
 	init        func(payload []byte) error
 	timeout     time.Duration
-	populate    int // 0: by size, 1: always, -1: never
+	populate    int             // 0: by size, 1: always, -1: never
+	ctx         context.Context // ends Open's wait early; nil: never
 }
 
 func newConfig(opts []Option) *config {
@@ -81,6 +83,22 @@ func Populate(on bool) Option {
 		if on {
 			c.populate = 1
 		}
+	}
+}
+
+// pause sleeps d between polls of a segment being created, or returns early with ctx's error.
+func (c *config) pause(d time.Duration) error {
+	if c.ctx == nil {
+		time.Sleep(d)
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
 	}
 }
 
@@ -155,7 +173,7 @@ func fileSize(size int, cfg *config) (int64, error) {
 		return 0, fmt.Errorf("%w: %d (want 1 to %d bytes)", ErrInvalidSize, size, int64(MaxSize))
 	}
 	if !validKind(cfg.kind) {
-		return 0, fmt.Errorf("%w: kind %q is not up to %d printable ASCII bytes", ErrInvalidSize, cfg.kind, maxKindLen)
+		return 0, fmt.Errorf("%w: %q is not up to %d printable ASCII bytes", ErrInvalidKind, cfg.kind, maxKindLen)
 	}
 	if cfg.raw {
 		return int64(size), nil
@@ -226,7 +244,13 @@ func (s *Segment) release() error {
 // ErrCorrupt, ErrTruncated, ErrSize, ErrKind, ErrFingerprint, ErrNotReady). A missing name is
 // ErrNotExist.
 func Open(name string, opts ...Option) (*Segment, error) {
+	return OpenContext(context.Background(), name, opts...)
+}
+
+// OpenContext is Open whose wait for the creator also ends, with ctx's error, when ctx does.
+func OpenContext(ctx context.Context, name string, opts ...Option) (*Segment, error) {
 	cfg := newConfig(opts)
+	cfg.ctx = ctx
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -306,7 +330,9 @@ func awaitSize(f *file, alone bool, cfg *config) (int64, error) {
 		if alone || time.Now().After(deadline) {
 			return 0, fmt.Errorf("%w: %d bytes, a segment needs at least %d", ErrTruncated, size, least)
 		}
-		time.Sleep(pause)
+		if err := cfg.pause(pause); err != nil {
+			return 0, err
+		}
 	}
 }
 
@@ -331,7 +357,9 @@ func awaitReady(m []byte, alone bool, cfg *config) (header, error) {
 			}
 			return h, fmt.Errorf("%w: still initialising after %v (creator pid %d)", ErrNotReady, cfg.timeout, h.CreatorPID)
 		}
-		time.Sleep(pause)
+		if err := cfg.pause(pause); err != nil {
+			return h, err
+		}
 	}
 }
 

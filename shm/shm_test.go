@@ -67,7 +67,7 @@ func TestInvalidSizes(t *testing.T) {
 			t.Errorf("Anonymous size %d: %v, want ErrInvalidSize", size, err)
 		}
 	}
-	if _, err := shm.Create(testmain.Name(t), 4096, shm.Kind("spaces are bad")); !errors.Is(err, shm.ErrInvalidSize) {
+	if _, err := shm.Create(testmain.Name(t), 4096, shm.Kind("spaces are bad")); !errors.Is(err, shm.ErrInvalidKind) {
 		t.Errorf("bad kind: %v", err)
 	}
 }
