@@ -12,22 +12,22 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/shmkit/shmkit/internal/pidinfo"
 	"github.com/shmkit/shmkit/shm"
 )
 
 // The child protocol. The parent re-executes its own binary with SHMKIT_ENTRY set and two
-// pipes: it writes the launch spec into the first and the child writes one status record into
-// the second just before it exits. Segments of the argument arrive by name, or as further
-// inherited fds when anonymous.
+// pipes: it writes the launch spec into the first, as a uvarint length and that many bytes,
+// and the child writes one status record into the second just before it exits. Segments of the
+// argument arrive by name, or as further inherited fds when anonymous. For a daemon child the
+// parent keeps the spec pipe open until the child exits: the child reads on past the spec, and
+// end-of-file means the parent has died.
 const (
-	envEntry = "SHMKIT_ENTRY" // entry name: its presence makes Main run the child
-	envName  = "SHMKIT_NAME"  // the child's process name
-	envPipes = "SHMKIT_PIPES" // "specFD,statusFD"
-	envFiles = "SHMKIT_FILES" // fds of anonymous segments, comma-separated, in spec order
-	envPPID  = "SHMKIT_PPID"  // "pid:starttime" of a daemon child's parent
+	envEntry  = "SHMKIT_ENTRY"  // entry name: its presence makes Main run the child
+	envName   = "SHMKIT_NAME"   // the child's process name
+	envPipes  = "SHMKIT_PIPES"  // "specFD,statusFD"
+	envFiles  = "SHMKIT_FILES"  // fds of anonymous segments, comma-separated, in spec order
+	envDaemon = "SHMKIT_DAEMON" // "1": die when the spec pipe reaches end-of-file
 )
 
 // Status record kinds: one byte, then the exit code as a uvarint, then the message.
@@ -59,7 +59,7 @@ func Main() {
 
 func runChild(name string) int {
 	env := map[string]string{}
-	for _, k := range []string{envEntry, envName, envPipes, envFiles, envPPID} {
+	for _, k := range []string{envEntry, envName, envPipes, envFiles, envDaemon} {
 		env[k] = os.Getenv(k)
 		_ = os.Unsetenv(k) // so processes this child starts are not children of procs
 	}
@@ -78,14 +78,15 @@ func runChild(name string) int {
 		_ = statusF.Close()
 		return code
 	}
-	if env[envPPID] != "" && !watchParent(env[envPPID]) {
-		return 1 // the parent died before this child got going
-	}
 	cname := env[envName]
 	currentName.Store(&cname)
 
-	data, err := io.ReadAll(specF)
-	_ = specF.Close()
+	data, err := readSpec(specF)
+	if env[envDaemon] == "1" {
+		watchLifeline(specF)
+	} else {
+		_ = specF.Close()
+	}
 	e := lookup(name)
 	if e == nil {
 		return report(statusUnknown, 1, fmt.Sprintf("%v: %q is not registered in this binary", ErrUnknownEntry, name))
@@ -115,6 +116,42 @@ func runChild(name string) int {
 	}
 	kind, code, msg := invoke(run)
 	return report(kind, code, msg)
+}
+
+// lifeline keeps the daemon child's end of the spec pipe open (and reachable) for its life.
+var lifeline *os.File
+
+// watchInBackground ends the process when f, read past the spec, reaches end-of-file: the
+// parent has died and the kernel closed its end.
+func watchInBackground(f *os.File) {
+	lifeline = f
+	go func() {
+		_, _ = io.Copy(io.Discard, f)
+		dieWithParent()
+	}()
+}
+
+// readSpec reads one length-prefixed launch spec.
+func readSpec(r io.Reader) ([]byte, error) {
+	n, err := binary.ReadUvarint(byteReader{r})
+	if err != nil {
+		return nil, fmt.Errorf("spec length: %w", err)
+	}
+	if n > 1<<30 {
+		return nil, fmt.Errorf("spec of %d bytes", n)
+	}
+	b := make([]byte, n)
+	_, err = io.ReadFull(r, b)
+	return b, err
+}
+
+// byteReader reads one byte at a time, so nothing past the length prefix is consumed early.
+type byteReader struct{ r io.Reader }
+
+func (b byteReader) ReadByte() (byte, error) {
+	var c [1]byte
+	_, err := io.ReadFull(b.r, c[:])
+	return c[0], err
 }
 
 // invoke runs the entry, turning its error or panic into an exit code and a message.
@@ -187,13 +224,11 @@ func joinFDs(fds []int) string {
 }
 
 // readStatus reads the child's status record. The child wrote it before exiting, so once the
-// child is reaped it is in the pipe; the deadline only guards against a grandchild that kept
-// the pipe open.
+// child is reaped it is in the pipe, and readPending takes it without waiting.
 func readStatus(r *os.File) childStatus {
 	defer r.Close()
-	_ = r.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	b, _ := io.ReadAll(r)
-	if len(b) == 0 {
+	b := readPending(r)
+	if len(b) < 2 {
 		return childStatus{}
 	}
 	_, n := binary.Uvarint(b[1:])
@@ -240,16 +275,23 @@ func startEntry(ctx context.Context, entryName string, args reflect.Value, opts 
 	cmd.Env = append(withoutProcsEnv(os.Environ()),
 		envEntry+"="+entryName, envName+"="+name,
 		envPipes+"="+joinFDs(fds[:2]), envFiles+"="+joinFDs(fds[2:]))
+	var lifeline *os.File
 	if o.daemon {
-		cmd.Env = append(cmd.Env, envPPID+"="+parentToken())
+		cmd.Env = append(cmd.Env, envDaemon+"=1")
+		lifeline = specW
 	}
-	p, err := start(cmd, name, o, childEnds, statusR)
+	p, err := start(cmd, name, o, childEnds, statusR, lifeline)
 	if err != nil {
 		_ = specW.Close()
 		return nil, err
 	}
-	_, _ = specW.Write(spec) // a child that died already shows in its exit status
-	_ = specW.Close()
+	// A write error means the child died already, which its exit status shows; a daemon's
+	// lifeline may even be closed by now.
+	_, _ = specW.Write(binary.AppendUvarint(nil, uint64(len(spec))))
+	_, _ = specW.Write(spec)
+	if lifeline == nil {
+		_ = specW.Close()
+	}
 	return p, nil
 }
 
@@ -259,23 +301,10 @@ func withoutProcsEnv(env []string) []string {
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case envEntry, envName, envPipes, envFiles, envPPID:
+		case envEntry, envName, envPipes, envFiles, envDaemon:
 		default:
 			out = append(out, kv)
 		}
 	}
 	return out
-}
-
-// parentToken identifies this process for a daemon child's watch: pid and start time.
-func parentToken() string {
-	pid, start := pidinfo.Self()
-	return fmt.Sprintf("%d:%d", pid, start)
-}
-
-func parseToken(tok string) (pid int, start uint64) {
-	a, b, _ := strings.Cut(tok, ":")
-	pid, _ = strconv.Atoi(a)
-	start, _ = strconv.ParseUint(b, 10, 64)
-	return pid, start
 }

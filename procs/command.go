@@ -67,5 +67,5 @@ func (c *Cmd) Start() (*Process, error) {
 	}
 	files := c.files
 	c.files = nil
-	return start(c.Cmd, name, o, files, nil)
+	return start(c.Cmd, name, o, files, nil, nil)
 }

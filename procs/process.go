@@ -56,6 +56,11 @@ func WithName(name string) Option { return func(o *options) { o.name = name } }
 // Daemon chooses whether the child dies with its parent (true, the default), even when the
 // parent is killed by SIGKILL. Python's default is the opposite; a daemonic default is safer
 // for workers that spin on shared memory. Daemon(false) children outlive their parent.
+//
+// An entry child watches a pipe whose only writer is its parent: when the parent dies, however
+// it dies, the kernel closes it and the child kills itself at once, on every system. A Command
+// child cannot watch a pipe, so on Linux it gets SIGKILL through the parent-death signal;
+// elsewhere Daemon has no effect on a Command.
 func Daemon(on bool) Option { return func(o *options) { o.daemon = on } }
 
 // Stdout sends the child's standard output to w (default: the parent's os.Stdout).
@@ -79,9 +84,12 @@ var (
 
 // start runs cmd and watches it. childEnds are the parent's copies of files the child
 // inherits; they are closed once the child has them. statusR, if not nil, carries the child's
-// report.
-func start(cmd *exec.Cmd, name string, o *options, childEnds []*os.File, statusR *os.File) (*Process, error) {
-	configure(cmd, o.daemon)
+// report. lifeline, if not nil, is the write end of a pipe a daemon entry child watches: it is
+// held open until the child exits, and the kernel closes it if this process dies first. A
+// daemon child without one (a Command) gets the parent-death signal instead.
+func start(cmd *exec.Cmd, name string, o *options, childEnds []*os.File, statusR, lifeline *os.File) (*Process, error) {
+	pdeath := o.daemon && lifeline == nil
+	configure(cmd, pdeath)
 	cmd.Cancel = func() error { return terminate(cmd.Process) }
 	cmd.WaitDelay = o.grace
 	if cmd.Stdout == nil {
@@ -92,9 +100,15 @@ func start(cmd *exec.Cmd, name string, o *options, childEnds []*os.File, statusR
 	}
 	cmd.Env = append(cmd.Env, o.env...)
 	p := &Process{name: name, done: make(chan struct{})}
-	started := make(chan error, 1)
-	go p.monitor(cmd, o.daemon, statusR, started)
-	err := <-started
+	var err error
+	if pdeath {
+		started := make(chan error, 1)
+		go p.lockedMonitor(cmd, statusR, started)
+		err = <-started
+	} else if err = cmd.Start(); err == nil {
+		p.started(cmd)
+		go p.wait(cmd, statusR, lifeline)
+	}
 	for _, f := range childEnds {
 		_ = f.Close()
 	}
@@ -107,25 +121,36 @@ func start(cmd *exec.Cmd, name string, o *options, childEnds []*os.File, statusR
 	return p, nil
 }
 
-// monitor starts the child and waits for it. For a daemon child it stays locked to its OS
-// thread until the child exits: Linux's parent-death signal fires when the thread that forked
-// the child ends, so that thread must outlive the child, and no other goroutine may end it.
-func (p *Process) monitor(cmd *exec.Cmd, daemon bool, statusR *os.File, started chan<- error) {
-	if daemon {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-	}
+// lockedMonitor starts the child from a goroutine locked to its OS thread, and stays locked
+// until the child exits: Linux's parent-death signal fires when the thread that forked the
+// child ends, so that thread must outlive the child, and no other goroutine may end it. This
+// costs the caller several hundred microseconds (the hand-back to it waits for the scheduler
+// while this thread blocks in wait), which is why entries watch a lifeline pipe instead.
+func (p *Process) lockedMonitor(cmd *exec.Cmd, statusR *os.File, started chan<- error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		started <- err
 		return
 	}
+	p.started(cmd)
+	started <- nil
+	p.wait(cmd, statusR, nil)
+}
+
+func (p *Process) started(cmd *exec.Cmd) {
 	p.proc, p.pid = cmd.Process, cmd.Process.Pid
 	childrenMu.Lock()
 	children[p] = struct{}{}
 	childrenMu.Unlock()
-	started <- nil
+}
 
+// wait reaps the child, reads its report, and publishes the result.
+func (p *Process) wait(cmd *exec.Cmd, statusR, lifeline *os.File) {
 	werr := cmd.Wait()
+	if lifeline != nil {
+		_ = lifeline.Close()
+	}
 	var st childStatus
 	if statusR != nil {
 		st = readStatus(statusR)

@@ -5,7 +5,6 @@ package procs
 import (
 	"os"
 	"os/exec"
-	"time"
 )
 
 func selfExe() string {
@@ -16,21 +15,8 @@ func selfExe() string {
 	return exe
 }
 
-// configure: these systems have no parent-death signal; watchParent polls instead.
+// configure: these systems have no parent-death signal; entry children watch their lifeline.
 func configure(*exec.Cmd, bool) {}
 
-// watchParent exits the child within 100 ms of its parent's death, since the kernel will not signal it.
-func watchParent(token string) bool {
-	pid, _ := parseToken(token)
-	if os.Getppid() != pid {
-		return false
-	}
-	go func() {
-		for range time.Tick(100 * time.Millisecond) {
-			if os.Getppid() != pid {
-				os.Exit(1)
-			}
-		}
-	}()
-	return true
-}
+// watchLifeline: a goroutine reads the lifeline until the parent's end closes.
+func watchLifeline(f *os.File) { watchInBackground(f) }

@@ -42,7 +42,34 @@ func inherit(fd int, name string) *os.File {
 	return os.NewFile(uintptr(fd), name)
 }
 
+// readPending returns what the pipe r holds now, without waiting for more: a process that
+// inherited the write end from the child could otherwise keep the read open forever.
+func readPending(r *os.File) []byte {
+	rc, err := r.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var out []byte
+	buf := make([]byte, 4096)
+	_ = rc.Read(func(fd uintptr) bool {
+		for {
+			n, err := unix.Read(int(fd), buf)
+			if n <= 0 || err != nil {
+				return true // EOF, or EAGAIN: nothing more is there
+			}
+			out = append(out, buf[:n]...)
+		}
+	})
+	return out
+}
+
 func terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
+
+// dieWithParent ends a daemon child whose parent is gone, as the parent-death signal would.
+func dieWithParent() {
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	os.Exit(137)
+}
 
 // exitCode returns the exit status, or minus the signal number for a signalled child.
 func exitCode(ps *os.ProcessState) (int, bool) {

@@ -4,17 +4,17 @@ package procs
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
-	"time"
 
-	"github.com/shmkit/shmkit/internal/pidinfo"
 	"golang.org/x/sys/windows"
 )
 
-// On Windows files pass to the child as inherited handles, which keep their values, and a
-// daemon child polls for its parent's death (no job object is set up yet).
+// On Windows files pass to the child as inherited handles, which keep their values. A daemon
+// entry child watches its lifeline pipe; a daemon Command is not tied to its parent (no job
+// object is set up yet).
 
 func selfExe() string {
 	exe, err := os.Executable()
@@ -56,21 +56,19 @@ func inherit(fd int, name string) *os.File {
 	return os.NewFile(uintptr(fd), name)
 }
 
+// readPending reads the status pipe to its end, which comes when the child exits: handles
+// are not inherited by the child's own children here.
+func readPending(r *os.File) []byte {
+	b, _ := io.ReadAll(r)
+	return b
+}
+
 func terminate(p *os.Process) error { return p.Kill() }
 
 func exitCode(ps *os.ProcessState) (int, bool) { return ps.ExitCode(), false }
 
-func watchParent(token string) bool {
-	pid, start := parseToken(token)
-	if !pidinfo.Alive(pid, start) {
-		return false
-	}
-	go func() {
-		for range time.Tick(100 * time.Millisecond) {
-			if !pidinfo.Alive(pid, start) {
-				os.Exit(1)
-			}
-		}
-	}()
-	return true
-}
+// dieWithParent ends a daemon child whose parent is gone.
+func dieWithParent() { os.Exit(1) }
+
+// watchLifeline: a goroutine reads the lifeline until the parent's end closes.
+func watchLifeline(f *os.File) { watchInBackground(f) }
