@@ -31,15 +31,17 @@
 // entry chose with Exit, 1 for an error or panic, or minus the signal number as Python
 // reports it) and Done. The error an entry returns reaches the parent as an *ExitError
 // carrying its text. Children are daemons by default: they die with their parent even when
-// the parent is SIGKILLed (Linux's parent-death signal, held by a locked OS thread, plus a
-// parent check at child start). Daemon(false) lets a child outlive its parent.
+// the parent is SIGKILLed. An entry child holds the read end of a pipe whose only writer is
+// its parent; on Linux the kernel turns that pipe's closing into SIGKILL for the child
+// (O_ASYNC with F_SETSIG), elsewhere a goroutine waits for end-of-file. A Command child gets
+// Linux's parent-death signal instead. Daemon(false) lets a child outlive its parent.
 //
 // Command wires any executable (Python, C) to segments through environment variables and
 // inherited fds.
 //
 // # Caveats
 //
-// Linux is where this package is tested. On macOS and other Unix systems daemon children poll
-// for their parent's death every 100 ms instead of being signalled; on Windows, files pass as
-// inherited handles and daemon children poll likewise; both compile but have not been run.
+// Linux is where this package is tested. macOS and Windows builds compile but have not been
+// run: there, files pass as inherited fds (handles on Windows), daemon entry children watch
+// their lifeline with a goroutine, and a daemon Command is not tied to its parent.
 package procs

@@ -182,13 +182,20 @@ func TestCPUCount(t *testing.T) {
 }
 
 type spawnArgs struct {
-	Out    *shm.Segment
-	Daemon bool
+	Out     *shm.Segment
+	Daemon  bool
+	Command bool // start sleep(1) through procs.Command instead of an entry
 }
 
 // spawner starts a sleeping grandchild, publishes its pid and start time, then sleeps itself.
 var spawner = procs.Entry("procs.spawner", func(ctx context.Context, a spawnArgs) error {
-	p, err := act.Start(context.Background(), modeArgs{"sleep"}, procs.Daemon(a.Daemon))
+	var p *procs.Process
+	var err error
+	if a.Command {
+		p, err = procs.Command(context.Background(), "sleep", []string{"3600"}, procs.Daemon(a.Daemon)).Start()
+	} else {
+		p, err = act.Start(context.Background(), modeArgs{"sleep"}, procs.Daemon(a.Daemon))
+	}
 	if err != nil {
 		return err
 	}
@@ -203,14 +210,14 @@ var spawner = procs.Entry("procs.spawner", func(ctx context.Context, a spawnArgs
 })
 
 // grandchild starts spawner, waits for the grandchild's pid, and SIGKILLs the spawner.
-func grandchild(t *testing.T, daemon bool) (pid int, start uint64) {
+func grandchild(t *testing.T, daemon, command bool) (pid int, start uint64) {
 	t.Helper()
 	out, err := shm.Anonymous(4096)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	p, err := spawner.Start(t.Context(), spawnArgs{Out: out, Daemon: daemon})
+	p, err := spawner.Start(t.Context(), spawnArgs{Out: out, Daemon: daemon, Command: command})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,22 +239,31 @@ func grandchild(t *testing.T, daemon bool) (pid int, start uint64) {
 	return pid, start
 }
 
+// An entry child dies through its lifeline, a Command child through the parent-death signal.
 func TestDaemonDiesWithParent(t *testing.T) {
-	pid, start := grandchild(t, true)
-	for deadline := time.Now().Add(5 * time.Second); pidinfo.Alive(pid, start); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatal("daemon grandchild outlived its SIGKILLed parent by 5 s")
-		}
+	for _, command := range []bool{false, true} {
+		t.Run(fmt.Sprintf("command=%v", command), func(t *testing.T) {
+			pid, start := grandchild(t, true, command)
+			for deadline := time.Now().Add(5 * time.Second); pidinfo.Alive(pid, start); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+					t.Fatal("daemon grandchild outlived its SIGKILLed parent by 5 s")
+				}
+			}
+		})
 	}
 }
 
 func TestNonDaemonOutlivesParent(t *testing.T) {
-	pid, start := grandchild(t, false)
-	time.Sleep(200 * time.Millisecond)
-	alive := pidinfo.Alive(pid, start)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	if !alive {
-		t.Fatal("Daemon(false) grandchild died with its parent")
+	for _, command := range []bool{false, true} {
+		t.Run(fmt.Sprintf("command=%v", command), func(t *testing.T) {
+			pid, start := grandchild(t, false, command)
+			time.Sleep(200 * time.Millisecond)
+			alive := pidinfo.Alive(pid, start)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			if !alive {
+				t.Fatal("Daemon(false) grandchild died with its parent")
+			}
+		})
 	}
 }
