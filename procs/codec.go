@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sync"
 
 	"github.com/shmkit/shmkit/shm"
 )
@@ -24,6 +25,67 @@ var (
 	marshalerType   = reflect.TypeFor[encoding.BinaryMarshaler]()
 	unmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
 )
+
+// typeClass says how a type travels, decided once per type.
+type typeClass uint8
+
+const (
+	classPlain     typeClass = iota // by kind, field by field
+	classShareable                  // as a handle (a pointer or interface implementing shm.Shareable)
+	classMarshaler                  // as MarshalBinary's bytes (a non-pointer type)
+)
+
+var classes sync.Map // reflect.Type → typeClass
+
+func classOf(t reflect.Type) typeClass {
+	if c, ok := classes.Load(t); ok {
+		return c.(typeClass)
+	}
+	c := classPlain
+	k := t.Kind()
+	switch {
+	case (k == reflect.Pointer || k == reflect.Interface) && t.Implements(shareableType):
+		c = classShareable
+	case k != reflect.Pointer && t.Implements(marshalerType) && reflect.PointerTo(t).Implements(unmarshalerType):
+		c = classMarshaler
+	}
+	classes.Store(t, c)
+	return c
+}
+
+type structPlan struct {
+	fields     []int // indexes of the fields that travel
+	names      []string
+	unexported string // first unexported field, which makes the type untravellable
+}
+
+var plans sync.Map // reflect.Type → *structPlan
+
+// planOf lists a struct's travelling fields: every exported one; "_" padding is skipped.
+func planOf(t reflect.Type) (*structPlan, error) {
+	pl, ok := plans.Load(t)
+	if !ok {
+		p := &structPlan{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			switch {
+			case f.Name == "_":
+			case !f.IsExported():
+				if p.unexported == "" {
+					p.unexported = f.Name
+				}
+			default:
+				p.fields, p.names = append(p.fields, i), append(p.names, "."+f.Name)
+			}
+		}
+		pl, _ = plans.LoadOrStore(t, p)
+	}
+	p := pl.(*structPlan)
+	if p.unexported != "" {
+		return nil, &codecError{path: "." + p.unexported, reason: "unexported field (export it, or give the type MarshalBinary)"}
+	}
+	return p, nil
+}
 
 // codecError builds the path to the offending value as the error unwinds.
 type codecError struct {
@@ -52,7 +114,8 @@ func (e *encoder) encode(v reflect.Value, depth int) error {
 	if depth > maxDepth {
 		return &codecError{reason: "nested too deep (a cycle?)"}
 	}
-	if t.Implements(shareableType) && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface) {
+	switch classOf(t) {
+	case classShareable:
 		if v.IsNil() {
 			e.uvarint(0)
 			return nil
@@ -66,8 +129,7 @@ func (e *encoder) encode(v reflect.Value, depth int) error {
 		}
 		e.uvarint(uint64(i) + 1)
 		return nil
-	}
-	if t.Implements(marshalerType) && reflect.PointerTo(t).Implements(unmarshalerType) && t.Kind() != reflect.Pointer {
+	case classMarshaler:
 		b, err := v.Interface().(encoding.BinaryMarshaler).MarshalBinary()
 		if err != nil {
 			return &codecError{reason: err.Error()}
@@ -110,16 +172,13 @@ func (e *encoder) encode(v reflect.Value, depth int) error {
 	case reflect.Array:
 		return e.elems(v, depth)
 	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if f.Name == "_" {
-				continue
-			}
-			if !f.IsExported() {
-				return &codecError{path: "." + f.Name, reason: "unexported field (export it, or give the type MarshalBinary)"}
-			}
+		p, err := planOf(t)
+		if err != nil {
+			return err
+		}
+		for k, i := range p.fields {
 			if err := e.encode(v.Field(i), depth+1); err != nil {
-				return atPath(err, "."+f.Name)
+				return atPath(err, p.names[k])
 			}
 		}
 	case reflect.Pointer:
@@ -207,7 +266,8 @@ func (d *decoder) decode(v reflect.Value, depth int) error {
 	if depth > maxDepth {
 		return &codecError{reason: "nested too deep"}
 	}
-	if t.Implements(shareableType) && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface) {
+	switch classOf(t) {
+	case classShareable:
 		i, err := d.uvarint()
 		if err != nil || i == 0 {
 			return err
@@ -222,8 +282,7 @@ func (d *decoder) decode(v reflect.Value, depth int) error {
 		}
 		v.Set(ov)
 		return nil
-	}
-	if t.Implements(marshalerType) && reflect.PointerTo(t).Implements(unmarshalerType) && t.Kind() != reflect.Pointer {
+	case classMarshaler:
 		n, err := d.uvarint()
 		if err != nil {
 			return err
@@ -304,16 +363,13 @@ func (d *decoder) decode(v reflect.Value, depth int) error {
 	case reflect.Array:
 		return d.elems(v, depth)
 	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if f.Name == "_" {
-				continue
-			}
-			if !f.IsExported() {
-				return &codecError{path: "." + f.Name, reason: "unexported field"}
-			}
+		p, err := planOf(t)
+		if err != nil {
+			return err
+		}
+		for k, i := range p.fields {
 			if err := d.decode(v.Field(i), depth+1); err != nil {
-				return atPath(err, "."+f.Name)
+				return atPath(err, p.names[k])
 			}
 		}
 	case reflect.Pointer:

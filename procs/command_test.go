@@ -38,6 +38,25 @@ def attach(name):
         return shared_memory.SharedMemory(name=name)
 `
 
+// runPython runs script with seg shared as SEG and returns what it printed.
+func runPython(t *testing.T, py, script string, seg *shm.Segment) string {
+	t.Helper()
+	cmd := procs.Command(t.Context(), py, []string{"-c", script})
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Share("SEG", seg); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cmd.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(t.Context()); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	return out.String()
+}
+
 func TestPythonAttachesRawSegment(t *testing.T) {
 	py := python3(t)
 	s, err := shm.Create(testmain.Name(t), 4096, shm.Raw())
@@ -54,21 +73,8 @@ sys.stdout.write(bytes(m.buf[:13]).decode())
 m.buf[100:117] = b"written by python"
 m.close()
 `
-	cmd := procs.Command(t.Context(), py, []string{"-c", script})
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Share("SEG", s); err != nil {
-		t.Fatal(err)
-	}
-	p, err := cmd.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Wait(t.Context()); err != nil {
-		t.Fatalf("%v\n%s", err, errOut.String())
-	}
-	if out.String() != "written by go" {
-		t.Fatalf("python read %q", out.String())
+	if out := runPython(t, py, script, s); out != "written by go" {
+		t.Fatalf("python read %q", out)
 	}
 	if got := string(s.Bytes()[100:117]); got != "written by python" {
 		t.Fatalf("go reads %q", got)
@@ -92,19 +98,7 @@ m = mmap.mmap(fd, off + size)
 m[off:off+5] = b"hello"
 m.close()
 `
-	cmd := procs.Command(t.Context(), py, []string{"-c", script})
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	if err := cmd.Share("SEG", s); err != nil {
-		t.Fatal(err)
-	}
-	p, err := cmd.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Wait(t.Context()); err != nil {
-		t.Fatalf("%v\n%s", err, errOut.String())
-	}
+	runPython(t, py, script, s)
 	if string(s.Bytes()[:5]) != "hello" {
 		t.Fatalf("payload starts %q", s.Bytes()[:5])
 	}

@@ -4,7 +4,6 @@ package procs
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"syscall"
@@ -56,19 +55,6 @@ func inherit(fd int, name string) *os.File {
 	return os.NewFile(uintptr(fd), name)
 }
 
-// readPending reads the status pipe to its end, which comes when the child exits: handles
-// are not inherited by the child's own children here.
-func readPending(r *os.File) []byte {
-	b, _ := io.ReadAll(r)
-	return b
-}
-
 func terminate(p *os.Process) error { return p.Kill() }
 
 func exitCode(ps *os.ProcessState) (int, bool) { return ps.ExitCode(), false }
-
-// dieWithParent ends a daemon child whose parent is gone.
-func dieWithParent() { os.Exit(1) }
-
-// watchLifeline: a goroutine reads the lifeline until the parent's end closes.
-func watchLifeline(f *os.File) { watchInBackground(f) }
