@@ -232,11 +232,12 @@ func (p *Process) Wait(ctx context.Context) error {
 // Join waits for the child to exit, whatever its exit code (check ExitCode), as Python's
 // join. It returns ctx's error if ctx ends first, nil otherwise.
 func (p *Process) Join(ctx context.Context) error {
-	err := p.Wait(ctx)
-	if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
-		return err
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }
 
 // Terminate asks the child to stop: SIGTERM on Unix, TerminateProcess on Windows. It is a
