@@ -203,6 +203,7 @@ func initSegment(f *file, name string, total int64, flags uint32, cfg *config) (
 	if cfg.init != nil {
 		if err := cfg.init(s.payload); err != nil {
 			s.cleanup.Stop()
+			unregister(s.payload)
 			_ = unmap(m) // the caller closes the file
 			return nil, err
 		}
@@ -218,24 +219,27 @@ func newSegment(f *file, name string, m []byte, raw bool) *Segment {
 	if !raw {
 		s.payload = m[HeaderSize:len(m):len(m)]
 	}
-	s.cleanup = runtime.AddCleanup(s, func(r resources) { _ = r.free() }, resources{m, f})
+	s.cleanup = runtime.AddCleanup(s, func(r resources) { _ = r.free() }, resources{s.payload, m, f})
+	register(s)
 	return s
 }
 
 // resources is what a forgotten Segment's cleanup frees; it must not point back at the Segment.
 type resources struct {
+	payload []byte
 	mapping []byte
 	file    *file
 }
 
 func (r resources) free() error {
+	unregister(r.payload)
 	return errors.Join(unmap(r.mapping), r.file.close())
 }
 
 // release frees the mapping and file without touching the name.
 func (s *Segment) release() error {
 	s.cleanup.Stop()
-	return resources{s.mapping, s.file}.free()
+	return resources{s.payload, s.mapping, s.file}.free()
 }
 
 // Open maps an existing named segment. Unless Raw is given it waits (up to Timeout) for the

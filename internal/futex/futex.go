@@ -1,0 +1,33 @@
+// Package futex is the one blocking primitive under shmkit's locks, semaphores and rings: sleep
+// while a 32-bit word in shared memory holds a value, and wake sleepers on that word, across
+// processes.
+//
+// On Linux it is the futex system call without FUTEX_PRIVATE_FLAG (so the kernel keys waiters
+// by the physical page, and processes mapping the same segment meet), FUTEX_WAIT_BITSET with an
+// absolute CLOCK_MONOTONIC deadline, and FUTEX_WAKE. Elsewhere it falls back to polling the
+// word every millisecond at most; Wake is then a no-op. That fallback is
+// correct but slower to react; macOS's os_sync_wait_on_address and Windows parking slots are not
+// used yet.
+package futex
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrTimeout is returned by Wait when its deadline passes.
+var ErrTimeout = errors.New("futex: deadline passed")
+
+// Wait sleeps while *addr == val, until Wake, the deadline (the zero Time means none), or a
+// spurious wake-up (a signal, or a value that changed and changed back). It returns ErrTimeout
+// once the deadline has passed and nil otherwise: the caller re-checks its condition either way.
+// addr must be 4-byte aligned and stay mapped while Wait runs.
+func Wait(addr *uint32, val uint32, deadline time.Time) error {
+	return wait(addr, val, deadline)
+}
+
+// Wake wakes up to n sleepers on addr (n < 0: all) and returns how many it woke (0 where the
+// platform cannot tell).
+func Wake(addr *uint32, n int) int {
+	return wake(addr, n)
+}

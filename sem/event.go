@@ -1,0 +1,61 @@
+package sem
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/futex"
+)
+
+// An Event is a flag processes wait on: Python's multiprocessing.Event. The zero value is
+// clear.
+//
+//	0            4            8
+//	+------------+------------+
+//	| flag       | sleepers   |
+//	+------------+------------+
+type Event struct {
+	flag     uint32 // 0 clear, 1 set; sleepers park on it
+	sleepers uint32
+}
+
+// Set sets the flag and wakes every waiter.
+func (e *Event) Set() error {
+	if e == nil {
+		return ErrClosed
+	}
+	if atomic.SwapUint32(&e.flag, 1) == 0 && atomic.LoadUint32(&e.sleepers) > 0 {
+		futex.Wake(&e.flag, -1)
+	}
+	return nil
+}
+
+// Clear clears the flag.
+func (e *Event) Clear() error {
+	if e == nil {
+		return ErrClosed
+	}
+	atomic.StoreUint32(&e.flag, 0)
+	return nil
+}
+
+// IsSet reports whether the flag is set.
+func (e *Event) IsSet() bool { return e != nil && atomic.LoadUint32(&e.flag) == 1 }
+
+// Wait returns nil once the flag is set, or ctx's error if ctx ends first.
+func (e *Event) Wait(ctx context.Context) error {
+	if e == nil {
+		return ErrClosed
+	}
+	if e.IsSet() || spin(e.IsSet) {
+		return nil
+	}
+	atomic.AddUint32(&e.sleepers, 1)
+	defer atomic.AddUint32(&e.sleepers, ^uint32(0))
+	for !e.IsSet() {
+		if err := park(ctx, &e.flag, 0, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package sem
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/futex"
+	"github.com/shmkit/shmkit/internal/pidinfo"
+)
+
+// A Mutex is a robust lock in shared memory: Python's multiprocessing.Lock. It is one 32-bit
+// word; the zero value is unlocked. Place it in a segment (see At) and lock it from any number
+// of processes.
+//
+// The lock word, written only with atomic compare-and-swap:
+//
+//	 31        30           29 ............ 22  21 ............ 0
+//	+---------+------------+------------------+------------------+
+//	| waiters | owner died | start-time hash  | owner pid        |
+//	+---------+------------+------------------+------------------+
+//
+//	0                    unlocked
+//	id                   locked by the process id = pid | hash8(start time) << 22
+//	id | waiters         locked, and someone may sleep on the word: Unlock must wake one
+//	id | owner died      locked by id, which took it over from a dead owner and has not yet
+//	                     called Consistent
+//	owner died alone     not recoverable: never lockable again
+//
+// The owner is a process, not a goroutine: goroutines of one process contend as they would for
+// a sync.Mutex, and any of them may unlock it. A locker that finds the owner's process gone
+// (its pid absent, or reused by a process with another start time) takes the lock over and
+// gets ErrOwnerDead, as a pthread robust mutex does. Sleepers look every 50 ms, so a dead
+// owner is noticed within about that long.
+type Mutex struct {
+	word uint32
+}
+
+const (
+	waitersBit  = 1 << 31
+	deadBit     = 1 << 30
+	idMask      = 1<<30 - 1
+	pidBits     = 22
+	unrecovered = deadBit // "owner died", with no owner
+)
+
+// selfID is this process's owner id in lock words.
+var selfID = func() uint32 {
+	pid, start := pidinfo.Self()
+	return processID(pid, start)
+}()
+
+func processID(pid int, start uint64) uint32 {
+	h := uint32((start * 0x9E3779B97F4A7C15) >> 56) // 8 bits of the start time, mixed
+	return uint32(pid)&(1<<pidBits-1) | h<<pidBits
+}
+
+// alive reports whether the process behind an owner id still runs. pidinfo gives the start
+// time; only its 8-bit hash is in the word, so a reused pid is caught 255 times in 256.
+func alive(id uint32) bool {
+	pid := int(id & (1<<pidBits - 1))
+	start, err := pidinfo.StartTime(pid)
+	switch {
+	case errors.Is(err, pidinfo.ErrNotSupported):
+		return true // cannot tell: never steal
+	case err != nil:
+		return false // no such process
+	}
+	return pidinfo.Alive(pid, start) && processID(pid, start) == id
+}
+
+// Lock locks m, sleeping while another holds it. It returns nil, ErrOwnerDead (the lock is
+// held; repair, then Consistent), ErrNotRecoverable, or ErrClosed for a closed named Mutex.
+func (m *Mutex) Lock() error {
+	if m == nil {
+		return ErrClosed
+	}
+	// Fast path: one compare-and-swap; atomic, so it orders the critical section after any
+	// earlier holder's Unlock.
+	if atomic.CompareAndSwapUint32(&m.word, 0, selfID) {
+		return nil
+	}
+	return m.lockSlow(context.Background())
+}
+
+// LockContext is Lock that gives up with ctx's error when ctx ends.
+func (m *Mutex) LockContext(ctx context.Context) error {
+	if m == nil {
+		return ErrClosed
+	}
+	if atomic.CompareAndSwapUint32(&m.word, 0, selfID) {
+		return nil
+	}
+	return m.lockSlow(ctx)
+}
+
+// TryLock locks m if that needs no wait. ok reports whether the caller now holds it; err is
+// ErrOwnerDead (held, inconsistent), ErrNotRecoverable or ErrClosed.
+func (m *Mutex) TryLock() (ok bool, err error) {
+	if m == nil {
+		return false, ErrClosed
+	}
+	if atomic.CompareAndSwapUint32(&m.word, 0, selfID) {
+		return true, nil
+	}
+	for {
+		old := atomic.LoadUint32(&m.word)
+		got, done, err := m.tryTake(old, true)
+		if done {
+			return got, err
+		}
+	}
+}
+
+// tryTake makes one attempt on the word's value old. done says the outcome is final: got the
+// lock (err nil or ErrOwnerDead), or an error. checkOwner allows the liveness check.
+func (m *Mutex) tryTake(old uint32, checkOwner bool) (got, done bool, err error) {
+	switch {
+	case old == unrecovered:
+		return false, true, ErrNotRecoverable
+	case old&idMask == 0: // free, perhaps with the waiters bit still set: keep it
+		return atomic.CompareAndSwapUint32(&m.word, old, selfID|old&waitersBit), false, nil
+	case checkOwner && old&idMask != selfID && !alive(old&idMask):
+		if atomic.CompareAndSwapUint32(&m.word, old, selfID|deadBit|old&waitersBit) {
+			return true, true, ErrOwnerDead
+		}
+		return false, false, nil
+	}
+	return false, true, nil // held by a live owner
+}
+
+func (m *Mutex) lockSlow(ctx context.Context) error {
+	if spin(func() bool { return atomic.CompareAndSwapUint32(&m.word, 0, selfID) }) {
+		return nil
+	}
+	checked := false // the owner's liveness is checked before the first sleep and after each
+	for {
+		old := atomic.LoadUint32(&m.word)
+		got, done, err := m.tryTake(old, !checked)
+		checked = true
+		if got || (done && err != nil) {
+			return err
+		}
+		if !done {
+			continue // the word moved under us
+		}
+		// Held by a live owner: announce a sleeper, then sleep while the word says so.
+		if old&waitersBit == 0 && !atomic.CompareAndSwapUint32(&m.word, old, old|waitersBit) {
+			continue
+		}
+		if err := park(ctx, &m.word, old|waitersBit, checkSlice); err != nil {
+			return err
+		}
+		checked = false
+	}
+}
+
+// Unlock releases m. It fails with ErrNotOwner if this process does not hold it. If the
+// holder took it over from a dead owner and did not call Consistent, the Mutex becomes not
+// recoverable, and every locker, now and later, gets ErrNotRecoverable.
+func (m *Mutex) Unlock() error {
+	if m == nil {
+		return ErrClosed
+	}
+	if atomic.CompareAndSwapUint32(&m.word, selfID, 0) {
+		return nil
+	}
+	return m.unlockSlow()
+}
+
+func (m *Mutex) unlockSlow() error {
+	for {
+		old := atomic.LoadUint32(&m.word)
+		if old&idMask != selfID {
+			return ErrNotOwner
+		}
+		next, wake := uint32(0), 1
+		if old&deadBit != 0 {
+			next, wake = unrecovered, -1 // tell every sleeper
+		}
+		if atomic.CompareAndSwapUint32(&m.word, old, next) {
+			if old&waitersBit != 0 || next == unrecovered {
+				futex.Wake(&m.word, wake)
+			}
+			return nil
+		}
+	}
+}
+
+// Consistent marks a Mutex taken over from a dead owner as repaired, so Unlock releases it
+// normally. The caller must hold the lock.
+func (m *Mutex) Consistent() error {
+	if m == nil {
+		return ErrClosed
+	}
+	for {
+		old := atomic.LoadUint32(&m.word)
+		if old&idMask != selfID {
+			return ErrNotOwner
+		}
+		if old&deadBit == 0 || atomic.CompareAndSwapUint32(&m.word, old, old&^deadBit) {
+			return nil
+		}
+	}
+}
+
+// Locked reports whether some process holds m (a snapshot, for diagnostics).
+func (m *Mutex) Locked() bool {
+	w := atomic.LoadUint32(&m.word)
+	return w&idMask != 0
+}
+
+// OwnerPID returns the pid of the process holding m, or 0.
+func (m *Mutex) OwnerPID() int {
+	return int(atomic.LoadUint32(&m.word) & (1<<pidBits - 1))
+}

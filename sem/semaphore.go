@@ -1,0 +1,175 @@
+package sem
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/futex"
+)
+
+// A Semaphore is a counting semaphore in shared memory: Python's multiprocessing.Semaphore.
+// The zero value has no permits; Release (or OpenSemaphore's n) adds them.
+//
+//	0            4            8
+//	+------------+------------+
+//	| permits    | sleepers   |
+//	+------------+------------+
+//
+// permits is the word sleepers park on; sleepers counts processes that are about to sleep or
+// sleep, so Release makes a wake system call only when someone may be waiting. A process that
+// dies holding a permit does not give it back (there is no owner to notice), as in Python.
+type Semaphore struct {
+	count    uint32
+	sleepers uint32
+}
+
+// MaxPermits is the most permits a Semaphore holds.
+const MaxPermits = math.MaxInt32
+
+// Acquire takes a permit, sleeping until one is free.
+func (s *Semaphore) Acquire() error { return s.AcquireContext(context.Background()) }
+
+// AcquireContext is Acquire that gives up with ctx's error when ctx ends.
+func (s *Semaphore) AcquireContext(ctx context.Context) error {
+	if s == nil {
+		return ErrClosed
+	}
+	if s.tryTake() {
+		return nil
+	}
+	return s.acquireSlow(ctx)
+}
+
+// TryAcquire takes a permit if one is free now.
+func (s *Semaphore) TryAcquire() bool {
+	return s != nil && s.tryTake()
+}
+
+func (s *Semaphore) tryTake() bool {
+	for {
+		c := atomic.LoadUint32(&s.count)
+		if c == 0 {
+			return false
+		}
+		if atomic.CompareAndSwapUint32(&s.count, c, c-1) {
+			return true
+		}
+	}
+}
+
+func (s *Semaphore) acquireSlow(ctx context.Context) error {
+	if spin(s.tryTake) {
+		return nil
+	}
+	// Announce, then re-check: a Release that added a permit either sees the sleeper (and
+	// wakes) or added it before the re-check (and the sleep below returns at once, since the
+	// word is no longer 0). Go's atomics are sequentially consistent, which this relies on.
+	atomic.AddUint32(&s.sleepers, 1)
+	defer atomic.AddUint32(&s.sleepers, ^uint32(0))
+	for !s.tryTake() {
+		if err := park(ctx, &s.count, 0, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Release gives back one permit.
+func (s *Semaphore) Release() error { return s.ReleaseN(1) }
+
+// ReleaseN gives back n permits (n ≥ 1), waking up to n sleepers.
+func (s *Semaphore) ReleaseN(n int) error {
+	if s == nil {
+		return ErrClosed
+	}
+	if n < 1 {
+		return fmt.Errorf("%w: release of %d permits", ErrInvalid, n)
+	}
+	for {
+		c := atomic.LoadUint32(&s.count)
+		if uint64(c)+uint64(n) > MaxPermits {
+			return fmt.Errorf("%w: %d permits plus %d exceeds %d", ErrInvalid, c, n, MaxPermits)
+		}
+		if atomic.CompareAndSwapUint32(&s.count, c, c+uint32(n)) {
+			break
+		}
+	}
+	if atomic.LoadUint32(&s.sleepers) > 0 {
+		futex.Wake(&s.count, n)
+	}
+	return nil
+}
+
+// Value returns the number of free permits (a snapshot).
+func (s *Semaphore) Value() int { return int(atomic.LoadUint32(&s.count)) }
+
+// A BoundedSemaphore is a Semaphore that refuses to be released beyond its initial value:
+// Python's BoundedSemaphore. Init sets both; the zero value has bound 0, so it must be
+// initialised (OpenBoundedSemaphore does it).
+//
+//	0            8            12           16
+//	+------------+------------+------------+
+//	| Semaphore  | bound      | (zero)     |
+//	+------------+------------+------------+
+type BoundedSemaphore struct {
+	s     Semaphore
+	bound uint32
+	_     uint32
+}
+
+// Init gives b n permits and the bound n. Call it once, before any process uses b.
+func (b *BoundedSemaphore) Init(n int) error {
+	if b == nil {
+		return ErrClosed
+	}
+	if n < 0 || n > MaxPermits {
+		return fmt.Errorf("%w: bounded semaphore of %d", ErrInvalid, n)
+	}
+	atomic.StoreUint32(&b.bound, uint32(n))
+	atomic.StoreUint32(&b.s.count, uint32(n))
+	return nil
+}
+
+// Acquire takes a permit, sleeping until one is free.
+func (b *BoundedSemaphore) Acquire() error { return b.AcquireContext(context.Background()) }
+
+// AcquireContext is Acquire that gives up with ctx's error when ctx ends.
+func (b *BoundedSemaphore) AcquireContext(ctx context.Context) error {
+	if b == nil {
+		return ErrClosed
+	}
+	return b.s.AcquireContext(ctx)
+}
+
+// TryAcquire takes a permit if one is free now.
+func (b *BoundedSemaphore) TryAcquire() bool { return b != nil && b.s.TryAcquire() }
+
+// Release gives back a permit; ErrOverRelease, with the count unchanged, if that would exceed
+// the initial value.
+func (b *BoundedSemaphore) Release() error {
+	if b == nil {
+		return ErrClosed
+	}
+	bound := atomic.LoadUint32(&b.bound)
+	for {
+		c := atomic.LoadUint32(&b.s.count)
+		if c >= bound {
+			return fmt.Errorf("%w: %d of %d permits already free", ErrOverRelease, c, bound)
+		}
+		if atomic.CompareAndSwapUint32(&b.s.count, c, c+1) {
+			break
+		}
+	}
+	if atomic.LoadUint32(&b.s.sleepers) > 0 {
+		futex.Wake(&b.s.count, 1)
+	}
+	return nil
+}
+
+// Value returns the number of free permits (a snapshot).
+func (b *BoundedSemaphore) Value() int { return b.s.Value() }
+
+// Bound returns the initial value, beyond which Release fails.
+func (b *BoundedSemaphore) Bound() int { return int(atomic.LoadUint32(&b.bound)) }
