@@ -9,23 +9,32 @@ import (
 	"github.com/shmkit/shmkit/internal/pidinfo"
 )
 
-// A Mutex is a robust lock in shared memory: Python's multiprocessing.Lock. It is one 32-bit
-// word; the zero value is unlocked. Place it in a segment (see At) and lock it from any number
-// of processes.
+// A Mutex is a robust lock in shared memory: Python's multiprocessing.Lock. The zero value is
+// unlocked. Place it in a segment (see At) and lock it from any number of processes.
 //
-// The lock word, written only with atomic compare-and-swap:
+//	0                           4                           8
+//	+---------------------------+---------------------------+
+//	| lock word                 | sleepers                  |
+//	+---------------------------+---------------------------+
 //
-//	 31        30           29 ............ 22  21 ............ 0
-//	+---------+------------+------------------+------------------+
-//	| waiters | owner died | start-time hash  | owner pid        |
-//	+---------+------------+------------------+------------------+
+// The lock word, written only by atomic compare-and-swap:
+//
+//	 31     30           29 ............ 22  21 ............ 0
+//	+------+------------+------------------+------------------+
+//	| 0    | owner died | start-time hash  | owner pid        |
+//	+------+------------+------------------+------------------+
 //
 //	0                    unlocked
 //	id                   locked by the process id = pid | hash8(start time) << 22
-//	id | waiters         locked, and someone may sleep on the word: Unlock must wake one
 //	id | owner died      locked by id, which took it over from a dead owner and has not yet
 //	                     called Consistent
 //	owner died alone     not recoverable: never lockable again
+//
+// sleepers counts lockers that are about to sleep or sleep on the word. A locker raises it
+// before its last look at the word, and Unlock reads it after releasing the word, so either
+// Unlock sees the sleeper and wakes it, or the sleeper sees the free word and does not sleep
+// (Go's atomics are sequentially consistent). An uncontended Lock+Unlock is two compare-and-
+// swaps and a load: no system call.
 //
 // The owner is a process, not a goroutine: goroutines of one process contend as they would for
 // a sync.Mutex, and any of them may unlock it. A locker that finds the owner's process gone
@@ -33,11 +42,11 @@ import (
 // gets ErrOwnerDead, as a pthread robust mutex does. Sleepers look every 50 ms, so a dead
 // owner is noticed within about that long.
 type Mutex struct {
-	word uint32
+	word     uint32
+	sleepers uint32
 }
 
 const (
-	waitersBit  = 1 << 31
 	deadBit     = 1 << 30
 	idMask      = 1<<30 - 1
 	pidBits     = 22
@@ -118,10 +127,10 @@ func (m *Mutex) tryTake(old uint32, checkOwner bool) (got, done bool, err error)
 	switch {
 	case old == unrecovered:
 		return false, true, ErrNotRecoverable
-	case old&idMask == 0: // free, perhaps with the waiters bit still set: keep it
-		return atomic.CompareAndSwapUint32(&m.word, old, selfID|old&waitersBit), false, nil
+	case old == 0:
+		return atomic.CompareAndSwapUint32(&m.word, 0, selfID), false, nil
 	case checkOwner && old&idMask != selfID && !alive(old&idMask):
-		if atomic.CompareAndSwapUint32(&m.word, old, selfID|deadBit|old&waitersBit) {
+		if atomic.CompareAndSwapUint32(&m.word, old, selfID|deadBit) {
 			return true, true, ErrOwnerDead
 		}
 		return false, false, nil
@@ -133,6 +142,8 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	if spin(func() bool { return atomic.CompareAndSwapUint32(&m.word, 0, selfID) }) {
 		return nil
 	}
+	atomic.AddUint32(&m.sleepers, 1)
+	defer atomic.AddUint32(&m.sleepers, ^uint32(0))
 	checked := false // the owner's liveness is checked before the first sleep and after each
 	for {
 		old := atomic.LoadUint32(&m.word)
@@ -144,11 +155,8 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 		if !done {
 			continue // the word moved under us
 		}
-		// Held by a live owner: announce a sleeper, then sleep while the word says so.
-		if old&waitersBit == 0 && !atomic.CompareAndSwapUint32(&m.word, old, old|waitersBit) {
-			continue
-		}
-		if err := park(ctx, &m.word, old|waitersBit, checkSlice); err != nil {
+		// Held by a live owner: sleep while the word says so.
+		if err := park(ctx, &m.word, old, checkSlice); err != nil {
 			return err
 		}
 		checked = false
@@ -163,6 +171,9 @@ func (m *Mutex) Unlock() error {
 		return ErrClosed
 	}
 	if atomic.CompareAndSwapUint32(&m.word, selfID, 0) {
+		if atomic.LoadUint32(&m.sleepers) != 0 {
+			futex.Wake(&m.word, 1)
+		}
 		return nil
 	}
 	return m.unlockSlow()
@@ -179,7 +190,7 @@ func (m *Mutex) unlockSlow() error {
 			next, wake = unrecovered, -1 // tell every sleeper
 		}
 		if atomic.CompareAndSwapUint32(&m.word, old, next) {
-			if old&waitersBit != 0 || next == unrecovered {
+			if atomic.LoadUint32(&m.sleepers) != 0 {
 				futex.Wake(&m.word, wake)
 			}
 			return nil

@@ -56,7 +56,7 @@ var increment = procs.Entry("sem.increment", func(ctx context.Context, a counter
 	return <-errs
 })
 
-func newSegment(t *testing.T, size int) *shm.Segment {
+func newSegment(t testing.TB, size int) *shm.Segment {
 	t.Helper()
 	s, err := shm.Create(testmain.Name(t), size)
 	if err != nil {
@@ -66,7 +66,7 @@ func newSegment(t *testing.T, size int) *shm.Segment {
 	return s
 }
 
-func at[T sem.Object](t *testing.T, s *shm.Segment, off int) *T {
+func at[T sem.Object](t testing.TB, s *shm.Segment, off int) *T {
 	t.Helper()
 	p, err := sem.At[T](s.Bytes(), off)
 	if err != nil {

@@ -25,18 +25,19 @@ func NewOwner() Owner {
 // it may lock it again; it is released when that Owner has unlocked it as many times.
 // The zero value is unlocked.
 //
-//	0            4            8                        16
-//	+------------+------------+------------------------+
-//	| lock word  | depth      | owner token            |
-//	+------------+------------+------------------------+
+//	0                        8                        16           20           24
+//	+------------------------+------------------------+------------+------------+
+//	| Mutex                  | owner token            | depth      | (zero)     |
+//	+------------------------+------------------------+------------+------------+
 //
-// The lock word is a Mutex (see its layout). depth and owner are written only by the holder,
+// The Mutex is laid out as its own doc shows. owner and depth are written only by the holder,
 // atomically, so another goroutine of the holding process can read them to decide whether it
 // is re-entering.
 type RMutex struct {
 	m     Mutex
-	depth uint32
 	owner uint64
+	depth uint32
+	_     uint32
 }
 
 // Lock locks r for o, or deepens o's hold. Errors are those of Mutex.Lock.
