@@ -1,4 +1,52 @@
-// Package sem will hold shmkit's cross-process synchronisation: a wait/wake word over futexes,
-// and Mutex, RMutex, Semaphore, BoundedSemaphore, Cond, Event and Barrier laid out in shared
-// memory. It is empty until the issue that builds it lands; see docs/DESIGN.md.
+// Package sem is shmkit's cross-process synchronisation: locks, semaphores, conditions, events
+// and barriers that live in shared memory and survive a dead owner.
+//
+// # Types
+//
+// Python's multiprocessing names map as follows: Lock → Mutex, RLock → RMutex, Condition →
+// Cond, Semaphore → Semaphore, BoundedSemaphore → BoundedSemaphore, Event → Event, Barrier →
+// Barrier. Each is a plain struct of fixed layout (drawn in its doc) whose zero bytes are ready
+// to use (BoundedSemaphore and Barrier also take an Init), so it can sit at any 8-byte-aligned
+// offset of a segment:
+//
+//	seg, _ := shm.Create("jobs", 4096)
+//	mu, _ := sem.At[sem.Mutex](seg.Bytes(), 0)
+//	ready, _ := sem.At[sem.Event](seg.Bytes(), 64)
+//
+// or alone in a small segment found by name (OpenMutex, OpenSemaphore, OpenEvent, …), and
+// each travels to a child inside a procs entry's argument, arriving as a pointer into the
+// child's own mapping of the same segment.
+//
+// # Blocking
+//
+// An uncontended operation is a few atomic instructions: no system call, no allocation. A
+// contended one spins briefly, then sleeps on a 32-bit word in shared memory (a futex on Linux)
+// and is woken by the process that changes it; a wake system call is made only when a sleeper
+// is counted. Every blocking call has a form that takes a context.Context, whose deadline and
+// cancellation end the wait (Mutex.LockContext, Semaphore.AcquireContext, Cond.WaitContext,
+// Event.Wait, Barrier.Wait), and locks and semaphores have Try forms.
+//
+// # Dead processes
+//
+// A Mutex records its owner's pid and a hash of the owner's start time in its lock word. A
+// locker that finds the owner dead takes the lock and gets ErrOwnerDead once; it must repair
+// the protected data and call Consistent, or the Mutex becomes not recoverable
+// (ErrNotRecoverable), as with pthread robust mutexes. A Barrier remembers the processes that
+// have waited on it; if one dies before arriving, the barrier breaks for all
+// (ErrBrokenBarrier), as it does when a waiter's context ends. Nothing hangs on a dead peer,
+// and sleepers check every 50 ms. Semaphores and Events have no owner: a permit held by a dead
+// process is lost, as in Python.
+//
+// # Caveats
+//
+// The owner of a Mutex is a process: goroutines of one process share its ownership, as they
+// share a sync.Mutex. RMutex re-enters per Owner token (see NewOwner), since Go has no thread
+// identity. Objects must stay in an open segment while used; a named object's methods return
+// ErrClosed after its Close.
+//
+// Linux is where this package is tested: sleeping uses futex(2) without the private flag, with
+// absolute CLOCK_MONOTONIC deadlines. On macOS and Windows, which compile but have not been run,
+// sleepers poll their word every millisecond instead (macOS's os_sync_wait_on_address needs
+// libSystem calls this cgo-free module cannot make; Windows parking on named events is not
+// written yet). Dead owners are noticed there too, through each system's process start times.
 package sem

@@ -1,0 +1,85 @@
+package sem_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/sem"
+	"github.com/shmkit/shmkit/shm"
+)
+
+type tallyArgs struct {
+	Lock  *sem.Mutex   // arrives as a pointer into the child's mapping
+	Seg   *shm.Segment // the tally lives at offset 8
+	Times int
+}
+
+var tally = procs.Entry("example.tally", func(ctx context.Context, a tallyArgs) error {
+	for range a.Times {
+		if err := a.Lock.Lock(); err != nil {
+			return err
+		}
+		a.Seg.Bytes()[8]++
+		if err := a.Lock.Unlock(); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// A Mutex placed in a segment, shared with two child processes.
+func ExampleMutex() {
+	seg, err := shm.Anonymous(64)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer seg.Close()
+	mu, err := sem.At[sem.Mutex](seg.Bytes(), 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	a, _ := tally.Start(ctx, tallyArgs{Lock: mu, Seg: seg, Times: 100})
+	b, _ := tally.Start(ctx, tallyArgs{Lock: mu, Seg: seg, Times: 100})
+	if err := errors.Join(a.Wait(ctx), b.Wait(ctx)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(seg.Bytes()[8])
+	// Output: 200
+}
+
+// A named semaphore: any process that opens the name gets the same permits.
+func ExampleOpenSemaphore() {
+	name := fmt.Sprintf("example-sem-%d", os.Getpid())
+	s, err := sem.OpenSemaphore(name, 2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	defer s.Unlink()
+
+	fmt.Println(s.TryAcquire(), s.TryAcquire(), s.TryAcquire())
+	_ = s.Release()
+	fmt.Println(s.Value())
+	// Output:
+	// true true false
+	// 1
+}
+
+// A Mutex whose owner died: the next locker repairs and marks it consistent.
+func ExampleMutex_Consistent() {
+	var m sem.Mutex // normally in a segment; the zero value is unlocked
+	if err := m.Lock(); errors.Is(err, sem.ErrOwnerDead) {
+		// repair the data the lock protects, then:
+		_ = m.Consistent()
+	}
+	fmt.Println(m.Locked(), m.Unlock(), m.Locked())
+	// Output: true <nil> false
+}
