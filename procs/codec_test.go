@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -117,8 +119,11 @@ func TestStartWithoutMain(t *testing.T) {
 	}
 }
 
+var lateSeq atomic.Int64
+
 func TestLateEntry(t *testing.T) {
-	late := Entry("procs.late-"+t.Name(), func(context.Context, int) error { return nil })
+	// A fresh name each run: -count=N runs this test N times in one process.
+	late := Entry(fmt.Sprintf("procs.late-%d", lateSeq.Add(1)), func(context.Context, int) error { return nil })
 	if _, err := late.Start(t.Context(), 1); !errors.Is(err, ErrLateEntry) {
 		t.Fatalf("%v, want ErrLateEntry", err)
 	}
