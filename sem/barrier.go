@@ -49,13 +49,26 @@ func (b *Barrier) Init(parties int) error {
 }
 
 // Parties returns the number of parties.
-func (b *Barrier) Parties() int { return int(atomic.LoadUint32(&b.parties)) }
+func (b *Barrier) Parties() int {
+	if b == nil {
+		return 0
+	}
+	return int(atomic.LoadUint32(&b.parties))
+}
 
 // Waiting returns how many parties wait in the current generation.
-func (b *Barrier) Waiting() int { return int(atomic.LoadUint32(&b.arrived)) }
+func (b *Barrier) Waiting() int {
+	if b == nil {
+		return 0
+	}
+	return int(atomic.LoadUint32(&b.arrived))
+}
 
 // Broken reports whether the barrier is broken.
 func (b *Barrier) Broken() bool {
+	if b == nil {
+		return false
+	}
 	return atomic.LoadUint32(&b.broken) == atomic.LoadUint32(&b.gen)+1
 }
 

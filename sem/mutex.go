@@ -217,11 +217,17 @@ func (m *Mutex) Consistent() error {
 
 // Locked reports whether some process holds m (a snapshot, for diagnostics).
 func (m *Mutex) Locked() bool {
+	if m == nil {
+		return false
+	}
 	w := atomic.LoadUint32(&m.word)
 	return w&idMask != 0
 }
 
 // OwnerPID returns the pid of the process holding m, or 0.
 func (m *Mutex) OwnerPID() int {
+	if m == nil {
+		return 0
+	}
 	return int(atomic.LoadUint32(&m.word) & (1<<pidBits - 1))
 }

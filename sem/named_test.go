@@ -122,6 +122,9 @@ func TestNamedBadInput(t *testing.T) {
 	if err := s.Close(); !errors.Is(err, sem.ErrClosed) {
 		t.Errorf("second Close: %v", err)
 	}
+	if s.Value() != 0 || s.TryAcquire() {
+		t.Error("a closed semaphore still reports permits")
+	}
 	m, err := sem.OpenMutex(testmain.Name(t))
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +133,9 @@ func TestNamedBadInput(t *testing.T) {
 	_ = m.Close()
 	if err := m.Lock(); !errors.Is(err, sem.ErrClosed) {
 		t.Errorf("Lock after Close: %v", err)
+	}
+	if m.Locked() || m.OwnerPID() != 0 {
+		t.Error("a closed mutex reports an owner")
 	}
 	if _, err := m.ShareHandle(); !errors.Is(err, sem.ErrClosed) {
 		t.Errorf("ShareHandle after Close: %v", err)

@@ -108,4 +108,9 @@ func (r *RMutex) Consistent(o Owner) error {
 }
 
 // Depth returns how many times the holder has locked r (0 if unlocked).
-func (r *RMutex) Depth() int { return int(atomic.LoadUint32(&r.depth)) }
+func (r *RMutex) Depth() int {
+	if r == nil {
+		return 0
+	}
+	return int(atomic.LoadUint32(&r.depth))
+}

@@ -103,7 +103,12 @@ func (s *Semaphore) ReleaseN(n int) error {
 }
 
 // Value returns the number of free permits (a snapshot).
-func (s *Semaphore) Value() int { return int(atomic.LoadUint32(&s.count)) }
+func (s *Semaphore) Value() int {
+	if s == nil {
+		return 0
+	}
+	return int(atomic.LoadUint32(&s.count))
+}
 
 // A BoundedSemaphore is a Semaphore that refuses to be released beyond its initial value:
 // Python's BoundedSemaphore. Init sets both; the zero value has bound 0, so it must be
@@ -169,7 +174,17 @@ func (b *BoundedSemaphore) Release() error {
 }
 
 // Value returns the number of free permits (a snapshot).
-func (b *BoundedSemaphore) Value() int { return b.s.Value() }
+func (b *BoundedSemaphore) Value() int {
+	if b == nil {
+		return 0
+	}
+	return b.s.Value()
+}
 
 // Bound returns the initial value, beyond which Release fails.
-func (b *BoundedSemaphore) Bound() int { return int(atomic.LoadUint32(&b.bound)) }
+func (b *BoundedSemaphore) Bound() int {
+	if b == nil {
+		return 0
+	}
+	return int(atomic.LoadUint32(&b.bound))
+}
