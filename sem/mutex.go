@@ -2,7 +2,6 @@ package sem
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/futex"
@@ -49,34 +48,15 @@ type Mutex struct {
 const (
 	deadBit     = 1 << 30
 	idMask      = 1<<30 - 1
-	pidBits     = 22
+	pidBits     = 22      // the pid part of an owner id (see pidinfo.ID)
 	unrecovered = deadBit // "owner died", with no owner
 )
 
 // selfID is this process's owner id in lock words.
-var selfID = func() uint32 {
-	pid, start := pidinfo.Self()
-	return processID(pid, start)
-}()
+var selfID = uint32(pidinfo.SelfID())
 
-func processID(pid int, start uint64) uint32 {
-	h := uint32((start * 0x9E3779B97F4A7C15) >> 56) // 8 bits of the start time, mixed
-	return uint32(pid)&(1<<pidBits-1) | h<<pidBits
-}
-
-// alive reports whether the process behind an owner id still runs. pidinfo gives the start
-// time; only its 8-bit hash is in the word, so a reused pid is caught 255 times in 256.
-func alive(id uint32) bool {
-	pid := int(id & (1<<pidBits - 1))
-	start, err := pidinfo.StartTime(pid)
-	switch {
-	case errors.Is(err, pidinfo.ErrNotSupported):
-		return true // cannot tell: never steal
-	case err != nil:
-		return false // no such process
-	}
-	return pidinfo.Alive(pid, start) && processID(pid, start) == id
-}
+// alive reports whether the process behind an owner id still runs.
+func alive(id uint32) bool { return pidinfo.ID(id).Alive() }
 
 // Lock locks m, sleeping while another holds it. It returns nil, ErrOwnerDead (the lock is
 // held; repair, then Consistent), ErrNotRecoverable, or ErrClosed for a closed named Mutex.
