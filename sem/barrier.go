@@ -97,11 +97,11 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 		return int(idx), nil
 	}
 	done := func() bool { return atomic.LoadUint32(&b.gen) != gen || atomic.LoadUint32(&b.broken) == gen+1 }
-	if spin(done) {
+	if futex.Spin(done) {
 		return b.outcome(gen, idx)
 	}
 	for !done() {
-		if err := park(ctx, &b.gen, gen, checkSlice); err != nil {
+		if err := futex.Park(ctx, &b.gen, gen, futex.CheckSlice); err != nil {
 			b.breakGen(gen)
 			return int(idx), fmt.Errorf("%w: %w", ErrBrokenBarrier, err)
 		}

@@ -43,7 +43,7 @@ func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
 	}
 	var err error
 	for atomic.LoadUint32(&c.seq) == seq && err == nil {
-		err = park(ctx, &c.seq, seq, 0)
+		err = futex.Park(ctx, &c.seq, seq, 0)
 	}
 	atomic.AddUint32(&c.sleepers, ^uint32(0))
 	if lerr := m.Lock(); lerr != nil {

@@ -47,13 +47,13 @@ func (e *Event) Wait(ctx context.Context) error {
 	if e == nil {
 		return ErrClosed
 	}
-	if e.IsSet() || spin(e.IsSet) {
+	if e.IsSet() || futex.Spin(e.IsSet) {
 		return nil
 	}
 	atomic.AddUint32(&e.sleepers, 1)
 	defer atomic.AddUint32(&e.sleepers, ^uint32(0))
 	for !e.IsSet() {
-		if err := park(ctx, &e.flag, 0, 0); err != nil {
+		if err := futex.Park(ctx, &e.flag, 0, 0); err != nil {
 			return err
 		}
 	}

@@ -119,7 +119,7 @@ func (m *Mutex) tryTake(old uint32, checkOwner bool) (got, done bool, err error)
 }
 
 func (m *Mutex) lockSlow(ctx context.Context) error {
-	if spin(func() bool { return atomic.CompareAndSwapUint32(&m.word, 0, selfID) }) {
+	if futex.Spin(func() bool { return atomic.CompareAndSwapUint32(&m.word, 0, selfID) }) {
 		return nil
 	}
 	atomic.AddUint32(&m.sleepers, 1)
@@ -136,7 +136,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			continue // the word moved under us
 		}
 		// Held by a live owner: sleep while the word says so.
-		if err := park(ctx, &m.word, old, checkSlice); err != nil {
+		if err := futex.Park(ctx, &m.word, old, futex.CheckSlice); err != nil {
 			return err
 		}
 		checked = false

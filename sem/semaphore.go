@@ -60,7 +60,7 @@ func (s *Semaphore) tryTake() bool {
 }
 
 func (s *Semaphore) acquireSlow(ctx context.Context) error {
-	if spin(s.tryTake) {
+	if futex.Spin(s.tryTake) {
 		return nil
 	}
 	// Announce, then re-check: a Release that added a permit either sees the sleeper (and
@@ -69,7 +69,7 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 	atomic.AddUint32(&s.sleepers, 1)
 	defer atomic.AddUint32(&s.sleepers, ^uint32(0))
 	for !s.tryTake() {
-		if err := park(ctx, &s.count, 0, 0); err != nil {
+		if err := futex.Park(ctx, &s.count, 0, 0); err != nil {
 			return err
 		}
 	}
