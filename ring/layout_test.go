@@ -1,0 +1,83 @@
+package ring
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+	"unsafe"
+)
+
+func TestPipeLayout(t *testing.T) {
+	var s pipeShared
+	for _, c := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"capacity", unsafe.Offsetof(s.capacity), 0},
+		{"writerClosed", unsafe.Offsetof(s.writerClosed), 8},
+		{"readerClosed", unsafe.Offsetof(s.readerClosed), 12},
+		{"writerID", unsafe.Offsetof(s.writerID), 16},
+		{"readerID", unsafe.Offsetof(s.readerID), 20},
+		{"tail", unsafe.Offsetof(s.tail), 128},
+		{"head", unsafe.Offsetof(s.head), 256},
+		{"readerSleep", unsafe.Offsetof(s.readerSleep), 384},
+		{"writerSleep", unsafe.Offsetof(s.writerSleep), 388},
+		{"sizeof", unsafe.Sizeof(s), pipeData},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s at %d, want %d", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestParseRecord(t *testing.T) {
+	data := make([]byte, 256)
+	putHeader(data, 0, 13, recData)
+	if n, size, pad, err := parseRecord(data, 0, 64); err != nil || n != 13 || size != 24 || pad {
+		t.Fatalf("data record: %d %d %v %v", n, size, pad, err)
+	}
+	putHeader(data, 200, 48, recPad)
+	if _, size, pad, err := parseRecord(data, 200, 56); err != nil || size != 56 || !pad {
+		t.Fatalf("pad record: %d %v %v", size, pad, err)
+	}
+	for _, c := range []struct {
+		name        string
+		length, typ uint32
+		off, avail  uint64
+	}{
+		{"unpublished", 13, recData, 0, 16},
+		{"too long", 200, recData, 0, 256},
+		{"past the end", 64, recData, 192, 256},
+		{"bad type", 8, 7, 0, 64},
+		{"short pad", 8, recPad, 200, 56},
+		{"misaligned", 8, recData, 4, 64},
+		{"header past end", 0, recData, 252, 64},
+	} {
+		b := make([]byte, 256)
+		if c.off+8 <= 256 {
+			putHeader(b, c.off, c.length, c.typ)
+		}
+		if _, _, _, err := parseRecord(b, c.off, c.avail); err == nil {
+			t.Errorf("%s: accepted", c.name)
+		}
+	}
+}
+
+// FuzzParseRecord: whatever the shared region holds, parsing is an error or a record that lies
+// inside the region and inside what was published.
+func FuzzParseRecord(f *testing.F) {
+	seed := make([]byte, 64)
+	putHeader(seed, 0, 5, recData)
+	f.Add(seed, uint64(0), uint64(64))
+	f.Add(bytes.Repeat([]byte{0xff}, 64), uint64(8), uint64(1<<40))
+	f.Fuzz(func(t *testing.T, data []byte, off, avail uint64) {
+		n, size, pad, err := parseRecord(data, off, avail)
+		if err != nil {
+			return
+		}
+		if off+size > uint64(len(data)) || size > avail || (!pad && uint64(n)+recordHeader > size) {
+			t.Fatalf("accepted a record outside the region: off %d size %d n %d len %d avail %d", off, size, n, len(data), avail)
+		}
+		_ = binary.LittleEndian
+	})
+}

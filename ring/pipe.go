@@ -1,0 +1,190 @@
+package ring
+
+import (
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/pidinfo"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// pipeShared is the control block at the start of a Pipe's segment: one 128-byte line for
+// what never changes and the ends' ownership, one for the producer's index, one for the
+// consumer's, one for the sleep flags, then the data. 128 bytes, not cpu.CacheLinePad, so the
+// layout does not depend on GOARCH; TestPipeLayout pins it.
+//
+//	  0  capacity        u64  data bytes, a power of two          set once, before publication
+//	  8  writerClosed    u32  1 once the writer closed: EOF after the data   writer, atomic
+//	 12  readerClosed    u32  1 once the reader closed                        reader, atomic
+//	 16  writerID        u32  pidinfo.ID of the writer process, 0: none       CAS by claimers
+//	 20  readerID        u32  pidinfo.ID of the reader process, 0: none       CAS by claimers
+//	128  tail            u64  bytes ever published by the writer              writer, atomic
+//	256  head            u64  bytes ever released by the reader               reader, atomic
+//	384  readerSleeping  u32  the reader sleeps (or is about to) on tail      reader, atomic
+//	388  writerSleeping  u32  the writer sleeps (or is about to) on head      writer, atomic
+//	512  data            capacity bytes of records
+//
+// tail and head run free; position p is at data[p & (capacity-1)]. The reader sleeps on the low
+// half of tail (the futex word), the writer on the low half of head; each side stores its index
+// and then reads the other's sleeping flag, and a sleeper sets its flag and then re-reads the
+// index, so one of them always sees the other (sequentially consistent atomics).
+type pipeShared struct {
+	capacity     uint64
+	writerClosed uint32
+	readerClosed uint32
+	writerID     uint32
+	readerID     uint32
+	_            [lineSize - 24]byte
+	tail         uint64
+	_            [lineSize - 8]byte
+	head         uint64
+	_            [lineSize - 8]byte
+	readerSleep  uint32
+	writerSleep  uint32
+	_            [lineSize - 8]byte
+}
+
+const (
+	lineSize = 128
+	pipeData = 4 * lineSize
+	// MinPipeCapacity and MaxPipeCapacity bound a Pipe's data region.
+	MinPipeCapacity = 64
+	MaxPipeCapacity = 1 << 40
+)
+
+var _ [pipeData - unsafe.Sizeof(pipeShared{})]struct{}
+
+const pipeKind = "ring.Pipe"
+
+func pipeLayout(capacity int) string { return fmt.Sprintf("ring.Pipe/v1 cap=%d", capacity) }
+
+// A Pipe is a one-way channel of variable-length records in shared memory, for one writer
+// process and one reader process: Python's Pipe(duplex=False), without a copy or a system call
+// on the way. Take its ends with Writer and Reader; pass the Pipe itself to a child.
+type Pipe struct {
+	seg  *shm.Segment
+	sh   *pipeShared
+	data []byte
+	mask uint64
+}
+
+// NewPipe creates a Pipe whose data region holds capacity bytes (a power of two, at least
+// MinPipeCapacity) in a new segment called name, or in an anonymous segment if name is "".
+// The largest record is capacity/2 - 8 bytes (MaxRecord).
+func NewPipe(name string, capacity int) (*Pipe, error) {
+	if capacity < MinPipeCapacity || capacity > MaxPipeCapacity || capacity&(capacity-1) != 0 {
+		return nil, fmt.Errorf("%w: pipe capacity %d (want a power of two from %d to %d)", ErrInvalid, capacity, MinPipeCapacity, int64(MaxPipeCapacity))
+	}
+	opts := []shm.Option{shm.Kind(pipeKind), shm.Layout(pipeLayout(capacity)), shm.Init(func(b []byte) error {
+		(*pipeShared)(unsafe.Pointer(&b[0])).capacity = uint64(capacity) // before publication
+		return nil
+	})}
+	var seg *shm.Segment
+	var err error
+	if name == "" {
+		seg, err = shm.Anonymous(pipeData+capacity, opts...)
+	} else {
+		seg, err = shm.Create(name, pipeData+capacity, opts...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return attachPipe(seg)
+}
+
+// OpenPipe attaches the Pipe called name.
+func OpenPipe(name string) (*Pipe, error) {
+	seg, err := shm.Open(name, shm.Kind(pipeKind))
+	if err != nil {
+		return nil, err
+	}
+	p, err := attachPipe(seg)
+	if err != nil {
+		_ = seg.Close()
+	}
+	return p, err
+}
+
+// attachPipe validates the control block against the segment before trusting it.
+func attachPipe(seg *shm.Segment) (*Pipe, error) {
+	b := seg.Bytes()
+	if len(b) < pipeData+MinPipeCapacity {
+		return nil, fmt.Errorf("%w: %d-byte segment", ErrCorrupt, len(b))
+	}
+	// Sound: the payload is 128-byte aligned and at least pipeData long.
+	sh := (*pipeShared)(unsafe.Pointer(&b[0]))
+	c := atomic.LoadUint64(&sh.capacity)
+	if c < MinPipeCapacity || c&(c-1) != 0 || uint64(len(b)) != pipeData+c {
+		return nil, fmt.Errorf("%w: capacity %d in a %d-byte segment", ErrCorrupt, c, len(b))
+	}
+	if seg.Fingerprint() != shm.Fingerprint(pipeLayout(int(c))) {
+		return nil, fmt.Errorf("%w: layout fingerprint %#x is not %s's", shm.ErrFingerprint, seg.Fingerprint(), pipeLayout(int(c)))
+	}
+	return &Pipe{seg: seg, sh: sh, data: b[pipeData:], mask: c - 1}, nil
+}
+
+// Capacity returns the size of the data region in bytes.
+func (p *Pipe) Capacity() int { return len(p.data) }
+
+// MaxRecord returns the longest record the Pipe carries.
+func (p *Pipe) MaxRecord() int { return len(p.data)/2 - recordHeader }
+
+// Segment returns the segment the Pipe lives in.
+func (p *Pipe) Segment() *shm.Segment { return p.seg }
+
+// Len returns the bytes (headers included) written and not yet released: a snapshot.
+func (p *Pipe) Len() int {
+	return int(atomic.LoadUint64(&p.sh.tail) - atomic.LoadUint64(&p.sh.head))
+}
+
+// Close detaches this process from the Pipe's segment. Close the ends first.
+func (p *Pipe) Close() error { return p.seg.Close() }
+
+// Unlink removes the Pipe's name (see shm.Segment.Unlink).
+func (p *Pipe) Unlink() error { return p.seg.Unlink() }
+
+// claim takes an end for this process: free, already ours, or held by a dead process.
+func claim(word *uint32, closed *uint32) error {
+	me := uint32(pidinfo.SelfID())
+	for {
+		if atomic.LoadUint32(closed) != 0 {
+			return fmt.Errorf("%w: that end was closed", ErrClosed)
+		}
+		cur := atomic.LoadUint32(word)
+		switch {
+		case cur == me:
+			return nil
+		case cur != 0 && pidinfo.ID(cur).Alive():
+			return fmt.Errorf("%w: pid %d", ErrBusy, pidinfo.ID(cur).PID())
+		}
+		if atomic.CompareAndSwapUint32(word, cur, me) {
+			return nil
+		}
+	}
+}
+
+// peerGone reports whether the process holding the other end has died (never claimed: no).
+func peerGone(word *uint32) bool {
+	id := atomic.LoadUint32(word)
+	return id != 0 && id != uint32(pidinfo.SelfID()) && !pidinfo.ID(id).Alive()
+}
+
+const pipeType = "ring.Pipe"
+
+func init() {
+	shm.Register(pipeType, func(h shm.Handle) (shm.Shareable, error) {
+		if h.Offset != 0 {
+			return nil, fmt.Errorf("%w: pipe at offset %d", ErrCorrupt, h.Offset)
+		}
+		return attachPipe(h.Segment)
+	})
+}
+
+// ShareHandle implements shm.Shareable: a Pipe travels as its segment.
+func (p *Pipe) ShareHandle() (shm.Handle, error) {
+	if p == nil || p.seg.Bytes() == nil {
+		return shm.Handle{}, ErrClosed
+	}
+	return shm.Handle{Type: pipeType, Segment: p.seg}, nil
+}

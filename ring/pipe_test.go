@@ -1,0 +1,399 @@
+package ring_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/shmkit/shmkit/internal/testmain"
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/ring"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// gen makes the same sequence of records on both sides: random lengths from 0 to max, bytes
+// from a random pool, and from 16 bytes on, the sequence number and an xxhash of the rest.
+type gen struct {
+	rnd  *rand.Rand
+	pool []byte
+	max  int
+	seq  uint64
+	buf  []byte
+}
+
+func newGen(seed uint64, max int) *gen {
+	pool := make([]byte, 1<<16)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range pool {
+		pool[i] = byte(r.Uint32())
+	}
+	return &gen{rnd: rand.New(rand.NewPCG(seed, seed)), pool: pool, max: max, buf: make([]byte, max)}
+}
+
+func (g *gen) next() []byte {
+	n := g.rnd.IntN(g.max + 1)
+	start := int(g.seq*2654435761) % (len(g.pool) - g.max)
+	b := g.buf[:n]
+	copy(b, g.pool[start:start+n])
+	if n >= 16 {
+		binary.LittleEndian.PutUint64(b, g.seq)
+		binary.LittleEndian.PutUint64(b[8:], xxhash.Sum64(b[16:]))
+	}
+	g.seq++
+	return b
+}
+
+type produceArgs struct {
+	P     *ring.Pipe
+	Count int // 0: until killed
+	Seed  uint64
+	Max   int
+}
+
+var produce = procs.Entry("ring.produce", func(ctx context.Context, a produceArgs) error {
+	w, err := a.P.Writer()
+	if err != nil {
+		return err
+	}
+	g := newGen(a.Seed, a.Max)
+	for i := 0; a.Count == 0 || i < a.Count; i++ {
+		rec := g.next()
+		buf, err := w.Reserve(len(rec))
+		if err != nil {
+			return err
+		}
+		copy(buf, rec)
+		if err := w.Commit(); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+})
+
+// verify reads records and checks each against the generator; it returns how many it read
+// and the error that ended the stream.
+func verify(r *ring.Reader, g *gen, limit int) (int, error) {
+	for i := 0; limit == 0 || i < limit; i++ {
+		got, err := r.Next()
+		if err != nil {
+			return i, err
+		}
+		want := g.next()
+		if !bytes.Equal(got, want) {
+			return i, fmt.Errorf("record %d: %d bytes differ from the %d sent", i, len(got), len(want))
+		}
+		if len(got) >= 16 && (binary.LittleEndian.Uint64(got) != g.seq-1 || binary.LittleEndian.Uint64(got[8:]) != xxhash.Sum64(got[16:])) {
+			return i, fmt.Errorf("record %d: sequence or checksum wrong", i)
+		}
+		if err := r.Release(); err != nil {
+			return i, err
+		}
+	}
+	return limit, nil
+}
+
+func newPipe(t testing.TB, capacity int) *ring.Pipe {
+	t.Helper()
+	p, err := ring.NewPipe(testmain.Name(t), capacity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func TestPipeTenMillionRecords(t *testing.T) {
+	const capacity = 1024
+	count := 10_000_000
+	if testing.Short() {
+		count = 1_000_000
+	}
+	p := newPipe(t, capacity)
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := produce.Start(t.Context(), produceArgs{P: p, Count: count, Seed: 7, Max: capacity / 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := verify(r, newGen(7, capacity/4), 0)
+	if !errors.Is(err, io.EOF) || n != count {
+		t.Fatalf("read %d of %d records, then %v", n, count, err)
+	}
+	if err := child.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPipeProducerKilledMidStream(t *testing.T) {
+	p := newPipe(t, 4096)
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := produce.Start(t.Context(), produceArgs{P: p, Seed: 9, Max: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGen(9, 1024)
+	if n, err := verify(r, g, 5000); err != nil {
+		t.Fatalf("after %d records: %v", n, err)
+	}
+	_ = child.Kill()
+	_ = child.Join(t.Context())
+	start := time.Now()
+	n, err := verify(r, g, 0) // everything committed before the kill, intact, then ErrPeerGone
+	if !errors.Is(err, ring.ErrPeerGone) {
+		t.Fatalf("after %d more records: %v, want ErrPeerGone", n, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %v to notice the dead writer", d)
+	}
+	// The writing end can be claimed again: a new producer continues the stream.
+	w, err := p.Writer()
+	if err != nil {
+		t.Fatalf("claiming a dead writer's end: %v", err)
+	}
+	if err := w.Send([]byte("next")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Recv(nil); err != nil || string(got) != "next" {
+		t.Fatalf("%q %v", got, err)
+	}
+}
+
+type consumeArgs struct{ P *ring.Pipe }
+
+var consume = procs.Entry("ring.consume", func(ctx context.Context, a consumeArgs) error {
+	r, err := a.P.Reader()
+	if err != nil {
+		return err
+	}
+	for {
+		if _, err := r.Next(); err != nil {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+})
+
+func TestPipeConsumerKilled(t *testing.T) {
+	p := newPipe(t, 1024)
+	w, err := p.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := consume.Start(t.Context(), consumeArgs{P: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 100)
+	for range 50 { // the reader is slow: the ring fills and the writer waits on it
+		if err := w.Send(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = child.Kill()
+	_ = child.Join(t.Context())
+	start := time.Now()
+	var sendErr error
+	for i := 0; i < 100 && sendErr == nil; i++ {
+		sendErr = w.Send(msg)
+	}
+	if !errors.Is(sendErr, ring.ErrPeerGone) {
+		t.Fatalf("Send into a pipe whose reader died: %v, want ErrPeerGone", sendErr)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %v to notice the dead reader", d)
+	}
+}
+
+type gobArgs struct {
+	P *ring.Pipe
+	N int
+}
+
+type point struct {
+	X, Y int
+	Name string
+}
+
+var gobWrite = procs.Entry("ring.gob", func(ctx context.Context, a gobArgs) error {
+	w, err := a.P.Writer()
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	enc := gob.NewEncoder(bw)
+	for i := range a.N {
+		if err := enc.Encode(point{i, -i, fmt.Sprint("p", i)}); err != nil {
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return w.Close()
+})
+
+func TestPipeAsReaderWriter(t *testing.T) {
+	p := newPipe(t, 4096)
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := gobWrite.Start(t.Context(), gobArgs{P: p, N: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := gob.NewDecoder(bufio.NewReader(r))
+	for i := 0; ; i++ {
+		var pt point
+		err := dec.Decode(&pt)
+		if errors.Is(err, io.EOF) {
+			if i != 2000 {
+				t.Fatalf("EOF after %d values", i)
+			}
+			break
+		}
+		if err != nil || pt != (point{i, -i, fmt.Sprint("p", i)}) {
+			t.Fatalf("value %d: %+v %v", i, pt, err)
+		}
+	}
+	if err := child.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPipeInProcess(t *testing.T) {
+	p := newPipe(t, 256)
+	w, err := p.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// io.Copy through the pipe, many wraps of a 256-byte ring.
+	src := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(w, bytes.NewReader(src))
+		done <- errors.Join(err, w.Close())
+	}()
+	var got bytes.Buffer
+	if _, err := io.Copy(&got, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), src) {
+		t.Fatal("io.Copy through the pipe changed the bytes")
+	}
+	if _, err := r.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("Next after EOF: %v", err)
+	}
+	if err := w.Send([]byte("x")); !errors.Is(err, ring.ErrClosed) {
+		t.Fatalf("Send after Close: %v", err)
+	}
+	if err := w.Close(); !errors.Is(err, ring.ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(); !errors.Is(err, ring.ErrClosed) {
+		t.Fatalf("Next after Close: %v", err)
+	}
+}
+
+func TestPipeTimeouts(t *testing.T) {
+	p := newPipe(t, 128)
+	w, _ := p.Writer()
+	r, _ := p.Reader()
+	ctx, cancel := context.WithTimeout(t.Context(), 80*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := r.NextContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next on an empty pipe: %v", err)
+	}
+	for p.Len()+48 <= p.Capacity() { // fill it: 48 bytes a record, header included
+		if err := w.Send(make([]byte, 40)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx2, cancel2 := context.WithTimeout(t.Context(), 80*time.Millisecond)
+	defer cancel2()
+	if err := w.SendContext(ctx2, make([]byte, 40)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Send into a full pipe: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("two 80 ms timeouts took %v", d)
+	}
+}
+
+func TestPipeBadInput(t *testing.T) {
+	for _, c := range []int{0, 63, 100, 1 << 41} {
+		if _, err := ring.NewPipe(testmain.Name(t), c); !errors.Is(err, ring.ErrInvalid) {
+			t.Errorf("capacity %d: %v", c, err)
+		}
+	}
+	p := newPipe(t, 256)
+	w, _ := p.Writer()
+	r, _ := p.Reader()
+	if _, err := w.Reserve(p.MaxRecord() + 1); !errors.Is(err, ring.ErrTooLarge) {
+		t.Errorf("oversized record: %v", err)
+	}
+	if err := w.Commit(); !errors.Is(err, ring.ErrNotReserved) {
+		t.Errorf("Commit with nothing reserved: %v", err)
+	}
+	if err := r.Release(); !errors.Is(err, ring.ErrNotReserved) {
+		t.Errorf("Release with nothing taken: %v", err)
+	}
+	if _, err := w.Reserve(p.MaxRecord()); err != nil {
+		t.Errorf("largest record: %v", err)
+	}
+	if p.Len() != 0 {
+		t.Error("an uncommitted or refused record is visible")
+	}
+	// a name of another kind
+	s, err := shm.Create(testmain.Name(t), 4096, shm.Kind("sem.Mutex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := ring.OpenPipe(s.Name()); !errors.Is(err, shm.ErrKind) {
+		t.Errorf("OpenPipe of a mutex segment: %v", err)
+	}
+}
+
+type claimArgs struct{ P *ring.Pipe }
+
+var claimWriter = procs.Entry("ring.claimWriter", func(ctx context.Context, a claimArgs) error {
+	if _, err := a.P.Writer(); !errors.Is(err, ring.ErrBusy) {
+		return fmt.Errorf("second writer process: %v, want ErrBusy", err)
+	}
+	return nil
+})
+
+func TestPipeEndsAreExclusive(t *testing.T) {
+	p := newPipe(t, 256)
+	if _, err := p.Writer(); err != nil {
+		t.Fatal(err)
+	}
+	if err := claimWriter.Run(t.Context(), claimArgs{P: p}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,180 @@
+package ring
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/futex"
+)
+
+// A Reader is the consuming end of a Pipe. One process holds it at a time, and within that
+// process one goroutine at a time uses it.
+type Reader struct {
+	p         *Pipe
+	head      uint64 // position of the next record (released records are behind it)
+	published uint64 // head as last stored for the writer
+	tail      uint64 // the writer's tail as last read
+	cur       uint64 // size of the record Next returned, 0 if none
+	rest      []byte // what Read has not yet returned of the current record
+	closed    bool
+}
+
+// Reader claims the reading end for this process. It fails with ErrBusy if a live process
+// holds it, and ErrClosed if it was closed. A dead holder's claim is taken over.
+func (p *Pipe) Reader() (*Reader, error) {
+	if err := claim(&p.sh.readerID, &p.sh.readerClosed); err != nil {
+		return nil, err
+	}
+	h := atomic.LoadUint64(&p.sh.head)
+	return &Reader{p: p, head: h, published: h, tail: atomic.LoadUint64(&p.sh.tail)}, nil
+}
+
+// Next returns the next record in place, waiting for one. The slice is valid until Release
+// (or the next Next, which releases it). After the writer closes and every record has been
+// read, Next returns io.EOF; if the writer's process died instead, ErrPeerGone.
+func (r *Reader) Next() ([]byte, error) { return r.NextContext(context.Background()) }
+
+// NextContext is Next that gives up with ctx's error when ctx ends.
+func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
+	if r.closed {
+		return nil, ErrClosed
+	}
+	if r.cur != 0 {
+		r.release()
+	}
+	for {
+		if r.head == r.tail {
+			r.tail = atomic.LoadUint64(&r.p.sh.tail)
+		}
+		if r.head != r.tail {
+			n, size, pad, err := parseRecord(r.p.data, r.head&r.p.mask, r.tail-r.head)
+			if err != nil {
+				return nil, err
+			}
+			if pad {
+				r.head += size
+				continue
+			}
+			r.cur = size
+			off := r.head&r.p.mask + recordHeader
+			return r.p.data[off : off+uint64(n) : off+uint64(n)], nil
+		}
+		if err := r.waitData(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Release gives the current record's space back to the writer.
+func (r *Reader) Release() error {
+	if r.cur == 0 {
+		return ErrNotReserved
+	}
+	r.release()
+	return nil
+}
+
+// release advances head past the current record. The shared head is published in batches (a
+// quarter of the capacity), or at once when the writer sleeps for space, so the reader does
+// not bounce the head's cache line on every record.
+func (r *Reader) release() {
+	r.head += r.cur
+	r.cur, r.rest = 0, nil
+	if r.head-r.published >= uint64(len(r.p.data))/4 || atomic.LoadUint32(&r.p.sh.writerSleep) != 0 {
+		r.publishHead()
+	}
+}
+
+func (r *Reader) publishHead() {
+	if r.published == r.head {
+		return
+	}
+	atomic.StoreUint64(&r.p.sh.head, r.head)
+	r.published = r.head
+	if atomic.LoadUint32(&r.p.sh.writerSleep) != 0 {
+		futex.Wake(r.p.headWord(), 1)
+	}
+}
+
+// waitData waits until the writer publishes past head, closes, or dies.
+func (r *Reader) waitData(ctx context.Context) error {
+	r.publishHead() // the writer may be waiting for what this reader already consumed
+	sh := r.p.sh
+	arrived := func() bool { r.tail = atomic.LoadUint64(&sh.tail); return r.tail != r.head }
+	if futex.Spin(arrived) {
+		return nil
+	}
+	for {
+		if atomic.LoadUint32(&sh.writerClosed) != 0 {
+			if arrived() {
+				return nil
+			}
+			return io.EOF
+		}
+		atomic.StoreUint32(&sh.readerSleep, 1)
+		if arrived() {
+			atomic.StoreUint32(&sh.readerSleep, 0)
+			return nil
+		}
+		err := futex.Park(ctx, r.p.tailWord(), uint32(r.tail), futex.CheckSlice)
+		atomic.StoreUint32(&sh.readerSleep, 0)
+		if err != nil {
+			return err
+		}
+		if arrived() {
+			return nil
+		}
+		if peerGone(&sh.writerID) && !arrived() {
+			return fmt.Errorf("%w: the writer died", ErrPeerGone)
+		}
+	}
+}
+
+// Recv copies the next record into buf (reusing its storage) and releases it.
+func (r *Reader) Recv(buf []byte) ([]byte, error) { return r.RecvContext(context.Background(), buf) }
+
+// RecvContext is Recv that gives up with ctx's error when ctx ends.
+func (r *Reader) RecvContext(ctx context.Context, buf []byte) ([]byte, error) {
+	b, err := r.NextContext(ctx)
+	if err != nil {
+		return buf[:0], err
+	}
+	buf = append(buf[:0], b...)
+	r.release()
+	return buf, nil
+}
+
+// Read implements io.Reader over the bytes of the records, in order, joined: what a Writer's
+// Write sent comes back as the same stream. It returns io.EOF after the writer closed.
+func (r *Reader) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for len(r.rest) == 0 {
+		rec, err := r.Next()
+		if err != nil {
+			return 0, err
+		}
+		r.rest = rec
+	}
+	n := copy(b, r.rest)
+	r.rest = r.rest[n:]
+	if len(r.rest) == 0 {
+		r.release()
+	}
+	return n, nil
+}
+
+// Close gives up the reading end; a writer waiting for space gets ErrClosed.
+func (r *Reader) Close() error {
+	if r.closed {
+		return ErrClosed
+	}
+	r.closed = true
+	r.publishHead()
+	atomic.StoreUint32(&r.p.sh.readerClosed, 1)
+	futex.Wake(r.p.headWord(), 1)
+	return nil
+}

@@ -1,0 +1,55 @@
+package ring
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// A record in a Pipe's data region: an 8-byte header, then the payload, padded to 8 bytes.
+//
+//	0           4           8
+//	+-----------+-----------+-----------------------------+
+//	| length    | type      | payload, length bytes, pad  |
+//	+-----------+-----------+-----------------------------+
+//
+// type recData carries length bytes. type recPad fills the rest of the region when the next
+// record would not fit before the end, so every record is contiguous; its length runs to the
+// end of the region. The writer fills a record, then publishes it by moving tail past it.
+const (
+	recordHeader = 8
+	recData      = 1
+	recPad       = 2
+)
+
+func align8(n uint64) uint64 { return (n + 7) &^ 7 }
+
+// parseRecord reads the record at offset off of data, which holds avail published bytes from
+// there on (wrapping). It checks everything against the region before anything is trusted,
+// so a corrupt header is an error, never a panic or a read out of bounds.
+func parseRecord(data []byte, off, avail uint64) (n int, size uint64, pad bool, err error) {
+	capacity := uint64(len(data))
+	if off%8 != 0 || off+recordHeader > capacity || avail < recordHeader {
+		return 0, 0, false, fmt.Errorf("%w: record header at %d with %d bytes published", ErrCorrupt, off, avail)
+	}
+	length := uint64(binary.LittleEndian.Uint32(data[off:]))
+	switch binary.LittleEndian.Uint32(data[off+4:]) {
+	case recPad:
+		size = recordHeader + length
+		if size != capacity-off || size > avail {
+			return 0, 0, false, fmt.Errorf("%w: padding of %d bytes at %d", ErrCorrupt, length, off)
+		}
+		return 0, size, true, nil
+	case recData:
+		size = recordHeader + align8(length)
+		if length > capacity/2-recordHeader || off+size > capacity || size > avail {
+			return 0, 0, false, fmt.Errorf("%w: record of %d bytes at %d", ErrCorrupt, length, off)
+		}
+		return int(length), size, false, nil
+	}
+	return 0, 0, false, fmt.Errorf("%w: record type %d at %d", ErrCorrupt, binary.LittleEndian.Uint32(data[off+4:]), off)
+}
+
+func putHeader(data []byte, off uint64, length, typ uint32) {
+	binary.LittleEndian.PutUint32(data[off:], length)
+	binary.LittleEndian.PutUint32(data[off+4:], typ)
+}
