@@ -1,0 +1,204 @@
+package ring_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/ring"
+)
+
+// BenchmarkSPSC64 moves 64-byte messages from a child process to this one. ns/op is per
+// message; msg/s is reported too. Baselines from the same run: a buffered Go channel between
+// two goroutines of one process, and between two processes an os.Pipe, a unix socket and TCP
+// loopback, each with 64 KiB bufio buffers on both sides (the fair way to stream over them).
+func BenchmarkSPSC64(b *testing.B) {
+	for _, batch := range []int{1, 32} {
+		name := "impl=shmkit-pipe"
+		if batch > 1 {
+			name = fmt.Sprintf("impl=shmkit-pipe-commit-every-%d", batch)
+		}
+		b.Run(name, func(b *testing.B) { spscShmkit(b, batch) })
+	}
+	b.Run("impl=go-chan", func(b *testing.B) {
+		ch := make(chan [64]byte, 1024)
+		go func() {
+			var m [64]byte
+			for range b.N {
+				ch <- m
+			}
+		}()
+		for range b.N {
+			<-ch
+		}
+		report(b)
+	})
+	for _, kind := range []string{"os-pipe", "unix-socket", "tcp-loopback"} {
+		b.Run("impl="+kind, func(b *testing.B) {
+			conn, child, opened := kernelPeer(b, kind, b.N+1)
+			defer conn.Close()
+			br := bufio.NewReaderSize(conn, 64<<10)
+			var m [64]byte
+			if _, err := io.ReadFull(br, m[:]); err != nil {
+				b.Fatal(err)
+			}
+			opened()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := io.ReadFull(br, m[:]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			report(b)
+			if err := child.Wait(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+func spscShmkit(b *testing.B, batch int) {
+	{
+		p := newPipe(b, 1<<20)
+		r, err := p.Reader()
+		if err != nil {
+			b.Fatal(err)
+		}
+		child, err := blast.Start(b.Context(), blastArgs{P: p, N: b.N + 1, Batch: batch})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Next(); err != nil { // the first message waits for the child to start
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for range b.N {
+			m, err := r.Next()
+			if err != nil || len(m) != 64 {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		report(b)
+		if err := child.Wait(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func report(b *testing.B) {
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(b.N)/s, "msg/s")
+	}
+}
+
+type blastArgs struct {
+	P     *ring.Pipe
+	N     int
+	Batch int // commit after this many messages
+}
+
+// blast writes N 64-byte messages in place, committing every Batch.
+var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) error {
+	w, err := a.P.Writer()
+	if err != nil {
+		return err
+	}
+	for i := range a.N {
+		buf, err := w.Reserve(64)
+		if err != nil {
+			return err
+		}
+		buf[0] = byte(i)
+		if (i+1)%a.Batch == 0 || i == a.N-1 {
+			if err := w.Commit(); err != nil {
+				return err
+			}
+		}
+	}
+	return w.Close()
+})
+
+type kernelArgs struct {
+	Kind string
+	Addr string // socket address, or the path of the parent's pipe fd under /proc
+	N    int
+}
+
+// streamOut writes N 64-byte messages to a kernel channel through a 64 KiB bufio.Writer.
+var streamOut = procs.Entry("ring.streamOut", func(ctx context.Context, a kernelArgs) error {
+	var w io.WriteCloser
+	var err error
+	switch a.Kind {
+	case "os-pipe":
+		w, err = os.OpenFile(a.Addr, os.O_WRONLY, 0)
+	case "unix-socket":
+		w, err = net.Dial("unix", a.Addr)
+	case "tcp-loopback":
+		w, err = net.Dial("tcp", a.Addr)
+	}
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var m [64]byte
+	for range a.N {
+		if _, err := bw.Write(m[:]); err != nil {
+			return err
+		}
+	}
+	return errorsJoin(bw.Flush(), w.Close())
+})
+
+func errorsJoin(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// kernelPeer starts a child streaming n messages over kind and returns this end, and a func
+// to call once the first message arrived (the child has opened its end by then).
+func kernelPeer(b *testing.B, kind string, n int) (io.ReadCloser, *procs.Process, func()) {
+	b.Helper()
+	switch kind {
+	case "os-pipe":
+		r, w, err := os.Pipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		path := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), w.Fd())
+		child, err := streamOut.Start(b.Context(), kernelArgs{Kind: kind, Addr: path, N: n})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The child opens its own copy through /proc; this one must stay open until it has,
+		// and then go, so EOF comes when the child closes.
+		return r, child, func() { w.Close() }
+	}
+	network, addr := "tcp", "127.0.0.1:0"
+	if kind == "unix-socket" {
+		network, addr = "unix", filepath.Join(b.TempDir(), "s")
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	child, err := streamOut.Start(b.Context(), kernelArgs{Kind: kind, Addr: ln.Addr().String(), N: n})
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return conn, child, func() {}
+}
