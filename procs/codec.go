@@ -22,6 +22,7 @@ const maxDepth = 64
 
 var (
 	shareableType   = reflect.TypeFor[shm.Shareable]()
+	adopterType     = reflect.TypeFor[shm.Adopter]()
 	marshalerType   = reflect.TypeFor[encoding.BinaryMarshaler]()
 	unmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
 )
@@ -277,11 +278,19 @@ func (d *decoder) decode(v reflect.Value, depth int) error {
 			return &codecError{reason: err.Error()}
 		}
 		ov := reflect.ValueOf(obj)
-		if !ov.Type().AssignableTo(t) {
-			return &codecError{reason: fmt.Sprintf("handle attaches a %s, field wants %s", ov.Type(), t)}
+		if ov.Type().AssignableTo(t) {
+			v.Set(ov)
+			return nil
 		}
-		v.Set(ov)
-		return nil
+		if t.Kind() == reflect.Pointer && t.Implements(adopterType) {
+			nv := reflect.New(t.Elem())
+			if err := nv.Interface().(shm.Adopter).Adopt(obj); err != nil {
+				return &codecError{reason: err.Error()}
+			}
+			v.Set(nv)
+			return nil
+		}
+		return &codecError{reason: fmt.Sprintf("handle attaches a %s, field wants %s", ov.Type(), t)}
 	case classMarshaler:
 		n, err := d.uvarint()
 		if err != nil {

@@ -138,8 +138,8 @@ func (p *Pipe) Len() int {
 	return int(atomic.LoadUint64(&p.sh.tail) - atomic.LoadUint64(&p.sh.head))
 }
 
-// Close detaches this process from the Pipe's segment. Close the ends first.
-func (p *Pipe) Close() error { return p.seg.Close() }
+// Detach unmaps the Pipe from this process (its ends' Close is what ends the stream).
+func (p *Pipe) Detach() error { return p.seg.Close() }
 
 // Unlink removes the Pipe's name (see shm.Segment.Unlink).
 func (p *Pipe) Unlink() error { return p.seg.Unlink() }

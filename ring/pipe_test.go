@@ -107,7 +107,7 @@ func newPipe(t testing.TB, capacity int) *ring.Pipe {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Close() })
+	t.Cleanup(func() { _ = p.Detach() })
 	return p
 }
 

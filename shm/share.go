@@ -14,6 +14,13 @@ type Shareable interface {
 	ShareHandle() (Handle, error)
 }
 
+// An Adopter is a type that wraps a shared object of another type (a typed view of a queue,
+// say) and travels as that object. A child receiving a field of type *W, where *W implements
+// Adopter, attaches the wrapped object and calls Adopt on a new W.
+type Adopter interface {
+	Adopt(Shareable) error
+}
+
 // A Handle locates a shareable object: the segment it lives in, where in the payload, and the
 // registered type that knows how to rebuild it.
 type Handle struct {

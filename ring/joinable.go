@@ -1,0 +1,183 @@
+package ring
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/futex"
+	"github.com/shmkit/shmkit/internal/plain"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// A JoinableQueue is a Queue that counts unfinished tasks: Python's JoinableQueue. Every Put
+// (through this value or any other handle on the same queue) adds one; TaskDone, called by a
+// consumer when it has finished with a message, takes one away; Join waits for zero.
+type JoinableQueue struct {
+	*Queue
+}
+
+// NewJoinableQueue creates a JoinableQueue as NewQueue creates a Queue.
+func NewJoinableQueue(name string, slots, slotSize int) (*JoinableQueue, error) {
+	q, err := newQueue(name, slots, slotSize, true)
+	if err != nil {
+		return nil, err
+	}
+	return &JoinableQueue{q}, nil
+}
+
+// OpenJoinableQueue attaches the JoinableQueue called name; a plain Queue's name is ErrInvalid.
+func OpenJoinableQueue(name string) (*JoinableQueue, error) {
+	q, err := OpenQueue(name)
+	if err != nil {
+		return nil, err
+	}
+	if atomic.LoadUint32(&q.sh.joinable) == 0 {
+		_ = q.Detach()
+		return nil, fmt.Errorf("%w: queue %q is not joinable", ErrInvalid, name)
+	}
+	return &JoinableQueue{q}, nil
+}
+
+// TaskDone marks one message as finished. Calling it more times than messages were put is
+// ErrInvalid, and the count does not change.
+func (j *JoinableQueue) TaskDone() error {
+	sh := j.sh
+	for {
+		n := atomic.LoadUint32(&sh.unfinished)
+		if n == 0 {
+			return fmt.Errorf("%w: TaskDone called more times than Put", ErrInvalid)
+		}
+		if atomic.CompareAndSwapUint32(&sh.unfinished, n, n-1) {
+			if n == 1 && atomic.LoadUint32(&sh.joiners) != 0 {
+				futex.Wake(&sh.unfinished, -1)
+			}
+			return nil
+		}
+	}
+}
+
+// Unfinished returns the number of tasks put and not yet done.
+func (j *JoinableQueue) Unfinished() int { return int(atomic.LoadUint32(&j.sh.unfinished)) }
+
+// Join waits until every message put has been marked done, or ctx ends.
+func (j *JoinableQueue) Join(ctx context.Context) error {
+	sh := j.sh
+	atomic.AddUint32(&sh.joiners, 1)
+	defer atomic.AddUint32(&sh.joiners, ^uint32(0))
+	for {
+		n := atomic.LoadUint32(&sh.unfinished)
+		if n == 0 {
+			return nil
+		}
+		if err := futex.Park(ctx, &sh.unfinished, n, 0); err != nil {
+			return err
+		}
+	}
+}
+
+// A TypedQueue carries values of a fixed-size, pointer-free type T (numbers, bools, arrays and
+// structs of them): each Put copies T's bytes into a slot and each Get copies them out, with no
+// reflection or encoding per message.
+type TypedQueue[T any] struct {
+	q    *Queue
+	size int
+}
+
+func typedLayout[T any]() (int, error) {
+	t := reflect.TypeFor[T]()
+	if err := plain.Check(t); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return max(int(t.Size()), 1), nil
+}
+
+// NewTypedQueue creates a queue of slots values of T (named, or anonymous if name is "").
+// A T with pointers, slices, strings, maps or interfaces is ErrInvalid.
+func NewTypedQueue[T any](name string, slots int) (*TypedQueue[T], error) {
+	size, err := typedLayout[T]()
+	if err != nil {
+		return nil, err
+	}
+	q, err := NewQueue(name, slots, size)
+	if err != nil {
+		return nil, err
+	}
+	return &TypedQueue[T]{q, size}, nil
+}
+
+// Typed views an existing Queue as a TypedQueue of T; its slots must be T's size.
+func Typed[T any](q *Queue) (*TypedQueue[T], error) {
+	size, err := typedLayout[T]()
+	if err != nil {
+		return nil, err
+	}
+	if q.SlotSize() != size {
+		return nil, fmt.Errorf("%w: slots of %d bytes, %s needs %d", ErrInvalid, q.SlotSize(), reflect.TypeFor[T](), size)
+	}
+	return &TypedQueue[T]{q, size}, nil
+}
+
+func (t *TypedQueue[T]) bytes(v *T) []byte {
+	// Sound: T is plain (checked at construction), so its bytes are its whole value.
+	return unsafe.Slice((*byte)(unsafe.Pointer(v)), t.size)
+}
+
+// Put copies v into the queue, waiting while it is full.
+func (t *TypedQueue[T]) Put(ctx context.Context, v T) error { return t.q.Put(ctx, t.bytes(&v)) }
+
+// TryPut puts v if a slot is free now.
+func (t *TypedQueue[T]) TryPut(v T) (bool, error) { return t.q.TryPut(t.bytes(&v)) }
+
+// Get takes the next value, waiting while the queue is empty.
+func (t *TypedQueue[T]) Get(ctx context.Context) (T, error) {
+	var v T
+	out, err := t.q.Get(ctx, t.bytes(&v)[:0])
+	if err == nil && len(out) != t.size {
+		err = fmt.Errorf("%w: message of %d bytes in a queue of %d-byte values", ErrCorrupt, len(out), t.size)
+	}
+	return v, err
+}
+
+// TryGet takes the next value if there is one now.
+func (t *TypedQueue[T]) TryGet() (T, bool, error) {
+	var v T
+	out, ok, err := t.q.TryGet(t.bytes(&v)[:0])
+	if ok && len(out) != t.size {
+		return v, false, fmt.Errorf("%w: message of %d bytes in a queue of %d-byte values", ErrCorrupt, len(out), t.size)
+	}
+	return v, ok, err
+}
+
+// Queue returns the underlying Queue (to Close, Detach or share it).
+func (t *TypedQueue[T]) Queue() *Queue { return t.q }
+
+// ShareHandle implements shm.Shareable: a TypedQueue travels as its Queue.
+func (t *TypedQueue[T]) ShareHandle() (shm.Handle, error) { return t.q.ShareHandle() }
+
+// Adopt implements shm.Adopter: in a child, a *TypedQueue[T] field is rebuilt around the Queue
+// that arrived, whose slots must fit T.
+func (t *TypedQueue[T]) Adopt(s shm.Shareable) error {
+	q, ok := s.(*Queue)
+	if !ok {
+		return fmt.Errorf("%w: a %T cannot become a TypedQueue", ErrInvalid, s)
+	}
+	tq, err := Typed[T](q)
+	if err == nil {
+		*t = *tq
+	}
+	return err
+}
+
+// Adopt implements shm.Adopter: in a child, a *JoinableQueue field is rebuilt around the Queue
+// that arrived, which must be joinable.
+func (j *JoinableQueue) Adopt(s shm.Shareable) error {
+	q, ok := s.(*Queue)
+	if !ok || atomic.LoadUint32(&q.sh.joinable) == 0 {
+		return fmt.Errorf("%w: not a joinable queue", ErrInvalid)
+	}
+	j.Queue = q
+	return nil
+}

@@ -1,0 +1,268 @@
+package ring
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/futex"
+	"github.com/shmkit/shmkit/internal/pidinfo"
+	"github.com/shmkit/shmkit/shm"
+)
+
+// queueShared is the control block of a Queue's segment, pinned by TestQueueLayout.
+//
+//	   0  slots        u64  number of slots, a power of two        set once, before publication
+//	   8  slotSize     u64  longest message, bytes                 set once
+//	  16  closed       u32  1 once closed                          atomic
+//	  20  joinable     u32  1: Put counts unfinished tasks         set once
+//	  24  unfinished   u32  tasks put and not yet TaskDone (futex word for Join)   atomic
+//	  28  joiners      u32  processes waiting in Join              atomic
+//	 128  enq          u64  next position producers claim          CAS by producers
+//	 256  deq          u64  next position consumers claim          CAS by consumers
+//	 384  notEmpty     u32  bumped when a message lands and a getter sleeps (futex word)
+//	 388  notFull      u32  bumped when a slot frees and a putter sleeps (futex word)
+//	 392  getSleepers  u32  getters asleep or about to be
+//	 396  putSleepers  u32  putters asleep or about to be
+//	 512  producers    [64]u32  pidinfo.IDs of processes that have put (0: free entry)
+//	 768  consumers    [64]u32  pidinfo.IDs of processes that have got
+//	1024  slots, each stride = align8(16 + slotSize) bytes:
+//	        0  seq    u64  Vyukov's sequence: pos (free for the put at pos), pos+1 (holds the
+//	                       message put at pos), pos+slots (free for the next lap); bit 63 set on
+//	                       pos+1: the claim was taken over from a dead producer, skip it
+//	        8  len    u32  message length
+//	       12  owner  u32  ID of the process between claiming and finishing the slot, 0 else
+//	       16  message
+//
+// A producer claims position pos by CAS on enq once slot pos&(slots-1) has seq == pos, writes
+// owner, the message, and publishes with CAS seq: pos → pos+1. A consumer claims pos by CAS on
+// deq once seq == pos+1, writes owner, copies the message out, clears owner, and frees the slot
+// with seq = pos+slots. A claim whose process died is found by the other side when it waits on
+// that slot: a dead producer's slot is marked skipped, a dead consumer's slot is freed (its
+// message died with it), so no death wedges the queue.
+type queueShared struct {
+	slots       uint64
+	slotSize    uint64
+	closed      uint32
+	joinable    uint32
+	unfinished  uint32
+	joiners     uint32
+	_           [lineSize - 32]byte
+	enq         uint64
+	_           [lineSize - 8]byte
+	deq         uint64
+	_           [lineSize - 8]byte
+	notEmpty    uint32
+	notFull     uint32
+	getSleepers uint32
+	putSleepers uint32
+	_           [lineSize - 16]byte
+	producers   [members]uint32
+	consumers   [members]uint32
+}
+
+const (
+	members    = 64
+	queueSlots = 1024 // offset of the first slot
+	slotHeader = 16
+	skipBit    = 1 << 63
+	// MaxSlots and MaxSlotSize bound a Queue.
+	MaxSlots    = 1 << 30
+	MaxSlotSize = 1 << 30
+	queueKind   = "ring.Queue"
+	queueType   = "ring.Queue"
+)
+
+var _ [queueSlots - unsafe.Sizeof(queueShared{})]struct{}
+
+func queueLayout(slots, slotSize int) string {
+	return fmt.Sprintf("ring.Queue/v1 slots=%d slot=%d", slots, slotSize)
+}
+
+func stride(slotSize uint64) uint64 { return align8(slotHeader + slotSize) }
+
+// A Queue is a bounded many-producer, many-consumer queue of messages in shared memory:
+// Python's multiprocessing.Queue and SimpleQueue (this one type is both). Each message is at
+// most SlotSize bytes and is copied once in and once out; there is no lock, and a wait sleeps in
+// the kernel only when the queue is empty (or full).
+type Queue struct {
+	seg       *shm.Segment
+	sh        *queueShared
+	slots     []byte
+	mask      uint64
+	stride    uint64
+	slotSize  int
+	putJoined atomic.Bool // this process is in the producers table
+	getJoined atomic.Bool
+}
+
+// NewQueue creates a Queue of slots slots (a power of two) holding messages of up to slotSize
+// bytes, in a new segment called name, or an anonymous one if name is "".
+func NewQueue(name string, slots, slotSize int) (*Queue, error) {
+	return newQueue(name, slots, slotSize, false)
+}
+
+func newQueue(name string, slots, slotSize int, joinable bool) (*Queue, error) {
+	if slots < 1 || slots > MaxSlots || slots&(slots-1) != 0 {
+		return nil, fmt.Errorf("%w: %d slots (want a power of two up to %d)", ErrInvalid, slots, MaxSlots)
+	}
+	if slotSize < 1 || slotSize > MaxSlotSize {
+		return nil, fmt.Errorf("%w: slot size %d (want 1 to %d)", ErrInvalid, slotSize, MaxSlotSize)
+	}
+	size := uint64(queueSlots) + uint64(slots)*stride(uint64(slotSize))
+	if size > math.MaxInt || size > shm.MaxSize {
+		return nil, fmt.Errorf("%w: %d slots of %d bytes", ErrInvalid, slots, slotSize)
+	}
+	opts := []shm.Option{shm.Kind(queueKind), shm.Layout(queueLayout(slots, slotSize)), shm.Init(func(b []byte) error {
+		sh := (*queueShared)(unsafe.Pointer(&b[0])) // not yet published: plain writes are fine
+		sh.slots, sh.slotSize = uint64(slots), uint64(slotSize)
+		if joinable {
+			sh.joinable = 1
+		}
+		st := stride(uint64(slotSize))
+		for i := uint64(0); i < uint64(slots); i++ {
+			binary.LittleEndian.PutUint64(b[queueSlots+i*st:], i)
+		}
+		return nil
+	})}
+	var seg *shm.Segment
+	var err error
+	if name == "" {
+		seg, err = shm.Anonymous(int(size), opts...)
+	} else {
+		seg, err = shm.Create(name, int(size), opts...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return attachQueue(seg)
+}
+
+// OpenQueue attaches the Queue called name.
+func OpenQueue(name string) (*Queue, error) {
+	seg, err := shm.Open(name, shm.Kind(queueKind))
+	if err != nil {
+		return nil, err
+	}
+	q, err := attachQueue(seg)
+	if err != nil {
+		_ = seg.Close()
+	}
+	return q, err
+}
+
+func attachQueue(seg *shm.Segment) (*Queue, error) {
+	b := seg.Bytes()
+	if len(b) < queueSlots {
+		return nil, fmt.Errorf("%w: %d-byte segment", ErrCorrupt, len(b))
+	}
+	sh := (*queueShared)(unsafe.Pointer(&b[0])) // the payload is 128-byte aligned
+	n, ss := atomic.LoadUint64(&sh.slots), atomic.LoadUint64(&sh.slotSize)
+	if n < 1 || n > MaxSlots || n&(n-1) != 0 || ss < 1 || ss > MaxSlotSize ||
+		uint64(len(b)) != queueSlots+n*stride(ss) {
+		return nil, fmt.Errorf("%w: %d slots of %d bytes in a %d-byte segment", ErrCorrupt, n, ss, len(b))
+	}
+	if seg.Fingerprint() != shm.Fingerprint(queueLayout(int(n), int(ss))) {
+		return nil, fmt.Errorf("%w: not %s", shm.ErrFingerprint, queueLayout(int(n), int(ss)))
+	}
+	return &Queue{seg: seg, sh: sh, slots: b[queueSlots:], mask: n - 1, stride: stride(ss), slotSize: int(ss)}, nil
+}
+
+// Cap returns the number of slots.
+func (q *Queue) Cap() int { return int(q.mask + 1) }
+
+// SlotSize returns the longest message the Queue carries.
+func (q *Queue) SlotSize() int { return q.slotSize }
+
+// Len returns the number of messages put and not yet got (a snapshot; claims in flight count).
+func (q *Queue) Len() int {
+	d := atomic.LoadUint64(&q.sh.deq)
+	e := atomic.LoadUint64(&q.sh.enq)
+	if e < d {
+		return 0
+	}
+	return int(min(e-d, q.mask+1))
+}
+
+// Segment returns the segment the Queue lives in.
+func (q *Queue) Segment() *shm.Segment { return q.seg }
+
+// Detach unmaps the Queue from this process; the queue itself goes on (see Close).
+func (q *Queue) Detach() error { return q.seg.Close() }
+
+// Unlink removes the Queue's name (see shm.Segment.Unlink).
+func (q *Queue) Unlink() error { return q.seg.Unlink() }
+
+// Close closes the queue for every process: Put fails with ErrClosed, and Get returns what is
+// left, then ErrClosed.
+func (q *Queue) Close() error {
+	if atomic.SwapUint32(&q.sh.closed, 1) != 0 {
+		return ErrClosed
+	}
+	atomic.AddUint32(&q.sh.notEmpty, 1)
+	atomic.AddUint32(&q.sh.notFull, 1)
+	futex.Wake(&q.sh.notEmpty, -1)
+	futex.Wake(&q.sh.notFull, -1)
+	return nil
+}
+
+// Closed reports whether the queue was closed.
+func (q *Queue) Closed() bool { return atomic.LoadUint32(&q.sh.closed) != 0 }
+
+// slot returns the header words and message area of slot pos.
+func (q *Queue) slot(pos uint64) (seq *uint64, length, owner *uint32, msg []byte) {
+	b := q.slots[(pos&q.mask)*q.stride:]
+	// Sound: every slot starts at a multiple of 8 from the 128-byte aligned payload.
+	return (*uint64)(unsafe.Pointer(&b[0])), (*uint32)(unsafe.Pointer(&b[8])),
+		(*uint32)(unsafe.Pointer(&b[12])), b[slotHeader : slotHeader+q.slotSize : slotHeader+q.slotSize]
+}
+
+// join records this process in a producers or consumers table, once.
+func join(table *[members]uint32, done *atomic.Bool) {
+	if done.Load() {
+		return
+	}
+	me := uint32(pidinfo.SelfID())
+	for i := range table {
+		w := atomic.LoadUint32(&table[i])
+		if w == me || w == 0 && atomic.CompareAndSwapUint32(&table[i], 0, me) {
+			break
+		}
+	}
+	done.Store(true) // a 65th process is simply not tracked
+}
+
+// allGone reports whether a table lists processes and every one of them is dead.
+func allGone(table *[members]uint32) bool {
+	seen := false
+	for i := range table {
+		w := atomic.LoadUint32(&table[i])
+		if w == 0 {
+			break
+		}
+		seen = true
+		if pidinfo.ID(w).Alive() {
+			return false
+		}
+	}
+	return seen
+}
+
+func init() {
+	shm.Register(queueType, func(h shm.Handle) (shm.Shareable, error) {
+		if h.Offset != 0 {
+			return nil, fmt.Errorf("%w: queue at offset %d", ErrCorrupt, h.Offset)
+		}
+		return attachQueue(h.Segment)
+	})
+}
+
+// ShareHandle implements shm.Shareable: a Queue travels as its segment.
+func (q *Queue) ShareHandle() (shm.Handle, error) {
+	if q == nil || q.seg.Bytes() == nil {
+		return shm.Handle{}, ErrClosed
+	}
+	return shm.Handle{Type: queueType, Segment: q.seg}, nil
+}

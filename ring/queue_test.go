@@ -1,0 +1,364 @@
+package ring_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/testmain"
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/ring"
+	"github.com/shmkit/shmkit/shm"
+)
+
+func newQueue(t testing.TB, slots, size int) *ring.Queue {
+	t.Helper()
+	q, err := ring.NewQueue(testmain.Name(t), slots, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Detach() })
+	return q
+}
+
+type mpArgs struct {
+	Q        *ring.Queue
+	Seen     *shm.Segment // one bit per message: producer*N + seq
+	Producer int
+	N        int
+}
+
+// marker is the producer number of the parent's one message: the parent puts it so that it
+// counts among the producers, and consumers do not take the workers' exits for the end.
+const marker = 1 << 20
+
+// putSeq puts N messages (producer, seq).
+var putSeq = procs.Entry("ring.putSeq", func(ctx context.Context, a mpArgs) error {
+	var m [8]byte
+	binary.LittleEndian.PutUint32(m[:], uint32(a.Producer))
+	for i := range a.N {
+		binary.LittleEndian.PutUint32(m[4:], uint32(i))
+		if err := a.Q.Put(ctx, m[:]); err != nil {
+			return fmt.Errorf("put %d: %w", i, err)
+		}
+	}
+	return nil
+})
+
+// getSeq takes messages until the queue closes, checking per-producer order and marking each
+// message's bit, failing on a duplicate.
+var getSeq = procs.Entry("ring.getSeq", func(ctx context.Context, a mpArgs) error {
+	last := map[uint32]int64{}
+	bits := a.Seen.Bytes()
+	var buf []byte
+	for {
+		m, err := a.Q.Get(ctx, buf)
+		if errors.Is(err, ring.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		buf = m
+		p, s := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:])
+		if p == marker {
+			continue
+		}
+		if prev, ok := last[p]; ok && int64(s) <= prev {
+			return fmt.Errorf("producer %d: %d after %d", p, s, prev)
+		}
+		last[p] = int64(s)
+		bit := uint64(p)*uint64(a.N) + uint64(s)
+		w := (*uint32)(unsafe.Pointer(&bits[bit/32*4]))
+		if atomic.OrUint32(w, 1<<(bit%32))&(1<<(bit%32)) != 0 {
+			return fmt.Errorf("message %d/%d delivered twice", p, s)
+		}
+	}
+})
+
+func TestQueueManyProducersManyConsumers(t *testing.T) {
+	const producers, consumers = 4, 2
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	q := newQueue(t, 1024, 8)
+	seen, err := shm.Anonymous(producers * n / 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seen.Close()
+	var m [8]byte
+	binary.LittleEndian.PutUint32(m[:], marker)
+	if err := q.Put(t.Context(), m[:]); err != nil {
+		t.Fatal(err)
+	}
+	var gets, puts []*procs.Process
+	for range consumers {
+		p, err := getSeq.Start(t.Context(), mpArgs{Q: q, Seen: seen, N: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gets = append(gets, p)
+	}
+	for i := range producers {
+		p, err := putSeq.Start(t.Context(), mpArgs{Q: q, Producer: i, N: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		puts = append(puts, p)
+	}
+	for _, p := range puts {
+		if err := p.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gets {
+		if err := p.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, b := range seen.Bytes() {
+		if b != 0xff {
+			t.Fatalf("messages %d to %d: bits %08b, some never delivered", i*8, i*8+7, b)
+		}
+	}
+}
+
+func TestQueueProducerKilledMidStream(t *testing.T) {
+	q := newQueue(t, 64, 8)
+	const n = 1 << 30 // until killed
+	a, err := putSeq.Start(t.Context(), mpArgs{Q: q, Producer: 0, N: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := putSeq.Start(t.Context(), mpArgs{Q: q, Producer: 1, N: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := [2]uint32{}
+	get := func(ctx context.Context) error {
+		m, err := q.Get(ctx, nil)
+		if err != nil {
+			return err
+		}
+		p, s := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:])
+		if p > 1 || s != next[p] {
+			return fmt.Errorf("got %d/%d, want %d next from producer %d", p, s, next[p], p)
+		}
+		next[p]++
+		return nil
+	}
+	for next[0] < 1000 {
+		if err := get(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = a.Kill()
+	_ = a.Join(t.Context())
+	start := time.Now()
+	var err2 error
+	for err2 == nil {
+		err2 = get(t.Context())
+	}
+	if !errors.Is(err2, ring.ErrPeerGone) {
+		t.Fatalf("after the producers ended: %v, want ErrPeerGone", err2)
+	}
+	if next[1] != 5000 {
+		t.Fatalf("got %d of the live producer's 5000 messages", next[1])
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+	if err := b.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type drainArgs struct{ Q *ring.Queue }
+
+var drainSlowly = procs.Entry("ring.drainSlowly", func(ctx context.Context, a drainArgs) error {
+	for {
+		if _, err := a.Q.Get(ctx, nil); err != nil {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+})
+
+func TestQueueConsumerKilled(t *testing.T) {
+	q := newQueue(t, 16, 8)
+	c, err := drainSlowly.Start(t.Context(), drainArgs{Q: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 40 {
+		if err := q.Put(t.Context(), []byte("12345678")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.Kill()
+	_ = c.Join(t.Context())
+	start := time.Now()
+	var err2 error
+	for i := 0; i < 100 && err2 == nil; i++ {
+		err2 = q.Put(t.Context(), []byte("12345678"))
+	}
+	if !errors.Is(err2, ring.ErrPeerGone) {
+		t.Fatalf("Put into a queue whose consumer died: %v", err2)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestQueueCloseAndTimeouts(t *testing.T) {
+	q := newQueue(t, 4, 16)
+	ctx, cancel := context.WithTimeout(t.Context(), 80*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := q.Get(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get on empty: %v", err)
+	}
+	for i := range 4 {
+		if ok, err := q.TryPut([]byte{byte(i)}); !ok || err != nil {
+			t.Fatalf("TryPut %d: %v %v", i, ok, err)
+		}
+	}
+	if ok, err := q.TryPut([]byte{9}); ok || err != nil {
+		t.Fatalf("TryPut into a full queue: %v %v", ok, err)
+	}
+	ctx2, cancel2 := context.WithTimeout(t.Context(), 80*time.Millisecond)
+	defer cancel2()
+	if err := q.Put(ctx2, []byte{9}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Put on full: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("two 80 ms timeouts took %v", d)
+	}
+	if q.Len() != 4 || q.Cap() != 4 {
+		t.Fatalf("Len %d Cap %d", q.Len(), q.Cap())
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Put(t.Context(), []byte{1}); !errors.Is(err, ring.ErrClosed) {
+		t.Fatalf("Put after Close: %v", err)
+	}
+	got, err := q.GetBatch(t.Context(), 10, nil)
+	if err != nil || len(got) != 4 || got[3][0] != 3 {
+		t.Fatalf("draining a closed queue: %v %v", got, err)
+	}
+	if _, err := q.Get(t.Context(), nil); !errors.Is(err, ring.ErrClosed) {
+		t.Fatalf("Get on a closed, drained queue: %v", err)
+	}
+	if err := q.Close(); !errors.Is(err, ring.ErrClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestQueueBadInput(t *testing.T) {
+	for _, c := range [][2]int{{0, 8}, {3, 8}, {8, 0}, {8, -1}, {1 << 31, 8}} {
+		if _, err := ring.NewQueue(testmain.Name(t), c[0], c[1]); !errors.Is(err, ring.ErrInvalid) {
+			t.Errorf("NewQueue(%d, %d): %v", c[0], c[1], err)
+		}
+	}
+	q := newQueue(t, 8, 4)
+	if err := q.Put(t.Context(), []byte("12345")); !errors.Is(err, ring.ErrTooLarge) {
+		t.Errorf("5 bytes into 4-byte slots: %v", err)
+	}
+	if q.Len() != 0 {
+		t.Error("a refused message was queued")
+	}
+	if _, err := ring.NewTypedQueue[struct{ P *int }]("", 8); !errors.Is(err, ring.ErrInvalid) {
+		t.Errorf("TypedQueue of a pointer type: %v", err)
+	}
+	if _, err := ring.OpenJoinableQueue(q.Segment().Name()); !errors.Is(err, ring.ErrInvalid) {
+		t.Errorf("a plain queue opened as joinable: %v", err)
+	}
+	p := newPipe(t, 256)
+	if _, err := ring.OpenQueue(p.Segment().Name()); !errors.Is(err, shm.ErrKind) {
+		t.Errorf("a pipe opened as a queue: %v", err)
+	}
+}
+
+type point3 struct{ X, Y, Z float64 }
+
+type workArgs struct {
+	Tasks *ring.JoinableQueue
+	Out   *ring.TypedQueue[point3]
+}
+
+// work takes tasks, answers each on Out, and marks it done.
+var work = procs.Entry("ring.work", func(ctx context.Context, a workArgs) error {
+	for {
+		m, err := a.Tasks.Get(ctx, nil)
+		if err != nil {
+			if errors.Is(err, ring.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		x := float64(m[0])
+		if err := a.Out.Put(ctx, point3{x, x * x, -x}); err != nil {
+			return err
+		}
+		if err := a.Tasks.TaskDone(); err != nil {
+			return err
+		}
+	}
+})
+
+func TestJoinableAndTypedQueuesAcrossProcesses(t *testing.T) {
+	tasks, err := ring.NewJoinableQueue(testmain.Name(t), 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tasks.Detach()
+	out, err := ring.NewTypedQueue[point3]("", 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Queue().Detach()
+	w, err := work.Start(t.Context(), workArgs{Tasks: tasks, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		if err := tasks.Put(t.Context(), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tasks.Join(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if tasks.Unfinished() != 0 || out.Queue().Len() != 100 {
+		t.Fatalf("after Join: %d unfinished, %d answers", tasks.Unfinished(), out.Queue().Len())
+	}
+	sum := 0.0
+	for range 100 {
+		p, err := out.Get(t.Context())
+		if err != nil || p.Y != p.X*p.X || p.Z != -p.X {
+			t.Fatalf("%+v %v", p, err)
+		}
+		sum += p.X
+	}
+	if sum != 4950 {
+		t.Fatalf("answers sum to %v", sum)
+	}
+	if err := tasks.TaskDone(); !errors.Is(err, ring.ErrInvalid) {
+		t.Fatalf("TaskDone beyond Put: %v", err)
+	}
+	_ = tasks.Close()
+	if err := w.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
