@@ -1,0 +1,104 @@
+package ring
+
+import (
+	"context"
+	"os/exec"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/pidinfo"
+)
+
+func TestQueueLayout(t *testing.T) {
+	var s queueShared
+	for _, c := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"slots", unsafe.Offsetof(s.slots), 0}, {"slotSize", unsafe.Offsetof(s.slotSize), 8},
+		{"closed", unsafe.Offsetof(s.closed), 16}, {"joinable", unsafe.Offsetof(s.joinable), 20},
+		{"unfinished", unsafe.Offsetof(s.unfinished), 24}, {"joiners", unsafe.Offsetof(s.joiners), 28},
+		{"enq", unsafe.Offsetof(s.enq), 128}, {"deq", unsafe.Offsetof(s.deq), 256},
+		{"notEmpty", unsafe.Offsetof(s.notEmpty), 384}, {"notFull", unsafe.Offsetof(s.notFull), 388},
+		{"getSleepers", unsafe.Offsetof(s.getSleepers), 392}, {"putSleepers", unsafe.Offsetof(s.putSleepers), 396},
+		{"producers", unsafe.Offsetof(s.producers), 512}, {"consumers", unsafe.Offsetof(s.consumers), 768},
+		{"sizeof", unsafe.Sizeof(s), queueSlots},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s at %d, want %d", c.name, c.got, c.want)
+		}
+	}
+}
+
+// deadID returns the ID of a process that has exited.
+func deadID(t *testing.T) uint32 {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip(err)
+	}
+	id := pidinfo.MakeID(cmd.Process.Pid, 1)
+	if id.Alive() {
+		t.Skip("pid reused already")
+	}
+	return uint32(id)
+}
+
+// A producer that claimed a slot and died before publishing it: consumers skip the slot and
+// get what was put after it.
+func TestQueueSkipsDeadProducersClaim(t *testing.T) {
+	for _, owner := range []string{"dead", "never written"} {
+		t.Run(owner, func(t *testing.T) {
+			q, err := NewQueue("", 8, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Detach()
+			pos := atomic.AddUint64(&q.sh.enq, 1) - 1 // the claim, as the dead producer made it
+			if owner == "dead" {
+				_, _, o, _ := q.slot(pos)
+				atomic.StoreUint32(o, deadID(t))
+			}
+			if err := q.Put(t.Context(), []byte("after")); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			got, err := q.Get(ctx, nil)
+			if err != nil || string(got) != "after" {
+				t.Fatalf("%q %v", got, err)
+			}
+			if q.Len() != 0 {
+				t.Fatalf("Len %d after the skip", q.Len())
+			}
+		})
+	}
+}
+
+// A consumer that took a message and died before freeing its slot: producers free it.
+func TestQueueFreesDeadConsumersSlot(t *testing.T) {
+	q, err := NewQueue("", 2, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Detach()
+	for _, m := range []string{"a", "b"} {
+		if err := q.Put(t.Context(), []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pos := atomic.AddUint64(&q.sh.deq, 1) - 1 // the dead consumer's claim of "a"
+	_, _, o, _ := q.slot(pos)
+	atomic.StoreUint32(o, deadID(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := q.Put(ctx, []byte("c")); err != nil {
+		t.Fatalf("Put into a slot a dead consumer held: %v", err)
+	}
+	for _, want := range []string{"b", "c"} {
+		if got, err := q.Get(ctx, nil); err != nil || string(got) != want {
+			t.Fatalf("got %q %v, want %q", got, err, want)
+		}
+	}
+}
