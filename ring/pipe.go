@@ -2,9 +2,11 @@ package ring
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/shmkit/shmkit/internal/futex"
 	"github.com/shmkit/shmkit/internal/pidinfo"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -168,6 +170,42 @@ func claim(word *uint32, closed *uint32) error {
 func peerGone(word *uint32) bool {
 	id := atomic.LoadUint32(word)
 	return id != 0 && id != uint32(pidinfo.SelfID()) && !pidinfo.ID(id).Alive()
+}
+
+// A WaitMode says how a pipe end waits for the other side.
+type WaitMode int
+
+const (
+	// SpinThenSleep (the default) re-checks briefly, then sleeps in the kernel until woken.
+	SpinThenSleep WaitMode = iota
+	// Sleep sleeps at once: the least CPU, a wake-up's latency on every hand-off.
+	Sleep
+	// Spin never sleeps: the lowest latency, one core kept busy while waiting (Aeron's
+	// busy-spin). Contexts, closes and dead peers are still noticed.
+	Spin
+)
+
+// spinWait re-checks ready for as long as mode says, and reports whether it became true. In
+// Spin mode it keeps going (yielding now and then) until ready, or until stop reports a reason
+// to look elsewhere (a context, a close, a dead peer).
+func spinWait(mode WaitMode, ready, stop func() bool) bool {
+	switch mode {
+	case Sleep:
+		return false
+	case Spin:
+		for i := 0; ; i++ {
+			if ready() {
+				return true
+			}
+			if i%1024 == 1023 {
+				if stop() {
+					return false
+				}
+				runtime.Gosched()
+			}
+		}
+	}
+	return futex.Spin(ready)
 }
 
 const pipeType = "ring.Pipe"

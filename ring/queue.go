@@ -266,3 +266,15 @@ func (q *Queue) ShareHandle() (shm.Handle, error) {
 	}
 	return shm.Handle{Type: queueType, Segment: q.seg}, nil
 }
+
+// String describes the queue's state, for diagnostics: positions, sleepers, and the sequence
+// words of the slots at both ends.
+func (q *Queue) String() string {
+	sh := q.sh
+	enq, deq := atomic.LoadUint64(&sh.enq), atomic.LoadUint64(&sh.deq)
+	es, _, eo, _ := q.slot(enq)
+	ds, _, do, _ := q.slot(deq)
+	return fmt.Sprintf("ring.Queue{enq %d (seq %#x owner %#x) deq %d (seq %#x owner %#x) slots %d closed %d sleepers get %d put %d}",
+		enq, atomic.LoadUint64(es), atomic.LoadUint32(eo), deq, atomic.LoadUint64(ds), atomic.LoadUint32(do),
+		q.mask+1, atomic.LoadUint32(&sh.closed), atomic.LoadUint32(&sh.getSleepers), atomic.LoadUint32(&sh.putSleepers))
+}

@@ -4,15 +4,39 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/shmkit/shmkit/internal/futex"
 	"github.com/shmkit/shmkit/internal/pidinfo"
 )
 
-// stuckRounds is how many wake-ups (futex.CheckSlice apart) a waiter lets pass on a claim whose
-// owner never wrote its ID before treating the claim as dead: the owner died between its
-// compare-and-swap and the next store, or is stopped there.
-const stuckRounds = 40
+// stuckFor is how long a claim whose owner never wrote its ID (it died between its
+// compare-and-swap and the next store, or is stopped there) must stay exactly as it is before a
+// waiter treats it as dead.
+const stuckFor = 2 * time.Second
+
+// stuck follows one waiter's view of the claim it waits behind.
+type stuck struct {
+	pos, seq uint64
+	since    time.Time
+}
+
+// dead decides whether the process behind the claim at pos, whose slot holds seq, is gone. A
+// claim is looked at only once it has stayed exactly as it is for a check slice (a busy queue
+// wakes its waiters far more often than that, and reading a process's state costs a few
+// microseconds); then it is dead if the slot names an owner that is dead, or names none and
+// has not moved for stuckFor.
+func (c *stuck) dead(pos, seq uint64, owner uint32) bool {
+	if c.since.IsZero() || c.pos != pos || c.seq != seq {
+		c.pos, c.seq, c.since = pos, seq, time.Now()
+		return false
+	}
+	waited := time.Since(c.since)
+	if owner != 0 {
+		return waited >= futex.CheckSlice && !pidinfo.ID(owner).Alive()
+	}
+	return waited >= stuckFor
+}
 
 // Put copies msg into the queue, waiting while it is full. It fails with ErrTooLarge for a
 // message longer than SlotSize (nothing is sent), ErrClosed once the queue is closed, and
@@ -32,7 +56,7 @@ func (q *Queue) Put(ctx context.Context, msg []byte) error {
 	sh := q.sh
 	atomic.AddUint32(&sh.putSleepers, 1)
 	defer atomic.AddUint32(&sh.putSleepers, ^uint32(0))
-	stuck := 0
+	var st stuck
 	for {
 		v := atomic.LoadUint32(&sh.notFull)
 		if done, err = q.tryPut(msg); done || err != nil {
@@ -41,7 +65,7 @@ func (q *Queue) Put(ctx context.Context, msg []byte) error {
 		if err := futex.Park(ctx, &sh.notFull, v, futex.CheckSlice); err != nil {
 			return err
 		}
-		if q.freeDeadConsumerSlot(&stuck) {
+		if q.freeDeadConsumerSlot(&st) {
 			continue
 		}
 		if allGone(&sh.consumers) && q.Len() == q.Cap() {
@@ -125,7 +149,7 @@ func (q *Queue) Get(ctx context.Context, buf []byte) ([]byte, error) {
 	sh := q.sh
 	atomic.AddUint32(&sh.getSleepers, 1)
 	defer atomic.AddUint32(&sh.getSleepers, ^uint32(0))
-	stuck := 0
+	var st stuck
 	for {
 		v := atomic.LoadUint32(&sh.notEmpty)
 		if out, done, err = q.tryGet(buf); done || err != nil {
@@ -137,7 +161,7 @@ func (q *Queue) Get(ctx context.Context, buf []byte) ([]byte, error) {
 		if err := futex.Park(ctx, &sh.notEmpty, v, futex.CheckSlice); err != nil {
 			return buf[:0], err
 		}
-		if q.skipDeadProducerSlot(&stuck) {
+		if q.skipDeadProducerSlot(&st) {
 			continue
 		}
 		if allGone(&sh.producers) && atomic.LoadUint64(&sh.enq) == atomic.LoadUint64(&sh.deq) {
@@ -194,9 +218,9 @@ func (q *Queue) tryGet(buf []byte) ([]byte, bool, error) {
 			} else {
 				err = fmt.Errorf("%w: message of %d bytes in a %d-byte slot", ErrCorrupt, n, q.slotSize)
 			}
-			atomic.StoreUint32(owner, 0)
 		}
-		q.free(seq, pos)
+		atomic.StoreUint32(owner, 0)
+		q.free(seq, s, pos)
 		if s&skipBit != 0 {
 			continue // a dead producer's claim: nothing to deliver
 		}
@@ -204,9 +228,13 @@ func (q *Queue) tryGet(buf []byte) ([]byte, bool, error) {
 	}
 }
 
-// free hands slot pos to the producers of the next lap.
-func (q *Queue) free(seq *uint64, pos uint64) {
-	atomic.StoreUint64(seq, pos+q.mask+1)
+// free hands slot pos, which held s, to the producers of the next lap. The CAS fails only if a
+// producer already freed it, having taken this consumer for dead: writing the old lap's value
+// back would wedge the slot.
+func (q *Queue) free(seq *uint64, s, pos uint64) {
+	if !atomic.CompareAndSwapUint64(seq, s, pos+q.mask+1) {
+		return
+	}
 	if atomic.LoadUint32(&q.sh.putSleepers) != 0 {
 		atomic.AddUint32(&q.sh.notFull, 1)
 		futex.Wake(&q.sh.notFull, 1)
@@ -214,20 +242,15 @@ func (q *Queue) free(seq *uint64, pos uint64) {
 }
 
 // skipDeadProducerSlot looks at the slot consumers wait on: claimed by a producer (enq is past
-// it) but not published. If the producer is dead (or never wrote its ID for stuckRounds
-// wake-ups), the slot is marked skipped so consumers move on.
-func (q *Queue) skipDeadProducerSlot(stuck *int) bool {
+// it) but not published. If the producer is dead, the slot is marked skipped so consumers move
+// on; the producer's CAS to publish fails if it was only slow.
+func (q *Queue) skipDeadProducerSlot(st *stuck) bool {
 	pos := atomic.LoadUint64(&q.sh.deq)
 	if atomic.LoadUint64(&q.sh.enq) <= pos {
-		*stuck = 0
 		return false
 	}
 	seq, _, owner, _ := q.slot(pos)
-	if atomic.LoadUint64(seq) != pos {
-		*stuck = 0
-		return false
-	}
-	if !q.claimDead(atomic.LoadUint32(owner), stuck) {
+	if atomic.LoadUint64(seq) != pos || !st.dead(pos, pos, atomic.LoadUint32(owner)) {
 		return false
 	}
 	if atomic.CompareAndSwapUint64(seq, pos, (pos+1)|skipBit) {
@@ -240,35 +263,22 @@ func (q *Queue) skipDeadProducerSlot(stuck *int) bool {
 
 // freeDeadConsumerSlot looks at the slot producers wait on: last lap's message, taken by a
 // consumer (deq is past it) but never freed. If that consumer is dead, the slot is freed.
-func (q *Queue) freeDeadConsumerSlot(stuck *int) bool {
+func (q *Queue) freeDeadConsumerSlot(st *stuck) bool {
 	pos := atomic.LoadUint64(&q.sh.enq)
 	prev := pos - (q.mask + 1)
 	if atomic.LoadUint64(&q.sh.deq) <= prev {
-		*stuck = 0
 		return false // not taken yet: the queue is just full
 	}
 	seq, _, owner, _ := q.slot(pos)
 	s := atomic.LoadUint64(seq)
-	if s&^skipBit != prev+1 {
-		*stuck = 0
-		return false
-	}
-	if !q.claimDead(atomic.LoadUint32(owner), stuck) {
+	if s&^skipBit != prev+1 || !st.dead(pos, s, atomic.LoadUint32(owner)) {
 		return false
 	}
 	if atomic.CompareAndSwapUint64(seq, s, pos) {
+		atomic.StoreUint32(owner, 0)
 		atomic.AddUint32(&q.sh.notFull, 1)
 		futex.Wake(&q.sh.notFull, -1)
 		return true
 	}
 	return false
-}
-
-// claimDead decides whether the process behind a stuck claim is gone.
-func (q *Queue) claimDead(owner uint32, stuck *int) bool {
-	if owner != 0 {
-		return !pidinfo.ID(owner).Alive()
-	}
-	*stuck++
-	return *stuck >= stuckRounds
 }

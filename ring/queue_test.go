@@ -43,8 +43,11 @@ var putSeq = procs.Entry("ring.putSeq", func(ctx context.Context, a mpArgs) erro
 	binary.LittleEndian.PutUint32(m[:], uint32(a.Producer))
 	for i := range a.N {
 		binary.LittleEndian.PutUint32(m[4:], uint32(i))
-		if err := a.Q.Put(ctx, m[:]); err != nil {
-			return fmt.Errorf("put %d: %w", i, err)
+		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := a.Q.Put(pctx, m[:])
+		cancel()
+		if err != nil {
+			return fmt.Errorf("put %d: %w: %v", i, err, a.Q)
 		}
 	}
 	return nil
@@ -57,12 +60,14 @@ var getSeq = procs.Entry("ring.getSeq", func(ctx context.Context, a mpArgs) erro
 	bits := a.Seen.Bytes()
 	var buf []byte
 	for {
-		m, err := a.Q.Get(ctx, buf)
+		gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		m, err := a.Q.Get(gctx, buf)
+		cancel()
 		if errors.Is(err, ring.ErrClosed) {
 			return nil
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %v", err, a.Q)
 		}
 		buf = m
 		p, s := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:])

@@ -19,7 +19,11 @@ type Reader struct {
 	cur       uint64 // size of the record Next returned, 0 if none
 	rest      []byte // what Read has not yet returned of the current record
 	closed    bool
+	mode      WaitMode
 }
+
+// SetWaitMode sets how Next waits for records (SpinThenSleep by default).
+func (r *Reader) SetWaitMode(m WaitMode) { r.mode = m }
 
 // Reader claims the reading end for this process. It fails with ErrBusy if a live process
 // holds it, and ErrClosed if it was closed. A dead holder's claim is taken over.
@@ -103,7 +107,9 @@ func (r *Reader) waitData(ctx context.Context) error {
 	r.publishHead() // the writer may be waiting for what this reader already consumed
 	sh := r.p.sh
 	arrived := func() bool { r.tail = atomic.LoadUint64(&sh.tail); return r.tail != r.head }
-	if futex.Spin(arrived) {
+	if spinWait(r.mode, arrived, func() bool {
+		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0 || peerGone(&sh.writerID)
+	}) {
 		return nil
 	}
 	for {

@@ -23,7 +23,11 @@ type Writer struct {
 	published uint64 // tail as last stored for the reader
 	head      uint64 // the reader's head as last read: free space is computed against it
 	closed    bool
+	mode      WaitMode
 }
+
+// SetWaitMode sets how Reserve waits for space (SpinThenSleep by default).
+func (w *Writer) SetWaitMode(m WaitMode) { w.mode = m }
 
 // Writer claims the writing end for this process. It fails with ErrBusy if a live process
 // holds it, and ErrClosed if it was closed. A dead holder's claim is taken over.
@@ -110,7 +114,9 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 	if w.tail != w.published {
 		w.publish() // the reader must see the records before it can free their space
 	}
-	if futex.Spin(enough) {
+	if spinWait(w.mode, enough, func() bool {
+		return ctx.Err() != nil || atomic.LoadUint32(&sh.readerClosed) != 0 || peerGone(&sh.readerID)
+	}) {
 		return nil
 	}
 	for {
