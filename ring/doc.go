@@ -1,3 +1,55 @@
-// Package ring will hold shmkit's pipes and queues in shared memory: a zero-copy SPSC Pipe and
-// an MPMC Queue. It is empty until the issue that builds it lands; see docs/DESIGN.md.
+// Package ring is shmkit's message passing in shared memory: a zero-copy one-way Pipe of
+// variable-length records, and a bounded many-to-many Queue of messages.
+//
+// # Pipe
+//
+// A Pipe has one writing process and one reading process (Python's Pipe(duplex=False); two
+// Pipes make a duplex pair). The writer fills records in place and publishes them:
+//
+//	w, _ := p.Writer()
+//	buf, _ := w.Reserve(n) // n bytes of the ring itself
+//	fill(buf)
+//	w.Commit()             // publishes every record reserved since the last Commit
+//
+// and the reader reads them in place:
+//
+//	r, _ := p.Reader()
+//	rec, _ := r.Next()     // valid until Release (or the next Next)
+//	use(rec)
+//	r.Release()
+//
+// Send and Recv copy; Writer is an io.Writer and Reader an io.Reader, so a Pipe works under
+// bufio, io.Copy and encoding/gob. Records are 8-byte aligned with an 8-byte header; a
+// padding record fills the end of the region when the next record would not fit, so every
+// record is contiguous. The writer's and reader's indices each have their own 128-byte line
+// and each side caches the other's, re-reading it only when it must; the reader publishes its
+// index in batches. Closing the writer makes the reader drain, then get io.EOF.
+//
+// # Queue
+//
+// A Queue is Dmitry Vyukov's bounded MPMC queue with a sequence number per slot, in shared
+// memory: any number of processes Put and Get fixed-capacity messages, copied in and out, with
+// compare-and-swap and no lock (Python's Queue and SimpleQueue; JoinableQueue adds TaskDone
+// and Join; TypedQueue[T] carries a plain Go type without encoding). A message longer than
+// the slot size is ErrTooLarge: nothing is truncated. Close makes Get drain, then ErrClosed.
+//
+// # Waiting and dead peers
+//
+// A call that must wait spins briefly, then sleeps on a futex (see Writer.SetWaitMode and
+// Reader.SetWaitMode for spin-only and sleep-only pipes), and every such call has a form that
+// takes a context. No death hangs anyone: each side records which processes use the ring, and
+// a sleeper checks every 50 ms; a Pipe reader whose writer died gets what was committed, then
+// ErrPeerGone (and a writer whose reader died, ErrPeerGone). A Queue producer killed between
+// claiming a slot and publishing it leaves a slot the consumers mark skipped once they see
+// the producer gone (Agrona's unblock, for slots), and a consumer killed holding a slot
+// leaves one the producers free: everything committed before a death is still delivered, in
+// order, and the half-written message never is.
+//
+// # Caveats
+//
+// A Pipe end belongs to one process at a time (a second live claimant gets ErrBusy) and is
+// used by one goroutine at a time. A Queue producer that is only stopped (not dead) for
+// two seconds between claiming a slot and writing its process ID may find its message given
+// up; Put then says so. The layouts are little-endian. Linux is where this package is tested;
+// on macOS and Windows waits poll (see package sem).
 package ring

@@ -1,0 +1,348 @@
+package ring_test
+
+import (
+	"context"
+	"errors"
+
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/futex"
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/ring"
+	"github.com/shmkit/shmkit/sem"
+	"github.com/shmkit/shmkit/shm"
+)
+
+type echoArgs struct {
+	In, Out *ring.Pipe
+	Mode    ring.WaitMode
+	N       int
+}
+
+// echo returns every record it reads on Out.
+var echo = procs.Entry("ring.echo", func(ctx context.Context, a echoArgs) error {
+	r, err := a.In.Reader()
+	if err != nil {
+		return err
+	}
+	w, err := a.Out.Writer()
+	if err != nil {
+		return err
+	}
+	r.SetWaitMode(a.Mode)
+	w.SetWaitMode(a.Mode)
+	for range a.N {
+		m, err := r.Next()
+		if err != nil {
+			return err
+		}
+		buf, err := w.Reserve(len(m))
+		if err != nil {
+			return err
+		}
+		copy(buf, m)
+		if err := w.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+type rawArgs struct {
+	Seg  *shm.Segment
+	N    int
+	Spin bool
+}
+
+// words returns the ping and pong words, a line apart.
+func words(s *shm.Segment) (ping, pong *uint32) {
+	b := s.Bytes()
+	return (*uint32)(unsafe.Pointer(&b[0])), (*uint32)(unsafe.Pointer(&b[128]))
+}
+
+// await waits for *w == v: spinning, or sleeping on the futex at every change.
+func await(w *uint32, v uint32, spin bool) {
+	for {
+		cur := atomic.LoadUint32(w)
+		if cur == v {
+			return
+		}
+		if !spin {
+			_ = futex.Wait(w, cur, time.Time{})
+		}
+	}
+}
+
+// rawEcho answers N pings with bare shared-memory words: the floor under any ring.
+var rawEcho = procs.Entry("ring.rawEcho", func(ctx context.Context, a rawArgs) error {
+	ping, pong := words(a.Seg)
+	for i := 1; i <= a.N; i++ {
+		await(ping, uint32(i), a.Spin)
+		atomic.StoreUint32(pong, uint32(i))
+		if !a.Spin {
+			futex.Wake(pong, 1)
+		}
+	}
+	return nil
+})
+
+// BenchmarkPingPong64 is a round trip of a 64-byte message between two processes through two
+// pipes; ns/op is one round trip. Each mode stands beside its floor, measured in the same run:
+// spin beside two bare shared words polled by both sides, sleep beside the same words with a
+// futex wake and wait on every hand-off.
+func BenchmarkPingPong64(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		mode ring.WaitMode
+	}{{"mode=spin/impl=shmkit-pipe", ring.Spin}, {"mode=sleep/impl=shmkit-pipe", ring.Sleep}, {"mode=spin-then-sleep/impl=shmkit-pipe", ring.SpinThenSleep}} {
+		b.Run(c.name, func(b *testing.B) {
+			ping, pong := newPipe(b, 1<<16), newPipe(b, 1<<16)
+			w, _ := ping.Writer()
+			r, _ := pong.Reader()
+			w.SetWaitMode(c.mode)
+			r.SetWaitMode(c.mode)
+			child, err := echo.Start(b.Context(), echoArgs{In: ping, Out: pong, Mode: c.mode, N: b.N + 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			round := func() {
+				buf, err := w.Reserve(64)
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf[0] = 1
+				_ = w.Commit()
+				if _, err := r.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			round() // includes the child's start
+			b.ResetTimer()
+			for range b.N {
+				round()
+			}
+			b.StopTimer()
+			if err := child.Wait(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+	for _, spin := range []bool{true, false} {
+		name := "mode=sleep/impl=raw-futex"
+		if spin {
+			name = "mode=spin/impl=raw-spin"
+		}
+		b.Run(name, func(b *testing.B) {
+			seg, err := shm.Anonymous(4096)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer seg.Close()
+			ping, pong := words(seg)
+			child, err := rawEcho.Start(b.Context(), rawArgs{Seg: seg, N: b.N + 1, Spin: spin})
+			if err != nil {
+				b.Fatal(err)
+			}
+			round := func(i int) {
+				atomic.StoreUint32(ping, uint32(i))
+				if !spin {
+					futex.Wake(ping, 1)
+				}
+				await(pong, uint32(i), spin)
+			}
+			round(1)
+			b.ResetTimer()
+			for i := 2; i <= b.N+1; i++ {
+				round(i)
+			}
+			b.StopTimer()
+			if err := child.Wait(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+type bigArgs struct {
+	P    *ring.Pipe
+	N    int
+	Mode string // "touch": write the ends in place; "fill": write every byte in place; "send": copy in
+}
+
+const big = 1 << 20
+
+var bigSource = make([]byte, big)
+
+// produceBig writes N 1 MiB records.
+var produceBig = procs.Entry("ring.produceBig", func(ctx context.Context, a bigArgs) error {
+	w, err := a.P.Writer()
+	if err != nil {
+		return err
+	}
+	for i := range a.N {
+		if a.Mode == "send" {
+			if err := w.Send(bigSource); err != nil {
+				return err
+			}
+			continue
+		}
+		buf, err := w.Reserve(big)
+		if err != nil {
+			return err
+		}
+		if a.Mode == "fill" {
+			clear(buf)
+		}
+		buf[0], buf[big-1] = byte(i), byte(i)
+		if err := w.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// BenchmarkLarge moves 1 MiB messages from a child; MB/s is message bytes delivered. touch
+// writes in place only the first and last byte (the transport's own cost: nothing is copied);
+// fill writes every byte in place; send copies from a buffer (Send). memcpy, measured in the
+// same run, copies 1 MiB within one process, into one buffer (hot in cache) and into successive
+// MiBs of an 8 MiB buffer as the 8 MiB ring's Send does: the bound for send.
+func BenchmarkLarge(b *testing.B) {
+	for _, mode := range []string{"touch", "fill", "send"} {
+		b.Run("impl=shmkit-"+mode, func(b *testing.B) {
+			p := newPipe(b, 8<<20)
+			r, _ := p.Reader()
+			child, err := produceBig.Start(b.Context(), bigArgs{P: p, N: b.N + 1, Mode: mode})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := r.Next(); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(big)
+			b.ResetTimer()
+			for range b.N {
+				m, err := r.Next()
+				if err != nil || len(m) != big || m[0] != m[big-1] {
+					b.Fatal("bad message", err)
+				}
+			}
+			b.StopTimer()
+			if err := child.Wait(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+	b.Run("impl=memcpy-hot", func(b *testing.B) { // the same 1 MiB again and again: cache-resident
+		dst := make([]byte, big)
+		b.SetBytes(big)
+		for b.Loop() {
+			copy(dst, bigSource)
+		}
+	})
+	b.Run("impl=memcpy-8MiB-ring", func(b *testing.B) { // into successive MiBs of 8, as Send does
+		dst := make([]byte, 8*big)
+		b.SetBytes(big)
+		for i := 0; b.Loop(); i++ {
+			copy(dst[(i%8)*big:], bigSource)
+		}
+	})
+}
+
+type mpmcArgs struct {
+	Q   *ring.Queue
+	Go  *sem.Event
+	N   int
+	Put bool
+}
+
+// mpmcPart puts N messages once Go is set, or gets until the queue closes.
+var mpmcPart = procs.Entry("ring.mpmcPart", func(ctx context.Context, a mpmcArgs) error {
+	if err := a.Go.Wait(ctx); err != nil {
+		return err
+	}
+	var m [64]byte
+	buf := make([]byte, 0, 64)
+	for i := 0; !a.Put || i < a.N; i++ {
+		if a.Put {
+			if err := a.Q.Put(ctx, m[:]); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := a.Q.Get(ctx, buf); err != nil {
+			if errors.Is(err, ring.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+})
+
+// BenchmarkMPMC64: two producer processes and two consumer processes share one Queue of 64-byte
+// messages; ns/op is per message. The baseline is a buffered channel with two sending and two
+// receiving goroutines in one process.
+func BenchmarkMPMC64(b *testing.B) {
+	b.Run("impl=shmkit-queue-2x2-processes", func(b *testing.B) {
+		q := newQueue(b, 1024, 64)
+		seg, err := shm.Anonymous(64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer seg.Close()
+		start, _ := sem.At[sem.Event](seg.Bytes(), 0)
+		var parts []*procs.Process
+		for i := range 4 {
+			p, err := mpmcPart.Start(b.Context(), mpmcArgs{Q: q, Go: start, N: (b.N + i/2) / 2, Put: i < 2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts = append(parts, p)
+		}
+		// This process puts one message too, so the consumers do not take the producers'
+		// exits for the end before Close.
+		if err := q.Put(b.Context(), make([]byte, 64)); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // let all four start
+		b.ResetTimer()
+		_ = start.Set()
+		for _, p := range parts[:2] {
+			if err := p.Wait(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = q.Close()
+		for _, p := range parts[2:] {
+			if err := p.Wait(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		report(b)
+	})
+	b.Run("impl=go-chan-2x2-goroutines", func(b *testing.B) {
+		ch := make(chan [64]byte, 1024)
+		var prod, cons sync.WaitGroup
+		for i := range 2 {
+			prod.Go(func() {
+				var m [64]byte
+				for range (b.N + i) / 2 {
+					ch <- m
+				}
+			})
+			cons.Go(func() {
+				for range ch {
+				}
+			})
+		}
+		prod.Wait()
+		close(ch)
+		cons.Wait()
+		report(b)
+	})
+}
