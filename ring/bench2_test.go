@@ -91,79 +91,113 @@ var rawEcho = procs.Entry("ring.rawEcho", func(ctx context.Context, a rawArgs) e
 })
 
 // BenchmarkPingPong64 is a round trip of a 64-byte message between two processes through two
-// pipes; ns/op is one round trip. Each mode stands beside its floor, measured in the same run:
-// spin beside two bare shared words polled by both sides, sleep beside the same words with a
-// futex wake and wait on every hand-off.
+// pipes; ns/op is one round trip. Each mode stands beside its floor from the same run: spin
+// beside two bare shared words polled by both sides; sleep beside the same words with a futex
+// wake and wait on every hand-off, interleaved round by round with the pipe (both children
+// sleep while the other one's round runs), so the machine's drift does not tilt the ratio.
 func BenchmarkPingPong64(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		mode ring.WaitMode
-	}{{"mode=spin/impl=shmkit-pipe", ring.Spin}, {"mode=sleep/impl=shmkit-pipe", ring.Sleep}, {"mode=spin-then-sleep/impl=shmkit-pipe", ring.SpinThenSleep}} {
+	}{{"mode=spin/impl=shmkit-pipe", ring.Spin}, {"mode=spin-then-sleep/impl=shmkit-pipe", ring.SpinThenSleep}} {
 		b.Run(c.name, func(b *testing.B) {
-			ping, pong := newPipe(b, 1<<16), newPipe(b, 1<<16)
-			w, _ := ping.Writer()
-			r, _ := pong.Reader()
-			w.SetWaitMode(c.mode)
-			r.SetWaitMode(c.mode)
-			child, err := echo.Start(b.Context(), echoArgs{In: ping, Out: pong, Mode: c.mode, N: b.N + 1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			round := func() {
-				buf, err := w.Reserve(64)
-				if err != nil {
-					b.Fatal(err)
-				}
-				buf[0] = 1
-				_ = w.Commit()
-				if _, err := r.Next(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			round() // includes the child's start
+			round, done := pipePingPong(b, c.mode, b.N+1)
+			round()
 			b.ResetTimer()
 			for range b.N {
 				round()
 			}
 			b.StopTimer()
-			if err := child.Wait(b.Context()); err != nil {
-				b.Fatal(err)
-			}
+			done()
 		})
 	}
-	for _, spin := range []bool{true, false} {
-		name := "mode=sleep/impl=raw-futex"
-		if spin {
-			name = "mode=spin/impl=raw-spin"
+	b.Run("mode=spin/impl=raw-spin", func(b *testing.B) {
+		round, done := rawPingPong(b, true, b.N+1)
+		round()
+		b.ResetTimer()
+		for range b.N {
+			round()
 		}
-		b.Run(name, func(b *testing.B) {
-			seg, err := shm.Anonymous(4096)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer seg.Close()
-			ping, pong := words(seg)
-			child, err := rawEcho.Start(b.Context(), rawArgs{Seg: seg, N: b.N + 1, Spin: spin})
-			if err != nil {
-				b.Fatal(err)
-			}
-			round := func(i int) {
-				atomic.StoreUint32(ping, uint32(i))
-				if !spin {
-					futex.Wake(ping, 1)
-				}
-				await(pong, uint32(i), spin)
-			}
-			round(1)
-			b.ResetTimer()
-			for i := 2; i <= b.N+1; i++ {
-				round(i)
-			}
-			b.StopTimer()
-			if err := child.Wait(b.Context()); err != nil {
-				b.Fatal(err)
-			}
-		})
+		b.StopTimer()
+		done()
+	})
+	b.Run("mode=sleep/impl=shmkit-pipe+raw-futex", func(b *testing.B) {
+		pipe, pipeDone := pipePingPong(b, ring.Sleep, b.N+1)
+		raw, rawDone := rawPingPong(b, false, b.N+1)
+		pipe()
+		raw()
+		var tp, tr time.Duration
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			pipe()
+			t1 := time.Now()
+			raw()
+			tp, tr = tp+t1.Sub(t0), tr+time.Since(t1)
+		}
+		b.StopTimer()
+		pipeDone()
+		rawDone()
+		b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N), "shmkit-ns/roundtrip")
+		b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), "raw-futex-ns/roundtrip")
+		b.ReportMetric(float64(tp)/float64(tr), "ratio")
+	})
+}
+
+// pipePingPong starts an echo child on two pipes and returns one round trip and a wait for it.
+func pipePingPong(b *testing.B, mode ring.WaitMode, rounds int) (round, done func()) {
+	ping, pong := newPipe(b, 1<<16), newPipe(b, 1<<16)
+	w, _ := ping.Writer()
+	r, _ := pong.Reader()
+	w.SetWaitMode(mode)
+	r.SetWaitMode(mode)
+	child, err := echo.Start(b.Context(), echoArgs{In: ping, Out: pong, Mode: mode, N: rounds})
+	if err != nil {
+		b.Fatal(err)
+	}
+	round = func() {
+		buf, err := w.Reserve(64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf[0] = 1
+		_ = w.Commit()
+		if _, err := r.Next(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return round, func() {
+		if err := child.Wait(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// rawPingPong starts a rawEcho child and returns one round trip and a wait for it.
+func rawPingPong(b *testing.B, spin bool, rounds int) (round, done func()) {
+	seg, err := shm.Anonymous(4096)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = seg.Close() })
+	ping, pong := words(seg)
+	child, err := rawEcho.Start(b.Context(), rawArgs{Seg: seg, N: rounds, Spin: spin})
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := uint32(0)
+	round = func() {
+		i++
+		atomic.StoreUint32(ping, i)
+		if !spin {
+			futex.Wake(ping, 1)
+		}
+		await(pong, i, spin)
+	}
+	return round, func() {
+		if err := child.Wait(b.Context()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
