@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -395,5 +396,66 @@ func TestPipeEndsAreExclusive(t *testing.T) {
 	}
 	if err := claimWriter.Run(t.Context(), claimArgs{P: p}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+type serveArgs struct{ D *ring.Duplex }
+
+// serve answers each request with it upper-cased, until the other side closes.
+var serve = procs.Entry("ring.serve", func(ctx context.Context, a serveArgs) error {
+	c, err := a.D.Side(1)
+	if err != nil {
+		return err
+	}
+	for {
+		req, err := c.Next()
+		if errors.Is(err, io.EOF) {
+			return c.Writer.Close()
+		}
+		if err != nil {
+			return err
+		}
+		if err := c.Send(bytes.ToUpper(req)); err != nil {
+			return err
+		}
+	}
+})
+
+func TestDuplexRequestResponse(t *testing.T) {
+	d, err := ring.NewDuplex(testmain.Name(t), 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Detach()
+	defer d.Unlink()
+	c, err := d.Side(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := serve.Start(t.Context(), serveArgs{D: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp []byte
+	for i := range 1000 {
+		req := fmt.Sprintf("request %d", i)
+		if err := c.Send([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		if resp, err = c.Recv(resp); err != nil || string(resp) != strings.ToUpper(req) {
+			t.Fatalf("%q %v", resp, err)
+		}
+	}
+	if err := c.Writer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the server closed: %v", err)
+	}
+	if err := server.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Side(2); !errors.Is(err, ring.ErrInvalid) {
+		t.Fatalf("side 2: %v", err)
 	}
 }

@@ -1,0 +1,77 @@
+package ring
+
+import (
+	"errors"
+	"fmt"
+)
+
+// A Duplex is two Pipes, one each way: Python's Pipe(duplex=True), for request and response.
+// Each process takes one side. Its fields are Pipes, so a *Duplex (or a Duplex) travels to a
+// child inside a procs entry's argument as it is.
+type Duplex struct {
+	AB, BA *Pipe // side 0 writes AB and reads BA; side 1 the opposite
+}
+
+// NewDuplex creates the two pipes, each with capacity bytes, named name+"-ab" and name+"-ba"
+// (so name is at most 27 bytes), or anonymous if name is "".
+func NewDuplex(name string, capacity int) (*Duplex, error) {
+	ab, ba := name, name
+	if name != "" {
+		ab, ba = name+"-ab", name+"-ba"
+	}
+	p1, err := NewPipe(ab, capacity)
+	if err != nil {
+		return nil, err
+	}
+	p2, err := NewPipe(ba, capacity)
+	if err != nil {
+		_ = p1.Unlink()
+		_ = p1.Detach()
+		return nil, err
+	}
+	return &Duplex{AB: p1, BA: p2}, nil
+}
+
+// Side claims side 0 or 1 for this process: the writer of one pipe and the reader of the other.
+func (d *Duplex) Side(i int) (*Conn, error) {
+	out, in := d.AB, d.BA
+	switch i {
+	case 0:
+	case 1:
+		out, in = d.BA, d.AB
+	default:
+		return nil, fmt.Errorf("%w: duplex side %d", ErrInvalid, i)
+	}
+	w, err := out.Writer()
+	if err != nil {
+		return nil, err
+	}
+	r, err := in.Reader()
+	if err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	return &Conn{r, w}, nil
+}
+
+// Detach unmaps both pipes from this process.
+func (d *Duplex) Detach() error { return errors.Join(d.AB.Detach(), d.BA.Detach()) }
+
+// Unlink removes both pipes' names.
+func (d *Duplex) Unlink() error { return errors.Join(d.AB.Unlink(), d.BA.Unlink()) }
+
+// A Conn is one side of a Duplex: every Writer method sends to the other side, every Reader
+// method reads from it.
+type Conn struct {
+	*Reader
+	*Writer
+}
+
+// Close closes both ends: the other side reads what was sent, then io.EOF.
+func (c *Conn) Close() error { return errors.Join(c.Writer.Close(), c.Reader.Close()) }
+
+// SetWaitMode sets how both ends wait.
+func (c *Conn) SetWaitMode(m WaitMode) {
+	c.Reader.SetWaitMode(m)
+	c.Writer.SetWaitMode(m)
+}
