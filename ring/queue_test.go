@@ -103,34 +103,13 @@ func TestQueueManyProducersManyConsumers(t *testing.T) {
 	if err := q.Put(t.Context(), m[:]); err != nil {
 		t.Fatal(err)
 	}
-	var gets, puts []*procs.Process
-	for range consumers {
-		p, err := getSeq.Start(t.Context(), mpArgs{Q: q, Seen: seen, N: n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		gets = append(gets, p)
-	}
-	for i := range producers {
-		p, err := putSeq.Start(t.Context(), mpArgs{Q: q, Producer: i, N: n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		puts = append(puts, p)
-	}
-	for _, p := range puts {
-		if err := p.Wait(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	gets := testmain.StartN(t, getSeq, consumers, func(int) mpArgs { return mpArgs{Q: q, Seen: seen, N: n} })
+	puts := testmain.StartN(t, putSeq, producers, func(i int) mpArgs { return mpArgs{Q: q, Producer: i, N: n} })
+	testmain.WaitAll(t, puts...)
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range gets {
-		if err := p.Wait(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testmain.WaitAll(t, gets...)
 	for i, b := range seen.Bytes() {
 		if b != 0xff {
 			t.Fatalf("messages %d to %d: bits %08b, some never delivered", i*8, i*8+7, b)

@@ -79,19 +79,9 @@ func TestMutexCounterAcrossProcesses(t *testing.T) {
 	const procsN, goroutines, incs = 4, 2, 2000
 	seg := newSegment(t, 4096)
 	m := at[sem.Mutex](t, seg, 0)
-	var ps []*procs.Process
-	for range procsN {
-		p, err := increment.Start(t.Context(), counterArgs{Lock: m, Seg: seg, Goroutines: goroutines, Increments: incs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
-	}
-	for _, p := range ps {
-		if err := p.Wait(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testmain.WaitAll(t, testmain.StartN(t, increment, procsN, func(int) counterArgs {
+		return counterArgs{Lock: m, Seg: seg, Goroutines: goroutines, Increments: incs}
+	})...)
 	if got, want := *counter(seg), uint64(procsN*goroutines*incs); got != want {
 		t.Fatalf("counter %d, want %d: the lock let updates through", got, want)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/shmkit/shmkit/internal/testmain"
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/sem"
 	"github.com/shmkit/shmkit/shm"
@@ -49,19 +50,9 @@ func TestSemaphoreAdmitsAtMostN(t *testing.T) {
 	if err := s.ReleaseN(n); err != nil {
 		t.Fatal(err)
 	}
-	var ps []*procs.Process
-	for range procsN {
-		p, err := admit.Start(t.Context(), admitArgs{Sem: s, Seg: seg, Rounds: 500})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
-	}
-	for _, p := range ps {
-		if err := p.Wait(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testmain.WaitAll(t, testmain.StartN(t, admit, procsN, func(int) admitArgs {
+		return admitArgs{Sem: s, Seg: seg, Rounds: 500}
+	})...)
 	most := atomic.LoadUint32(word(seg, 68))
 	if most > n || most == 0 {
 		t.Fatalf("at most %d processes were inside at once; the semaphore allows %d", most, n)
@@ -120,19 +111,9 @@ func TestBarrierGenerations(t *testing.T) {
 	if err := b.Init(parties); err != nil {
 		t.Fatal(err)
 	}
-	var ps []*procs.Process
-	for range parties {
-		p, err := cross.Start(t.Context(), barrierArgs{Barrier: b, Seg: seg, Generations: gens})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
-	}
-	for _, p := range ps {
-		if err := p.Wait(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testmain.WaitAll(t, testmain.StartN(t, cross, parties, func(int) barrierArgs {
+		return barrierArgs{Barrier: b, Seg: seg, Generations: gens}
+	})...)
 	for g := range gens {
 		if m := atomic.LoadUint32(word(seg, 1024+4*g)); m != 0b111 {
 			t.Fatalf("generation %d: arrival indexes %03b, want each of 0, 1, 2 once", g, m)
@@ -146,14 +127,7 @@ func TestBarrierBreaksWhenAPartyDies(t *testing.T) {
 	if err := b.Init(3); err != nil {
 		t.Fatal(err)
 	}
-	var ps []*procs.Process
-	for range 3 {
-		p, err := cross.Start(t.Context(), barrierArgs{Barrier: b, Seg: seg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
-	}
+	ps := testmain.StartN(t, cross, 3, func(int) barrierArgs { return barrierArgs{Barrier: b, Seg: seg} })
 	for atomic.LoadUint32(word(seg, 64)) < 3*20 { // let them cross 20 generations together
 		time.Sleep(time.Millisecond)
 	}

@@ -139,3 +139,27 @@ func containsAny(s string, subs []string) bool {
 	}
 	return false
 }
+
+// StartN starts n children running e, the i-th with args(i); the test fails if one cannot start.
+func StartN[A any](t testing.TB, e *procs.EntryPoint[A], n int, args func(i int) A) []*procs.Process {
+	t.Helper()
+	ps := make([]*procs.Process, 0, n)
+	for i := range n {
+		p, err := e.Start(t.Context(), args(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// WaitAll waits for every process and fails the test on the first that did not succeed.
+func WaitAll(t testing.TB, ps ...*procs.Process) {
+	t.Helper()
+	for _, p := range ps {
+		if err := p.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
