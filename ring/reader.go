@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/futex"
 )
@@ -106,7 +107,15 @@ func (r *Reader) publishHead() {
 func (r *Reader) waitData(ctx context.Context) error {
 	r.publishHead() // the writer may be waiting for what this reader already consumed
 	sh := r.p.sh
-	arrived := func() bool { r.tail = atomic.LoadUint64(&sh.tail); return r.tail != r.head }
+	// While waiting, also read the next record's header line: the writer fills it before it
+	// moves tail, so by the time tail moves this load has often already fetched the record,
+	// and the two cache misses of a hand-off overlap instead of following each other.
+	next := (*uint32)(unsafe.Pointer(&r.p.data[r.head&r.p.mask]))
+	arrived := func() bool {
+		_ = atomic.LoadUint32(next)
+		r.tail = atomic.LoadUint64(&sh.tail)
+		return r.tail != r.head
+	}
 	if spinWait(r.mode, arrived, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0 || peerGone(&sh.writerID)
 	}) {
