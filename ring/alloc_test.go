@@ -1,0 +1,41 @@
+package ring_test
+
+import (
+	"testing"
+
+	"github.com/shmkit/shmkit/ring"
+)
+
+// The hot paths allocate nothing: a send and a receive that need no wait, on a pipe and on a
+// queue.
+func TestHotPathsDoNotAllocate(t *testing.T) {
+	p, err := ring.NewPipe("", 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Detach()
+	w, _ := p.Writer()
+	r, _ := p.Reader()
+	msg := make([]byte, 64)
+	if n := testing.AllocsPerRun(1000, func() {
+		buf, _ := w.Reserve(len(msg))
+		copy(buf, msg)
+		_ = w.Commit()
+		_, _ = r.Next()
+		_ = r.Release()
+	}); n != 0 {
+		t.Errorf("pipe Reserve/Commit/Next/Release: %v allocations", n)
+	}
+	q, err := ring.NewQueue("", 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Detach()
+	buf := make([]byte, 64)
+	if n := testing.AllocsPerRun(1000, func() {
+		_ = q.Put(t.Context(), msg)
+		buf, _ = q.Get(t.Context(), buf)
+	}); n != 0 {
+		t.Errorf("queue Put/Get: %v allocations", n)
+	}
+}
