@@ -249,17 +249,41 @@ func (d *decoder) take(n uint64) ([]byte, error) {
 	return b, nil
 }
 
-// count reads a length for a collection of t, bounded by what the stream can still hold.
+// count reads a length for a collection of t, bounded by what the stream can still hold: every
+// element takes at least a byte, unless its type encodes to nothing (struct{}, [0]T).
 func (d *decoder) count(t reflect.Type) (int, bool, error) {
 	n, err := d.uvarint()
 	if err != nil || n == 0 {
 		return 0, n == 0, err
 	}
 	n--
-	if limit := uint64(len(d.buf)) + 1<<16; n > limit { // zero-size elements take no bytes
+	limit := uint64(len(d.buf))
+	if t.Kind() == reflect.Slice && encodesEmpty(t.Elem()) {
+		limit = 1 << 16
+	}
+	if n > limit {
 		return 0, false, &codecError{reason: fmt.Sprintf("%s of length %d in a %d-byte stream", t, n, len(d.buf))}
 	}
 	return int(n), false, nil
+}
+
+// encodesEmpty reports whether values of t encode to no bytes at all.
+func encodesEmpty(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Array:
+		return t.Len() == 0 || encodesEmpty(t.Elem())
+	case reflect.Struct:
+		if classOf(t) != classPlain {
+			return false
+		}
+		for i := 0; i < t.NumField(); i++ {
+			if f := t.Field(i); f.Name != "_" && !encodesEmpty(f.Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func (d *decoder) decode(v reflect.Value, depth int) error {
