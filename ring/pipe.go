@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/futex"
@@ -187,12 +188,14 @@ const (
 
 // spinWait re-checks ready for as long as mode says, and reports whether it became true. In
 // Spin mode it keeps going (yielding now and then) until ready, or until stop reports a reason
-// to look elsewhere (a context, a close, a dead peer).
-func spinWait(mode WaitMode, ready, stop func() bool) bool {
+// to look elsewhere (a context, a close), or, looked at once per check slice since it reads the
+// process table, dead reports the peer gone.
+func spinWait(mode WaitMode, ready, stop, dead func() bool) bool {
 	switch mode {
 	case Sleep:
 		return false
 	case Spin:
+		last := time.Now()
 		for i := 0; ; i++ {
 			if ready() {
 				return true
@@ -200,6 +203,12 @@ func spinWait(mode WaitMode, ready, stop func() bool) bool {
 			if i%1024 == 1023 {
 				if stop() {
 					return false
+				}
+				if time.Since(last) >= futex.CheckSlice {
+					if dead() {
+						return false
+					}
+					last = time.Now()
 				}
 				runtime.Gosched()
 			}

@@ -117,8 +117,8 @@ func (r *Reader) waitData(ctx context.Context) error {
 		return r.tail != r.head
 	}
 	if spinWait(r.mode, arrived, func() bool {
-		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0 || peerGone(&sh.writerID)
-	}) {
+		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0
+	}, func() bool { return peerGone(&sh.writerID) }) {
 		return nil
 	}
 	for {

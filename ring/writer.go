@@ -115,8 +115,8 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 		w.publish() // the reader must see the records before it can free their space
 	}
 	if spinWait(w.mode, enough, func() bool {
-		return ctx.Err() != nil || atomic.LoadUint32(&sh.readerClosed) != 0 || peerGone(&sh.readerID)
-	}) {
+		return ctx.Err() != nil || atomic.LoadUint32(&sh.readerClosed) != 0
+	}, func() bool { return peerGone(&sh.readerID) }) {
 		return nil
 	}
 	for {
