@@ -141,7 +141,9 @@ func (r *Reader) waitData(ctx context.Context) error {
 		if arrived() {
 			return nil
 		}
-		if peerGone(&sh.writerID) && !arrived() {
+		// A writer that closed and then exited is an end of stream, not a death: the loop's
+		// top returns io.EOF for it.
+		if atomic.LoadUint32(&sh.writerClosed) == 0 && peerGone(&sh.writerID) && !arrived() {
 			return fmt.Errorf("%w: the writer died", ErrPeerGone)
 		}
 	}

@@ -136,7 +136,7 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 		if enough() {
 			return nil
 		}
-		if peerGone(&sh.readerID) {
+		if atomic.LoadUint32(&sh.readerClosed) == 0 && peerGone(&sh.readerID) {
 			return fmt.Errorf("%w: the reader died", ErrPeerGone)
 		}
 	}
