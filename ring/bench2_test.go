@@ -102,24 +102,12 @@ func BenchmarkPingPong64(b *testing.B) {
 	}{{"mode=spin/impl=shmkit-pipe", ring.Spin}, {"mode=spin-then-sleep/impl=shmkit-pipe", ring.SpinThenSleep}} {
 		b.Run(c.name, func(b *testing.B) {
 			round, done := pipePingPong(b, c.mode, b.N+1)
-			round()
-			b.ResetTimer()
-			for range b.N {
-				round()
-			}
-			b.StopTimer()
-			done()
+			timeRounds(b, round, done)
 		})
 	}
 	b.Run("mode=spin/impl=raw-spin", func(b *testing.B) {
 		round, done := rawPingPong(b, true, b.N+1)
-		round()
-		b.ResetTimer()
-		for range b.N {
-			round()
-		}
-		b.StopTimer()
-		done()
+		timeRounds(b, round, done)
 	})
 	b.Run("mode=sleep/impl=shmkit-pipe+raw-futex", func(b *testing.B) {
 		pipe, pipeDone := pipePingPong(b, ring.Sleep, b.N+1)
@@ -142,6 +130,17 @@ func BenchmarkPingPong64(b *testing.B) {
 		b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), "raw-futex-ns/roundtrip")
 		b.ReportMetric(float64(tp)/float64(tr), "ratio")
 	})
+}
+
+// timeRounds times b.N round trips after a first, untimed one that includes the child's start.
+func timeRounds(b *testing.B, round, done func()) {
+	round()
+	b.ResetTimer()
+	for range b.N {
+		round()
+	}
+	b.StopTimer()
+	done()
 }
 
 // pipePingPong starts an echo child on two pipes and returns one round trip and a wait for it.

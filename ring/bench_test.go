@@ -3,6 +3,7 @@ package ring_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -154,15 +155,8 @@ var streamOut = procs.Entry("ring.streamOut", func(ctx context.Context, a kernel
 			return err
 		}
 	}
-	return errorsJoin(bw.Flush(), w.Close())
+	return errors.Join(bw.Flush(), w.Close())
 })
-
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
 
 // kernelPeer starts a child streaming n messages over kind and returns this end, and a func
 // to call once the first message arrived (the child has opened its end by then).

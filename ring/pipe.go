@@ -167,8 +167,13 @@ func claim(word *uint32, closed *uint32) error {
 	}
 }
 
-// peerGone reports whether the process holding the other end has died (never claimed: no).
-func peerGone(word *uint32) bool {
+// peerGone reports whether the process holding the other end has died. An end never claimed,
+// or one that was closed (its process may then exit: that is an end of stream, not a death),
+// is not gone.
+func peerGone(word, closed *uint32) bool {
+	if atomic.LoadUint32(closed) != 0 {
+		return false
+	}
 	id := atomic.LoadUint32(word)
 	return id != 0 && id != uint32(pidinfo.SelfID()) && !pidinfo.ID(id).Alive()
 }

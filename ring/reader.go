@@ -118,7 +118,7 @@ func (r *Reader) waitData(ctx context.Context) error {
 	}
 	if spinWait(r.mode, arrived, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0
-	}, func() bool { return peerGone(&sh.writerID) }) {
+	}, func() bool { return peerGone(&sh.writerID, &sh.writerClosed) }) {
 		return nil
 	}
 	for {
@@ -141,9 +141,7 @@ func (r *Reader) waitData(ctx context.Context) error {
 		if arrived() {
 			return nil
 		}
-		// A writer that closed and then exited is an end of stream, not a death: the loop's
-		// top returns io.EOF for it.
-		if atomic.LoadUint32(&sh.writerClosed) == 0 && peerGone(&sh.writerID) && !arrived() {
+		if peerGone(&sh.writerID, &sh.writerClosed) && !arrived() {
 			return fmt.Errorf("%w: the writer died", ErrPeerGone)
 		}
 	}

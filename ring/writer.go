@@ -116,7 +116,7 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 	}
 	if spinWait(w.mode, enough, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.readerClosed) != 0
-	}, func() bool { return peerGone(&sh.readerID) }) {
+	}, func() bool { return peerGone(&sh.readerID, &sh.readerClosed) }) {
 		return nil
 	}
 	for {
@@ -136,7 +136,7 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 		if enough() {
 			return nil
 		}
-		if atomic.LoadUint32(&sh.readerClosed) == 0 && peerGone(&sh.readerID) {
+		if peerGone(&sh.readerID, &sh.readerClosed) {
 			return fmt.Errorf("%w: the reader died", ErrPeerGone)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -136,7 +137,7 @@ func TestBarrierBreaksWhenAPartyDies(t *testing.T) {
 	for _, p := range ps[1:] {
 		err := p.Wait(t.Context())
 		var ee *procs.ExitError
-		if !errors.As(err, &ee) || !contains(ee.Message, sem.ErrBrokenBarrier.Error()) {
+		if !errors.As(err, &ee) || !strings.Contains(ee.Message, sem.ErrBrokenBarrier.Error()) {
 			t.Fatalf("survivor ended with %v, want ErrBrokenBarrier", err)
 		}
 	}
