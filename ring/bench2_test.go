@@ -56,12 +56,14 @@ type rawArgs struct {
 	Seg  *shm.Segment
 	N    int
 	Spin bool
+	Msg  bool // carry a 64-byte message beside each word
 }
 
-// words returns the ping and pong words, a line apart.
-func words(s *shm.Segment) (ping, pong *uint32) {
+// words returns the ping and pong words, a line pair apart, and the 64-byte message areas
+// that follow each word, as a record's payload follows its header.
+func words(s *shm.Segment) (ping, pong *uint32, pingMsg, pongMsg []byte) {
 	b := s.Bytes()
-	return (*uint32)(unsafe.Pointer(&b[0])), (*uint32)(unsafe.Pointer(&b[128]))
+	return (*uint32)(unsafe.Pointer(&b[0])), (*uint32)(unsafe.Pointer(&b[128])), b[8:72], b[136:200]
 }
 
 // await waits for *w == v: spinning, or sleeping on the futex at every change.
@@ -79,9 +81,12 @@ func await(w *uint32, v uint32, spin bool) {
 
 // rawEcho answers N pings with bare shared-memory words: the floor under any ring.
 var rawEcho = procs.Entry("ring.rawEcho", func(ctx context.Context, a rawArgs) error {
-	ping, pong := words(a.Seg)
+	ping, pong, pingMsg, pongMsg := words(a.Seg)
 	for i := 1; i <= a.N; i++ {
 		await(ping, uint32(i), a.Spin)
+		if a.Msg {
+			copy(pongMsg, pingMsg)
+		}
 		atomic.StoreUint32(pong, uint32(i))
 		if !a.Spin {
 			futex.Wake(pong, 1)
@@ -106,12 +111,16 @@ func BenchmarkPingPong64(b *testing.B) {
 		})
 	}
 	b.Run("mode=spin/impl=raw-spin", func(b *testing.B) {
-		round, done := rawPingPong(b, true, b.N+1)
+		round, done := rawPingPong(b, true, false, b.N+1)
+		timeRounds(b, round, done)
+	})
+	b.Run("mode=spin/impl=raw-spin-64B", func(b *testing.B) {
+		round, done := rawPingPong(b, true, true, b.N+1)
 		timeRounds(b, round, done)
 	})
 	b.Run("mode=sleep/impl=shmkit-pipe+raw-futex", func(b *testing.B) {
 		pipe, pipeDone := pipePingPong(b, ring.Sleep, b.N+1)
-		raw, rawDone := rawPingPong(b, false, b.N+1)
+		raw, rawDone := rawPingPong(b, false, false, b.N+1)
 		pipe()
 		raw()
 		var tp, tr time.Duration
@@ -173,20 +182,25 @@ func pipePingPong(b *testing.B, mode ring.WaitMode, rounds int) (round, done fun
 }
 
 // rawPingPong starts a rawEcho child and returns one round trip and a wait for it.
-func rawPingPong(b *testing.B, spin bool, rounds int) (round, done func()) {
+// With msg, each side's message travels too, touched as the pipe round touches it: this side
+// writes its first byte, the child copies all 64 bytes across.
+func rawPingPong(b *testing.B, spin, msg bool, rounds int) (round, done func()) {
 	seg, err := shm.Anonymous(4096)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = seg.Close() })
-	ping, pong := words(seg)
-	child, err := rawEcho.Start(b.Context(), rawArgs{Seg: seg, N: rounds, Spin: spin})
+	ping, pong, pingMsg, _ := words(seg)
+	child, err := rawEcho.Start(b.Context(), rawArgs{Seg: seg, N: rounds, Spin: spin, Msg: msg})
 	if err != nil {
 		b.Fatal(err)
 	}
 	i := uint32(0)
 	round = func() {
 		i++
+		if msg {
+			pingMsg[0] = byte(i)
+		}
 		atomic.StoreUint32(ping, i)
 		if !spin {
 			futex.Wake(ping, 1)

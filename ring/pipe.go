@@ -22,16 +22,23 @@ import (
 //	 12  readerClosed    u32  1 once the reader closed                        reader, atomic
 //	 16  writerID        u32  pidinfo.ID of the writer process, 0: none       CAS by claimers
 //	 20  readerID        u32  pidinfo.ID of the reader process, 0: none       CAS by claimers
-//	128  tail            u64  bytes ever published by the writer              writer, atomic
-//	256  head            u64  bytes ever released by the reader               reader, atomic
-//	384  readerSleeping  u32  the reader sleeps (or is about to) on tail      reader, atomic
-//	388  writerSleeping  u32  the writer sleeps (or is about to) on head      writer, atomic
+//	128  tail            u64  bytes published, stored every quarter capacity  writer, atomic
+//	256  head            u64  bytes released, stored every quarter capacity   reader, atomic
+//	384  readerSleep     u32  the reader sleeps (or is about to)              reader, atomic
+//	388  writerSleep     u32  the writer sleeps (or is about to) on head      writer, atomic
 //	512  data            capacity bytes of records
 //
-// tail and head run free; position p is at data[p & (capacity-1)]. The reader sleeps on the low
-// half of tail (the futex word), the writer on the low half of head; each side stores its index
-// and then reads the other's sleeping flag, and a sleeper sets its flag and then re-reads the
-// index, so one of them always sees the other (sequentially consistent atomics).
+// tail and head run free; position p is at data[p & (capacity-1)]. A record is published by
+// its header, not by tail: the writer zeroes the header after a record, fills the record, and
+// stores its header last; the reader polls the header at its position and stops at a zero
+// one. So a hand-off moves the record's own cache lines and nothing else, and tail is only
+// bookkeeping (Len, and a writer taking the end over walks the headers on from it).
+//
+// Sleeping: the reader sleeps on the high half of the zero header it waits at, the writer on
+// the low half of head. Each side stores (its header, its head) and then reads the other's
+// sleeping flag; a sleeper sets its flag and then re-reads, so one of them always sees the
+// other (sequentially consistent atomics). The reader publishes head at once when the writer
+// sleeps.
 type pipeShared struct {
 	capacity     uint64
 	writerClosed uint32
@@ -60,7 +67,7 @@ var _ [pipeData - unsafe.Sizeof(pipeShared{})]struct{}
 
 const pipeKind = "ring.Pipe"
 
-func pipeLayout(capacity int) string { return fmt.Sprintf("ring.Pipe/v1 cap=%d", capacity) }
+func pipeLayout(capacity int) string { return fmt.Sprintf("ring.Pipe/v2 cap=%d", capacity) }
 
 // A Pipe is a one-way channel of variable-length records in shared memory, for one writer
 // process and one reader process: Python's Pipe(duplex=False), without a copy or a system call
@@ -136,9 +143,18 @@ func (p *Pipe) MaxRecord() int { return len(p.data)/2 - recordHeader }
 // Segment returns the segment the Pipe lives in.
 func (p *Pipe) Segment() *shm.Segment { return p.seg }
 
-// Len returns the bytes (headers included) written and not yet released: a snapshot.
+// Len returns the bytes (headers included) published and not yet released, as the shared
+// indices show them: a snapshot. The reader publishes its position in batches of a quarter
+// of the capacity, so while it runs Len can count up to that much it has already consumed.
+// Len reads the records' headers on from the last stored tail, so it is not for a hot path.
 func (p *Pipe) Len() int {
-	return int(atomic.LoadUint64(&p.sh.tail) - atomic.LoadUint64(&p.sh.head))
+	head := atomic.LoadUint64(&p.sh.head)
+	tail := atomic.LoadUint64(&p.sh.tail)
+	t, err := p.frontier(max(tail, head), head)
+	if err != nil { // the ends moved a lap under the walk (or the region is corrupt)
+		t = max(tail, head)
+	}
+	return int(min(t-head, uint64(len(p.data))))
 }
 
 // Detach unmaps the Pipe from this process (its ends' Close is what ends the stream).

@@ -18,6 +18,7 @@ import (
 	"github.com/shmkit/shmkit/internal/testmain"
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/ring"
+	"github.com/shmkit/shmkit/sem"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -170,6 +171,91 @@ func TestPipeProducerKilledMidStream(t *testing.T) {
 	}
 	if got, err := r.Recv(nil); err != nil || string(got) != "next" {
 		t.Fatalf("%q %v", got, err)
+	}
+}
+
+type hangArgs struct {
+	P     *ring.Pipe
+	Ready *sem.Event
+}
+
+// reserveAndHang commits "a", then reserves "b" and "c" and fills them without committing,
+// says so, and waits to be killed.
+var reserveAndHang = procs.Entry("ring.reserveAndHang", func(ctx context.Context, a hangArgs) error {
+	w, err := a.P.Writer()
+	if err != nil {
+		return err
+	}
+	if err := w.Send([]byte("a")); err != nil {
+		return err
+	}
+	for _, m := range []string{"b", "c"} {
+		buf, err := w.Reserve(len(m))
+		if err != nil {
+			return err
+		}
+		copy(buf, m)
+	}
+	if err := a.Ready.Set(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+})
+
+// A writer killed with records reserved and filled but not committed: the reader gets what
+// was committed, then ErrPeerGone, never the uncommitted records; a new writer's records come
+// next.
+func TestPipeWriterKilledBeforeCommit(t *testing.T) {
+	p := newPipe(t, 256)
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, err := shm.Anonymous(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	ready, err := sem.At[sem.Event](seg.Bytes(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := reserveAndHang.Start(t.Context(), hangArgs{P: p, Ready: ready})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ready.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Kill()
+	_ = child.Join(t.Context())
+	if got, err := r.Recv(nil); err != nil || string(got) != "a" {
+		t.Fatalf("first record: %q %v", got, err)
+	}
+	if got, err := r.Recv(nil); !errors.Is(err, ring.ErrPeerGone) {
+		t.Fatalf("after the committed record: %q %v, want ErrPeerGone", got, err)
+	}
+	if n := p.Len(); n != 0 {
+		t.Fatalf("Len %d: uncommitted records counted", n)
+	}
+	w, err := p.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"d", "ee"} {
+		if err := w.Send([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = w.Close()
+	for _, want := range []string{"d", "ee"} {
+		if got, err := r.Recv(nil); err != nil || string(got) != want {
+			t.Fatalf("got %q %v, want %q", got, err, want)
+		}
+	}
+	if _, err := r.Recv(nil); err != io.EOF {
+		t.Fatalf("after the new writer closed: %v, want io.EOF", err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/futex"
 )
@@ -16,7 +15,6 @@ type Reader struct {
 	p         *Pipe
 	head      uint64 // position of the next record (released records are behind it)
 	published uint64 // head as last stored for the writer
-	tail      uint64 // the writer's tail as last read
 	cur       uint64 // size of the record Next returned, 0 if none
 	rest      []byte // what Read has not yet returned of the current record
 	closed    bool
@@ -33,7 +31,7 @@ func (p *Pipe) Reader() (*Reader, error) {
 		return nil, err
 	}
 	h := atomic.LoadUint64(&p.sh.head)
-	return &Reader{p: p, head: h, published: h, tail: atomic.LoadUint64(&p.sh.tail)}, nil
+	return &Reader{p: p, head: h, published: h}, nil
 }
 
 // Next returns the next record in place, waiting for one. The slice is valid until Release
@@ -49,24 +47,23 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 	if r.cur != 0 {
 		r.release()
 	}
+	capacity := uint64(len(r.p.data))
 	for {
-		if r.head == r.tail {
-			r.tail = atomic.LoadUint64(&r.p.sh.tail)
-		}
-		if r.head != r.tail {
-			n, size, pad, err := parseRecord(r.p.data, r.head&r.p.mask, r.tail-r.head)
+		off := r.head & r.p.mask
+		if h := atomic.LoadUint64(r.p.header(off)); h != 0 {
+			n, size, pad, err := parseHeader(h, off, capacity)
 			if err != nil {
 				return nil, err
 			}
+			r.head += size
 			if pad {
-				r.head += size
 				continue
 			}
 			r.cur = size
-			off := r.head&r.p.mask + recordHeader
-			return r.p.data[off : off+uint64(n) : off+uint64(n)], nil
+			start := off + recordHeader
+			return r.p.data[start : start+uint64(n) : start+uint64(n)], nil
 		}
-		if err := r.waitData(ctx); err != nil {
+		if err := r.waitData(ctx, off); err != nil {
 			return nil, err
 		}
 	}
@@ -85,7 +82,6 @@ func (r *Reader) Release() error {
 // quarter of the capacity), or at once when the writer sleeps for space, so the reader does
 // not bounce the head's cache line on every record.
 func (r *Reader) release() {
-	r.head += r.cur
 	r.cur, r.rest = 0, nil
 	if r.head-r.published >= uint64(len(r.p.data))/4 || atomic.LoadUint32(&r.p.sh.writerSleep) != 0 {
 		r.publishHead()
@@ -103,19 +99,13 @@ func (r *Reader) publishHead() {
 	}
 }
 
-// waitData waits until the writer publishes past head, closes, or dies.
-func (r *Reader) waitData(ctx context.Context) error {
+// waitData waits until the writer publishes the record at off (the header there turns
+// nonzero), closes, or dies. A sleeping reader sleeps on that header's high half.
+func (r *Reader) waitData(ctx context.Context, off uint64) error {
 	r.publishHead() // the writer may be waiting for what this reader already consumed
 	sh := r.p.sh
-	// While waiting, also read the next record's header line: the writer fills it before it
-	// moves tail, so by the time tail moves this load has often already fetched the record,
-	// and the two cache misses of a hand-off overlap instead of following each other.
-	next := (*uint32)(unsafe.Pointer(&r.p.data[r.head&r.p.mask]))
-	arrived := func() bool {
-		_ = atomic.LoadUint32(next)
-		r.tail = atomic.LoadUint64(&sh.tail)
-		return r.tail != r.head
-	}
+	h := r.p.header(off)
+	arrived := func() bool { return atomic.LoadUint64(h) != 0 }
 	if spinWait(r.mode, arrived, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0
 	}, func() bool { return peerGone(&sh.writerID, &sh.writerClosed) }) {
@@ -133,7 +123,7 @@ func (r *Reader) waitData(ctx context.Context) error {
 			atomic.StoreUint32(&sh.readerSleep, 0)
 			return nil
 		}
-		err := futex.Park(ctx, r.p.tailWord(), uint32(r.tail), futex.CheckSlice)
+		err := futex.Park(ctx, r.p.typeWord(off), 0, futex.CheckSlice)
 		atomic.StoreUint32(&sh.readerSleep, 0)
 		if err != nil {
 			return err

@@ -14,7 +14,9 @@ import (
 //
 // type recData carries length bytes. type recPad fills the rest of the region when the next
 // record would not fit before the end, so every record is contiguous; its length runs to the
-// end of the region. The writer fills a record, then publishes it by moving tail past it.
+// end of the region. A zero header (type 0) is the end of what is published: the writer
+// zeroes the header after a record before it publishes the record, and publishes by storing
+// the record's header last.
 const (
 	recordHeader = 8
 	recData      = 1
@@ -31,22 +33,32 @@ func parseRecord(data []byte, off, avail uint64) (n int, size uint64, pad bool, 
 	if off%8 != 0 || off+recordHeader > capacity || avail < recordHeader {
 		return 0, 0, false, fmt.Errorf("%w: record header at %d with %d bytes published", ErrCorrupt, off, avail)
 	}
-	length := uint64(binary.LittleEndian.Uint32(data[off:]))
-	switch binary.LittleEndian.Uint32(data[off+4:]) {
+	n, size, pad, err = parseHeader(binary.LittleEndian.Uint64(data[off:]), off, capacity)
+	if err == nil && size > avail {
+		return 0, 0, false, fmt.Errorf("%w: record of %d bytes at %d with %d bytes published", ErrCorrupt, size, off, avail)
+	}
+	return n, size, pad, err
+}
+
+// parseHeader checks the header h of the record at offset off (8-aligned, inside the region)
+// of a capacity-byte region: the record must lie inside the region, contiguous.
+func parseHeader(h, off, capacity uint64) (n int, size uint64, pad bool, err error) {
+	length := h & 0xffffffff
+	switch h >> 32 {
 	case recPad:
 		size = recordHeader + length
-		if size != capacity-off || size > avail {
+		if size != capacity-off {
 			return 0, 0, false, fmt.Errorf("%w: padding of %d bytes at %d", ErrCorrupt, length, off)
 		}
 		return 0, size, true, nil
 	case recData:
 		size = recordHeader + align8(length)
-		if length > capacity/2-recordHeader || off+size > capacity || size > avail {
+		if length > capacity/2-recordHeader || off+size > capacity {
 			return 0, 0, false, fmt.Errorf("%w: record of %d bytes at %d", ErrCorrupt, length, off)
 		}
 		return int(length), size, false, nil
 	}
-	return 0, 0, false, fmt.Errorf("%w: record type %d at %d", ErrCorrupt, binary.LittleEndian.Uint32(data[off+4:]), off)
+	return 0, 0, false, fmt.Errorf("%w: record type %d at %d", ErrCorrupt, h>>32, off)
 }
 
 func putHeader(data []byte, off uint64, length, typ uint32) {

@@ -24,6 +24,10 @@ type Writer struct {
 	head      uint64 // the reader's head as last read: free space is computed against it
 	closed    bool
 	mode      WaitMode
+
+	pending       uint64 // offset of the first record reserved since the last Commit
+	pendingHeader uint64 // its header, stored by Commit
+	sharedTail    uint64 // tail as last stored in the control block
 }
 
 // SetWaitMode sets how Reserve waits for space (SpinThenSleep by default).
@@ -35,13 +39,43 @@ func (p *Pipe) Writer() (*Writer, error) {
 	if err := claim(&p.sh.writerID, &p.sh.writerClosed); err != nil {
 		return nil, err
 	}
-	t := atomic.LoadUint64(&p.sh.tail)
-	return &Writer{p: p, tail: t, published: t, head: atomic.LoadUint64(&p.sh.head)}, nil
+	head := atomic.LoadUint64(&p.sh.head)
+	t, err := p.frontier(max(atomic.LoadUint64(&p.sh.tail), head), head)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{p: p, tail: t, published: t, sharedTail: t, head: head}, nil
 }
 
-// tailWord and headWord are the futex words: the low halves of the indices (little-endian).
-func (p *Pipe) tailWord() *uint32 { return (*uint32)(unsafe.Pointer(&p.sh.tail)) }
+// frontier finds the end of the published records: from t, a record boundary at or behind
+// it, past every published header to the first zero one. The shared tail lags the records
+// (see publishTail); this catches up, for a writer taking the end over and for Len.
+func (p *Pipe) frontier(t, head uint64) (uint64, error) {
+	capacity := uint64(len(p.data))
+	for {
+		off := t & p.mask
+		h := atomic.LoadUint64(p.header(off))
+		if h == 0 {
+			return t, nil
+		}
+		_, size, _, err := parseHeader(h, off, capacity)
+		if err != nil {
+			return 0, err
+		}
+		if t+size-head > capacity {
+			return 0, fmt.Errorf("%w: records past the reader's head by more than the capacity", ErrCorrupt)
+		}
+		t += size
+	}
+}
+
+// headWord is the word a writer waiting for space sleeps on: the low half of head.
 func (p *Pipe) headWord() *uint32 { return (*uint32)(unsafe.Pointer(&p.sh.head)) }
+
+// header returns the header word of the record at offset off of the data region, and typeWord
+// its high half, the word a reader waiting at off sleeps on (little-endian).
+func (p *Pipe) header(off uint64) *uint64   { return (*uint64)(unsafe.Pointer(&p.data[off])) }
+func (p *Pipe) typeWord(off uint64) *uint32 { return (*uint32)(unsafe.Pointer(&p.data[off+4])) }
 
 // Reserve returns n bytes of the ring to fill in place, as the next record, waiting for space;
 // Commit publishes it. Nothing is copied. It fails with ErrTooLarge beyond MaxRecord.
@@ -55,25 +89,38 @@ func (w *Writer) ReserveContext(ctx context.Context, n int) ([]byte, error) {
 	case n < 0 || n > w.p.MaxRecord():
 		return nil, fmt.Errorf("%w: %d bytes, this pipe carries at most %d", ErrTooLarge, n, w.p.MaxRecord())
 	}
-	capacity := uint64(len(w.p.data))
 	size := recordHeader + align8(uint64(n))
 	off := w.tail & w.p.mask
-	need := size
-	if toEnd := capacity - off; size > toEnd {
-		need = toEnd + size // pad to the end, then the record at 0
+	pad := uint64(0)
+	if toEnd := uint64(len(w.p.data)) - off; size > toEnd {
+		pad = toEnd // pad to the end, then the record at 0
 	}
-	if err := w.waitSpace(ctx, need); err != nil {
+	// The record, the padding before it, and the zero header after it.
+	if err := w.waitSpace(ctx, pad+size+recordHeader); err != nil {
 		return nil, err
 	}
-	if toEnd := capacity - off; size > toEnd {
-		putHeader(w.p.data, off, uint32(toEnd-recordHeader), recPad)
-		w.tail += toEnd
+	if pad != 0 {
+		w.put(off, uint32(pad-recordHeader), recPad, pad)
 		off = 0
 	}
-	putHeader(w.p.data, off, uint32(n), recData) // unseen by the reader until published
-	w.tail += size
+	w.put(off, uint32(n), recData, size)
 	start := off + recordHeader
 	return w.p.data[start : start+uint64(n) : start+uint64(n)], nil
+}
+
+// put lays out the record of size bytes at off. The header after it is zeroed first: the
+// reader stops at a zero header, and a free region holds whatever an earlier lap left. The
+// first record since the last Commit keeps its header back for Commit to publish; the ones
+// after it are written at once, since the reader cannot get past the first.
+func (w *Writer) put(off uint64, length, typ uint32, size uint64) {
+	*w.p.header((off + size) & w.p.mask) = 0
+	h := uint64(length) | uint64(typ)<<32
+	if w.tail == w.published {
+		w.pending, w.pendingHeader = off, h
+	} else {
+		*w.p.header(off) = h
+	}
+	w.tail += size
 }
 
 // Commit publishes every record reserved since the last Commit (and any padding between).
@@ -88,14 +135,27 @@ func (w *Writer) Commit() error {
 	return nil
 }
 
-// publish moves the shared tail. The atomic store orders every byte of the records before it;
-// then a sleeping reader is woken (it set its flag before its last look at tail).
+// publish stores the first pending header: the atomic store orders every byte written before
+// it, and the reader, which polls the header at its head, sees all the records at once. Then
+// a sleeping reader is woken (it set its flag before its last look at the header). The shared
+// tail is not on this path: the reader never reads it, so it is stored only every quarter of
+// the capacity (see publishTail).
 func (w *Writer) publish() {
+	atomic.StoreUint64(w.p.header(w.pending), w.pendingHeader)
 	w.published = w.tail
-	atomic.StoreUint64(&w.p.sh.tail, w.tail)
 	if atomic.LoadUint32(&w.p.sh.readerSleep) != 0 {
-		futex.Wake(w.p.tailWord(), 1)
+		futex.Wake(w.p.typeWord(w.pending), 1)
 	}
+	if w.published-w.sharedTail >= uint64(len(w.p.data))/4 {
+		w.publishTail()
+	}
+}
+
+// publishTail stores tail for Len and for a writer that takes this end over: both walk the
+// headers on from it, so a tail behind the records is slower to read, never wrong.
+func (w *Writer) publishTail() {
+	w.sharedTail = w.published
+	atomic.StoreUint64(&w.p.sh.tail, w.published)
 }
 
 func (w *Writer) free() uint64 { return uint64(len(w.p.data)) - (w.tail - w.head) }
@@ -198,7 +258,8 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	w.tail = w.published
+	w.publishTail()
 	atomic.StoreUint32(&w.p.sh.writerClosed, 1)
-	futex.Wake(w.p.tailWord(), 1) // a sleeping reader looks again and finds the end
+	futex.Wake(w.p.typeWord(w.tail&w.p.mask), 1) // a sleeping reader looks again and finds the end
 	return nil
 }
