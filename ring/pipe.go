@@ -216,7 +216,7 @@ func spinWait(mode WaitMode, ready, stop, dead func() bool) bool {
 	case Sleep:
 		return false
 	case Spin:
-		last := time.Now()
+		var last time.Time // read from the clock only once the wait is long: a hand-off is not
 		for i := 0; ; i++ {
 			if ready() {
 				return true
@@ -225,11 +225,14 @@ func spinWait(mode WaitMode, ready, stop, dead func() bool) bool {
 				if stop() {
 					return false
 				}
-				if time.Since(last) >= futex.CheckSlice {
+				switch now := time.Now(); {
+				case last.IsZero():
+					last = now
+				case now.Sub(last) >= futex.CheckSlice:
 					if dead() {
 						return false
 					}
-					last = time.Now()
+					last = now
 				}
 				runtime.Gosched()
 			}

