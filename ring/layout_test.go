@@ -41,6 +41,10 @@ func TestParseRecord(t *testing.T) {
 	if _, size, pad, err := parseRecord(data, 200, 56); err != nil || size != 56 || !pad {
 		t.Fatalf("pad record: %d %v %v", size, pad, err)
 	}
+	putHeader(data, 32, 16, recPad)
+	if _, size, pad, err := parseRecord(data, 32, 64); err != nil || size != 24 || !pad {
+		t.Fatalf("pad record before an aligned payload: %d %v %v", size, pad, err)
+	}
 	for _, c := range []struct {
 		name        string
 		length, typ uint32
@@ -50,7 +54,8 @@ func TestParseRecord(t *testing.T) {
 		{"too long", 200, recData, 0, 256},
 		{"past the end", 64, recData, 192, 256},
 		{"bad type", 8, 7, 0, 64},
-		{"short pad", 8, recPad, 200, 56},
+		{"pad past the end", 56, recPad, 200, 256},
+		{"pad of odd length", 5, recPad, 0, 256},
 		{"misaligned", 8, recData, 4, 64},
 		{"header past end", 0, recData, 252, 64},
 	} {

@@ -198,7 +198,10 @@ func peerGone(word, closed *uint32) bool {
 type WaitMode int
 
 const (
-	// SpinThenSleep (the default) re-checks briefly, then sleeps in the kernel until woken.
+	// SpinThenSleep (the default) re-checks for a while, then sleeps in the kernel until
+	// woken. How long it spins adapts, between 2 and 100 µs, to how soon its sleeps end:
+	// waking a sleeper costs the waker a system call and, on a virtual machine, often more
+	// than 10 µs, so an end whose peer answers within the budget is better off spinning.
 	SpinThenSleep WaitMode = iota
 	// Sleep sleeps at once: the least CPU, a wake-up's latency on every hand-off.
 	Sleep
@@ -207,38 +210,64 @@ const (
 	Spin
 )
 
-// spinWait re-checks ready for as long as mode says, and reports whether it became true. In
-// Spin mode it keeps going (yielding now and then) until ready, or until stop reports a reason
-// to look elsewhere (a context, a close), or, looked at once per check slice since it reads the
-// process table, dead reports the peer gone.
-func spinWait(mode WaitMode, ready, stop, dead func() bool) bool {
-	switch mode {
-	case Sleep:
+const (
+	minSpin = 2 * time.Microsecond
+	maxSpin = 100 * time.Microsecond
+)
+
+// A spinBudget is how long a SpinThenSleep end spins before it sleeps. It doubles when a
+// sleep ended sooner than maxSpin (spinning on would have caught it) and halves when a sleep
+// ran longer, so a busy peer is waited for spinning and an idle one sleeping.
+type spinBudget time.Duration
+
+func (b *spinBudget) limit() time.Duration { return max(time.Duration(*b), minSpin) }
+
+// slept adjusts the budget after a sleep that lasted d.
+func (b *spinBudget) slept(d time.Duration) {
+	if d < maxSpin {
+		*b = spinBudget(min(2*b.limit(), maxSpin))
+	} else {
+		*b = spinBudget(max(b.limit()/2, minSpin))
+	}
+}
+
+// spinWait re-checks ready for as long as mode (and, for SpinThenSleep, budget) says, and
+// reports whether it became true. It stops early when stop reports a reason to look elsewhere
+// (a context, a close). In Spin mode it keeps going (yielding now and then) until then, or
+// until dead, looked at once per check slice since it reads the process table, reports the
+// peer gone.
+func spinWait(mode WaitMode, budget *spinBudget, ready, stop, dead func() bool) bool {
+	if mode == Sleep {
 		return false
-	case Spin:
-		var last time.Time // read from the clock only once the wait is long: a hand-off is not
-		for i := 0; ; i++ {
-			if ready() {
-				return true
+	}
+	var start, last time.Time // read from the clock only once the wait is long: a hand-off is not
+	for i := 0; ; i++ {
+		if ready() {
+			return true
+		}
+		if i%64 != 63 {
+			continue
+		}
+		now := time.Now()
+		if start.IsZero() {
+			start, last = now, now
+		}
+		if mode == SpinThenSleep && now.Sub(start) >= budget.limit() {
+			return false
+		}
+		if i%1024 == 1023 {
+			if stop() {
+				return false
 			}
-			if i%1024 == 1023 {
-				if stop() {
+			if now.Sub(last) >= futex.CheckSlice {
+				if dead() {
 					return false
 				}
-				switch now := time.Now(); {
-				case last.IsZero():
-					last = now
-				case now.Sub(last) >= futex.CheckSlice:
-					if dead() {
-						return false
-					}
-					last = now
-				}
-				runtime.Gosched()
+				last = now
 			}
+			runtime.Gosched()
 		}
 	}
-	return futex.Spin(ready)
 }
 
 const pipeType = "ring.Pipe"

@@ -11,8 +11,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/shmkit/shmkit/internal/testmain"
@@ -403,6 +405,121 @@ func TestPipeInProcess(t *testing.T) {
 	}
 	if _, err := r.Next(); !errors.Is(err, ring.ErrClosed) {
 		t.Fatalf("Next after Close: %v", err)
+	}
+}
+
+// Payloads of 1 KiB or more start on a 64-byte boundary, unless the padding could keep the
+// record from fitting; every size up to MaxRecord goes through, lap after lap, intact.
+func TestPipeLargePayloadsAligned(t *testing.T) {
+	p := newPipe(t, 8192)
+	w, _ := p.Writer()
+	r, _ := p.Reader()
+	sizes := []int{1023, 1024, 8, 2000, 40, 4032, 4033, p.MaxRecord(), 0, 3000, 1500}
+	done := make(chan error, 1)
+	go func() {
+		for i := range 300 {
+			n := sizes[i%len(sizes)]
+			buf, err := w.Reserve(n)
+			if err != nil {
+				done <- err
+				return
+			}
+			for j := range buf {
+				buf[j] = byte(i + j)
+			}
+			if err := w.Commit(); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- w.Close()
+	}()
+	for i := range 300 {
+		n := sizes[i%len(sizes)]
+		rec, err := r.Next()
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if len(rec) != n {
+			t.Fatalf("record %d: %d bytes, want %d", i, len(rec), n)
+		}
+		for j := range rec {
+			if rec[j] != byte(i+j) {
+				t.Fatalf("record %d: byte %d is %d", i, j, rec[j])
+			}
+		}
+		if addr := uintptr(unsafe.Pointer(unsafe.SliceData(rec))); n >= 1024 && n <= 4032 && addr%64 != 0 {
+			t.Fatalf("record %d of %d bytes at %#x: not on a 64-byte boundary", i, n, addr)
+		}
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("after the last record: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type idleArgs struct {
+	P   *ring.Pipe
+	For time.Duration
+}
+
+// idleEnds blocks a Reader on the empty pipe, then a Writer on the full one, each for For in
+// the default mode, and fails if either wait cost more than a tenth of its time in CPU.
+var idleEnds = procs.Entry("ring.idle", func(ctx context.Context, a idleArgs) error {
+	w, err := a.P.Writer()
+	if err != nil {
+		return err
+	}
+	r, err := a.P.Reader()
+	if err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		wait func(context.Context) error
+	}{
+		{"Reader.NextContext", func(ctx context.Context) error { _, err := r.NextContext(ctx); return err }},
+		{"Writer.SendContext", func(ctx context.Context) error {
+			for p := a.P; p.Len()+48+8 <= p.Capacity(); { // fill it: 48-byte records, and the zero header after
+				if err := w.Send(make([]byte, 40)); err != nil {
+					return err
+				}
+			}
+			return w.SendContext(ctx, make([]byte, 40))
+		}},
+	} {
+		before := cpuTime()
+		wctx, cancel := context.WithTimeout(ctx, a.For)
+		start := time.Now()
+		err := c.wait(wctx)
+		cancel()
+		wall, cpu := time.Since(start), cpuTime()-before
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%s: %v", c.name, err)
+		}
+		if cpu > wall/10 {
+			return fmt.Errorf("%s: blocked %v but used %v of CPU", c.name, wall, cpu)
+		}
+	}
+	return nil
+})
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// A blocked end sleeps: spinning is bounded by the budget, and an idle wait is in the kernel.
+func TestPipeBlockedEndUsesNoCPU(t *testing.T) {
+	child, err := idleEnds.Start(t.Context(), idleArgs{P: newPipe(t, 4096), For: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Wait(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -12,15 +12,19 @@ import (
 //	| length    | type      | payload, length bytes, pad  |
 //	+-----------+-----------+-----------------------------+
 //
-// type recData carries length bytes. type recPad fills the rest of the region when the next
-// record would not fit before the end, so every record is contiguous; its length runs to the
-// end of the region. A zero header (type 0) is the end of what is published: the writer
-// zeroes the header after a record before it publishes the record, and publishes by storing
-// the record's header last.
+// type recData carries length bytes. type recPad carries nothing and is skipped: one fills
+// the rest of the region when the next record would not fit before the end, so every record
+// is contiguous, and one goes before a payload of alignedPayload bytes or more so that the
+// payload starts on a 64-byte boundary. A zero header (type 0) is the end of what is
+// published: the writer zeroes the header after a record before it publishes the record, and
+// publishes by storing the record's header last.
 const (
 	recordHeader = 8
 	recData      = 1
 	recPad       = 2
+
+	alignedPayload = 1024 // payloads this long start on a lineAlign boundary
+	lineAlign      = 64
 )
 
 func align8(n uint64) uint64 { return (n + 7) &^ 7 }
@@ -46,8 +50,8 @@ func parseHeader(h, off, capacity uint64) (n int, size uint64, pad bool, err err
 	length := h & 0xffffffff
 	switch h >> 32 {
 	case recPad:
-		size = recordHeader + length
-		if size != capacity-off {
+		size = recordHeader + align8(length)
+		if size != recordHeader+length || off+size > capacity {
 			return 0, 0, false, fmt.Errorf("%w: padding of %d bytes at %d", ErrCorrupt, length, off)
 		}
 		return 0, size, true, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/futex"
@@ -24,6 +25,7 @@ type Writer struct {
 	head      uint64 // the reader's head as last read: free space is computed against it
 	closed    bool
 	mode      WaitMode
+	budget    spinBudget // how long SpinThenSleep spins
 
 	pending       uint64 // offset of the first record reserved since the last Commit
 	pendingHeader uint64 // its header, stored by Commit
@@ -89,19 +91,34 @@ func (w *Writer) ReserveContext(ctx context.Context, n int) ([]byte, error) {
 	case n < 0 || n > w.p.MaxRecord():
 		return nil, fmt.Errorf("%w: %d bytes, this pipe carries at most %d", ErrTooLarge, n, w.p.MaxRecord())
 	}
+	capacity := uint64(len(w.p.data))
 	size := recordHeader + align8(uint64(n))
 	off := w.tail & w.p.mask
-	pad := uint64(0)
-	if toEnd := uint64(len(w.p.data)) - off; size > toEnd {
-		pad = toEnd // pad to the end, then the record at 0
+	// A large payload starts on a 64-byte line (copies into it run at full speed, and the
+	// caller's data is aligned for any use), behind a padding record, unless the padding
+	// could make the record not fit in an otherwise empty ring.
+	aligned := n >= alignedPayload && 2*size+2*(lineAlign-recordHeader) <= capacity
+	alignPad := func(off uint64) uint64 {
+		if !aligned {
+			return 0
+		}
+		return (lineAlign - (off+recordHeader)%lineAlign) % lineAlign
 	}
-	// The record, the padding before it, and the zero header after it.
-	if err := w.waitSpace(ctx, pad+size+recordHeader); err != nil {
+	endPad, linePad := uint64(0), alignPad(off)
+	if toEnd := capacity - off; linePad+size > toEnd {
+		endPad, linePad = toEnd, alignPad(0) // pad to the end, then the record near 0
+	}
+	// The paddings, the record, and the zero header after it.
+	if err := w.waitSpace(ctx, endPad+linePad+size+recordHeader); err != nil {
 		return nil, err
 	}
-	if pad != 0 {
-		w.put(off, uint32(pad-recordHeader), recPad, pad)
+	if endPad != 0 {
+		w.put(off, uint32(endPad-recordHeader), recPad, endPad)
 		off = 0
+	}
+	if linePad != 0 {
+		w.put(off, uint32(linePad-recordHeader), recPad, linePad)
+		off += linePad
 	}
 	w.put(off, uint32(n), recData, size)
 	start := off + recordHeader
@@ -174,11 +191,12 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 	if w.tail != w.published {
 		w.publish() // the reader must see the records before it can free their space
 	}
-	if spinWait(w.mode, enough, func() bool {
+	if spinWait(w.mode, &w.budget, enough, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.readerClosed) != 0
 	}, func() bool { return peerGone(&sh.readerID, &sh.readerClosed) }) {
 		return nil
 	}
+	asleep := time.Now()
 	for {
 		if atomic.LoadUint32(&sh.readerClosed) != 0 {
 			return fmt.Errorf("%w: the reader closed its end", ErrClosed)
@@ -194,6 +212,7 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 			return err
 		}
 		if enough() {
+			w.budget.slept(time.Since(asleep))
 			return nil
 		}
 		if peerGone(&sh.readerID, &sh.readerClosed) {
