@@ -21,9 +21,11 @@
 // Send and Recv copy; Writer is an io.Writer and Reader an io.Reader, so a Pipe works under
 // bufio, io.Copy and encoding/gob. Records are 8-byte aligned with an 8-byte header; a
 // padding record fills the end of the region when the next record would not fit, so every
-// record is contiguous. The writer's and reader's indices each have their own 128-byte line
-// and each side caches the other's, re-reading it only when it must; the reader publishes its
-// index in batches. Closing the writer makes the reader drain, then get io.EOF.
+// record is contiguous, and payloads of 1 KiB or more start on a 64-byte line. A record is
+// published by its own header, stored last (as in Aeron), so a hand-off moves only the
+// record's cache lines; the writer's and reader's indices each have their own 128-byte line,
+// are published in batches and read only when a side must. Closing the writer makes the
+// reader drain, then get io.EOF.
 //
 // # Queue
 //
@@ -35,9 +37,10 @@
 //
 // # Waiting and dead peers
 //
-// A call that must wait spins briefly, then sleeps on a futex (see Writer.SetWaitMode and
-// Reader.SetWaitMode for spin-only and sleep-only pipes), and every such call has a form that
-// takes a context. No death hangs anyone: each side records which processes use the ring, and
+// A call that must wait spins briefly, then sleeps on a futex, and every such call has a
+// form that takes a context. A Pipe end spins for a budget that adapts to its peer (2 to
+// 100 µs: long while sleeps would be short, since a wake-up costs the waker more than the
+// spin); see Writer.SetWaitMode and Reader.SetWaitMode for spin-only and sleep-only ends. No death hangs anyone: each side records which processes use the ring, and
 // a sleeper checks every 50 ms; a Pipe reader whose writer died gets what was committed, then
 // ErrPeerGone (and a writer whose reader died, ErrPeerGone). A Queue producer killed between
 // claiming a slot and publishing it leaves a slot the consumers mark skipped once they see
