@@ -3,8 +3,6 @@ package sem_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -187,31 +185,10 @@ type idleArgs struct {
 // idle blocks on a held Mutex, then on an unset Event, each for For, and fails if either
 // wait cost more than a tenth of its time in CPU.
 var idle = procs.Entry("sem.idle", func(ctx context.Context, a idleArgs) error {
-	for _, w := range []struct {
-		name string
-		wait func(context.Context) error
-	}{{"Mutex.LockContext", a.Lock.LockContext}, {"Event.Wait", a.Event.Wait}} {
-		before := cpuTime()
-		wctx, cancel := context.WithTimeout(ctx, a.For)
-		start := time.Now()
-		err := w.wait(wctx)
-		cancel()
-		wall, cpu := time.Since(start), cpuTime()-before
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%s: %v", w.name, err)
-		}
-		if cpu > wall/10 {
-			return fmt.Errorf("%s: blocked %v but used %v of CPU", w.name, wall, cpu)
-		}
-	}
-	return nil
+	return errors.Join(
+		testmain.BlockedCheaply(ctx, "Mutex.LockContext", a.For, a.Lock.LockContext),
+		testmain.BlockedCheaply(ctx, "Event.Wait", a.For, a.Event.Wait))
 })
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 func TestBlockedProcessUsesNoCPU(t *testing.T) {
 	seg := newSegment(t, 64)

@@ -1,0 +1,28 @@
+package testmain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// BlockedCheaply runs wait with a context that ends after d, and fails unless wait gave up
+// with context.DeadlineExceeded having used at most a tenth of that time in CPU (the whole
+// process's: run it in a child with nothing else to do). It is how a test tells a sleep from
+// a spin.
+func BlockedCheaply(ctx context.Context, name string, d time.Duration, wait func(context.Context) error) error {
+	before := cpuTime()
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	err := wait(wctx)
+	wall, cpu := time.Since(start), cpuTime()-before
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %v, want %v", name, err, context.DeadlineExceeded)
+	}
+	if cpu > wall/10 {
+		return fmt.Errorf("%s: blocked %v but used %v of CPU", name, wall, cpu)
+	}
+	return nil
+}
