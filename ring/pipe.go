@@ -218,16 +218,17 @@ const (
 // A spinBudget is how long a SpinThenSleep end spins before it sleeps. It doubles when a
 // sleep ended sooner than maxSpin (spinning on would have caught it) and halves when a sleep
 // ran longer, so a busy peer is waited for spinning and an idle one sleeping.
-type spinBudget time.Duration
+// A Queue's budget is shared by the goroutines that use it, hence the atomic.
+type spinBudget struct{ d atomic.Int64 }
 
-func (b *spinBudget) limit() time.Duration { return max(time.Duration(*b), minSpin) }
+func (b *spinBudget) limit() time.Duration { return max(time.Duration(b.d.Load()), minSpin) }
 
 // slept adjusts the budget after a sleep that lasted d.
 func (b *spinBudget) slept(d time.Duration) {
 	if d < maxSpin {
-		*b = spinBudget(min(2*b.limit(), maxSpin))
+		b.d.Store(int64(min(2*b.limit(), maxSpin)))
 	} else {
-		*b = spinBudget(max(b.limit()/2, minSpin))
+		b.d.Store(int64(max(b.limit()/2, minSpin)))
 	}
 }
 

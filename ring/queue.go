@@ -96,6 +96,8 @@ type Queue struct {
 	slotSize  int
 	putJoined atomic.Bool // this process is in the producers table
 	getJoined atomic.Bool
+	putBudget spinBudget // how long Put spins before it sleeps
+	getBudget spinBudget
 }
 
 // NewQueue creates a Queue of slots slots (a power of two) holding messages of up to slotSize

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/futex"
 	"github.com/shmkit/shmkit/internal/pidinfo"
@@ -38,6 +39,9 @@ func (c *stuck) dead(pos, seq uint64, owner uint32) bool {
 	return waited >= stuckFor
 }
 
+// never is the dead-peer check of a queue's spin: its sleep loop does that check.
+func never() bool { return false }
+
 // Put copies msg into the queue, waiting while it is full. It fails with ErrTooLarge for a
 // message longer than SlotSize (nothing is sent), ErrClosed once the queue is closed, and
 // ErrPeerGone when every process that ever took from the queue has died and it stays full.
@@ -50,16 +54,21 @@ func (q *Queue) Put(ctx context.Context, msg []byte) error {
 	if done || err != nil {
 		return err
 	}
-	if futex.Spin(func() bool { done, err = q.tryPut(msg); return done || err != nil }) {
+	sh := q.sh
+	if spinWait(SpinThenSleep, &q.putBudget, func() bool { done, err = q.tryPut(msg); return done || err != nil },
+		func() bool { return ctx.Err() != nil }, never) {
 		return err
 	}
-	sh := q.sh
 	atomic.AddUint32(&sh.putSleepers, 1)
 	defer atomic.AddUint32(&sh.putSleepers, ^uint32(0))
 	var st stuck
-	for {
+	asleep := time.Now()
+	for i := 0; ; i++ {
 		v := atomic.LoadUint32(&sh.notFull)
 		if done, err = q.tryPut(msg); done || err != nil {
+			if i > 0 {
+				q.putBudget.slept(time.Since(asleep))
+			}
 			return err
 		}
 		if err := futex.Park(ctx, &sh.notFull, v, futex.CheckSlice); err != nil {
@@ -114,11 +123,12 @@ func (q *Queue) tryPut(msg []byte) (bool, error) {
 		// The slot is this producer's until it publishes.
 		atomic.StoreUint32(owner, uint32(pidinfo.SelfID()))
 		copy(area, msg)
-		atomic.StoreUint32(length, uint32(len(msg)))
 		if atomic.LoadUint32(&sh.joinable) != 0 {
 			atomic.AddUint32(&sh.unfinished, 1) // before publication, so Join cannot see 0 early
 		}
-		atomic.StoreUint32(owner, 0)
+		// len and owner side by side are one little-endian u64: the length, and owner 0
+		// (finished), in one store.
+		atomic.StoreUint64((*uint64)(unsafe.Pointer(length)), uint64(len(msg)))
 		if !atomic.CompareAndSwapUint64(seq, pos, pos+1) {
 			// A consumer took the claim over, believing this process dead: the message is lost.
 			if atomic.LoadUint32(&sh.joinable) != 0 {
@@ -143,16 +153,21 @@ func (q *Queue) Get(ctx context.Context, buf []byte) ([]byte, error) {
 	if done || err != nil {
 		return out, err
 	}
-	if futex.Spin(func() bool { out, done, err = q.tryGet(buf); return done || err != nil }) {
+	sh := q.sh
+	if spinWait(SpinThenSleep, &q.getBudget, func() bool { out, done, err = q.tryGet(buf); return done || err != nil },
+		func() bool { return ctx.Err() != nil || atomic.LoadUint32(&sh.closed) != 0 }, never) {
 		return out, err
 	}
-	sh := q.sh
 	atomic.AddUint32(&sh.getSleepers, 1)
 	defer atomic.AddUint32(&sh.getSleepers, ^uint32(0))
 	var st stuck
-	for {
+	asleep := time.Now()
+	for i := 0; ; i++ {
 		v := atomic.LoadUint32(&sh.notEmpty)
 		if out, done, err = q.tryGet(buf); done || err != nil {
+			if i > 0 {
+				q.getBudget.slept(time.Since(asleep))
+			}
 			return out, err
 		}
 		if atomic.LoadUint32(&sh.closed) != 0 && atomic.LoadUint64(&sh.enq) == atomic.LoadUint64(&sh.deq) {
