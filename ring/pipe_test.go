@@ -115,21 +115,32 @@ func newPipe(t testing.TB, capacity int) *ring.Pipe {
 }
 
 func TestPipeTenMillionRecords(t *testing.T) {
-	const capacity = 1024
 	count := 10_000_000
 	if testing.Short() {
 		count = 1_000_000
 	}
+	stream(t, 1024, count, 7)
+}
+
+// Records up to 16 KiB in a 64 KiB ring: payloads of 1 KiB or more go behind padding to a
+// 64-byte line, and the padding and wrap records mix.
+func TestPipeLargeRecords(t *testing.T) {
+	stream(t, 64<<10, 100_000, 8)
+}
+
+// stream sends count random records of up to a quarter of capacity from a child and checks
+// every byte, in order, then the end of the stream.
+func stream(t *testing.T, capacity, count int, seed uint64) {
 	p := newPipe(t, capacity)
 	r, err := p.Reader()
 	if err != nil {
 		t.Fatal(err)
 	}
-	child, err := produce.Start(t.Context(), produceArgs{P: p, Count: count, Seed: 7, Max: capacity / 4})
+	child, err := produce.Start(t.Context(), produceArgs{P: p, Count: count, Seed: seed, Max: capacity / 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := verify(r, newGen(7, capacity/4), 0)
+	n, err := verify(r, newGen(seed, capacity/4), 0)
 	if !errors.Is(err, io.EOF) || n != count {
 		t.Fatalf("read %d of %d records, then %v", n, count, err)
 	}
