@@ -286,6 +286,9 @@ var consume = procs.Entry("ring.consume", func(ctx context.Context, a consumeArg
 	}
 })
 
+// A reader killed mid-stream: the writer gets ErrPeerGone, and a new reader takes the end
+// over and reads on from the dead one's last published position: every record not yet taken,
+// in order, perhaps after some the dead one had taken (at least once).
 func TestPipeConsumerKilled(t *testing.T) {
 	p := newPipe(t, 1024)
 	w, err := p.Writer()
@@ -297,8 +300,17 @@ func TestPipeConsumerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := make([]byte, 100)
+	sent := uint64(0)
+	send := func() error {
+		binary.LittleEndian.PutUint64(msg, sent)
+		err := w.Send(msg)
+		if err == nil {
+			sent++
+		}
+		return err
+	}
 	for range 50 { // the reader is slow: the ring fills and the writer waits on it
-		if err := w.Send(msg); err != nil {
+		if err := send(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -307,13 +319,39 @@ func TestPipeConsumerKilled(t *testing.T) {
 	start := time.Now()
 	var sendErr error
 	for i := 0; i < 100 && sendErr == nil; i++ {
-		sendErr = w.Send(msg)
+		sendErr = send()
 	}
 	if !errors.Is(sendErr, ring.ErrPeerGone) {
 		t.Fatalf("Send into a pipe whose reader died: %v, want ErrPeerGone", sendErr)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("took %v to notice the dead reader", d)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatalf("claiming a dead reader's end: %v", err)
+	}
+	var got []uint64
+	for {
+		rec, err := r.Recv(nil)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, binary.LittleEndian.Uint64(rec))
+	}
+	if len(got) == 0 || got[len(got)-1] != sent-1 {
+		t.Fatalf("the new reader got %v, want a run ending at %d", got, sent-1)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+1 {
+			t.Fatalf("the new reader got %v: not one run", got)
+		}
 	}
 }
 

@@ -27,7 +27,10 @@ type Reader struct {
 func (r *Reader) SetWaitMode(m WaitMode) { r.mode = m }
 
 // Reader claims the reading end for this process. It fails with ErrBusy if a live process
-// holds it, and ErrClosed if it was closed. A dead holder's claim is taken over.
+// holds it, and ErrClosed if it was closed. A dead holder's claim is taken over; since a
+// reader publishes its position in batches, the new reader starts from the last published
+// one, and may be given again records the dead one had already read (at least once, never
+// lost).
 func (p *Pipe) Reader() (*Reader, error) {
 	if err := claim(&p.sh.readerID, &p.sh.readerClosed); err != nil {
 		return nil, err
