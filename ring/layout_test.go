@@ -19,6 +19,7 @@ func TestPipeLayout(t *testing.T) {
 		{"readerClosed", unsafe.Offsetof(s.readerClosed), 12},
 		{"writerID", unsafe.Offsetof(s.writerID), 16},
 		{"readerID", unsafe.Offsetof(s.readerID), 20},
+		{"writerLight", unsafe.Offsetof(s.writerLight), 24},
 		{"tail", unsafe.Offsetof(s.tail), 128},
 		{"head", unsafe.Offsetof(s.head), 256},
 		{"readerSleep", unsafe.Offsetof(s.readerSleep), 384},

@@ -22,6 +22,7 @@ import (
 //	 12  readerClosed    u32  1 once the reader closed                        reader, atomic
 //	 16  writerID        u32  pidinfo.ID of the writer process, 0: none       CAS by claimers
 //	 20  readerID        u32  pidinfo.ID of the reader process, 0: none       CAS by claimers
+//	 24  writerLight     u32  1: the writer publishes without a full fence    writer, atomic
 //	128  tail            u64  bytes published, stored every quarter capacity  writer, atomic
 //	256  head            u64  bytes released, stored every quarter capacity   reader, atomic
 //	384  readerSleep     u32  the reader sleeps (or is about to)              reader, atomic
@@ -38,14 +39,17 @@ import (
 // the low half of head. Each side stores (its header, its head) and then reads the other's
 // sleeping flag; a sleeper sets its flag and then re-reads, so one of them always sees the
 // other (sequentially consistent atomics). The reader publishes head at once when the writer
-// sleeps.
+// sleeps. A writer whose process is registered with membarrier (package fence) stores
+// headers without the full fence and says so in writerLight; a reader then runs the barrier
+// on the writer's CPU (fence.Heavy) between setting its flag and re-reading.
 type pipeShared struct {
 	capacity     uint64
 	writerClosed uint32
 	readerClosed uint32
 	writerID     uint32
 	readerID     uint32
-	_            [lineSize - 24]byte
+	writerLight  uint32
+	_            [lineSize - 28]byte
 	tail         uint64
 	_            [lineSize - 8]byte
 	head         uint64

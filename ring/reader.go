@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/fence"
 	"github.com/shmkit/shmkit/internal/futex"
 )
 
@@ -130,11 +131,17 @@ func (r *Reader) waitData(ctx context.Context, off uint64) error {
 			return io.EOF
 		}
 		atomic.StoreUint32(&sh.readerSleep, 1)
+		slice := futex.CheckSlice
+		if atomic.LoadUint32(&sh.writerLight) != 0 && fence.Heavy() != nil {
+			// The writer's last store may not be visible yet and nothing can make it so:
+			// sleep in short slices (this process's system calls are being filtered).
+			slice = time.Millisecond
+		}
 		if arrived() {
 			atomic.StoreUint32(&sh.readerSleep, 0)
 			return nil
 		}
-		err := futex.Park(ctx, r.p.typeWord(off), 0, futex.CheckSlice)
+		err := futex.Park(ctx, r.p.typeWord(off), 0, slice)
 		atomic.StoreUint32(&sh.readerSleep, 0)
 		if err != nil {
 			return err

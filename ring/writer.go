@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/shmkit/shmkit/internal/fence"
 	"github.com/shmkit/shmkit/internal/futex"
 )
 
@@ -30,6 +31,7 @@ type Writer struct {
 	pending       uint64 // offset of the first record reserved since the last Commit
 	pendingHeader uint64 // its header, stored by Commit
 	sharedTail    uint64 // tail as last stored in the control block
+	light         bool   // publish without a full fence: see publish
 }
 
 // SetWaitMode sets how Reserve waits for space (SpinThenSleep by default).
@@ -46,6 +48,8 @@ func (p *Pipe) Writer() (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	atomic.StoreUint32(&p.sh.writerLight, 0) // until this process is registered
+	fence.Prepare()
 	return &Writer{p: p, tail: t, published: t, sharedTail: t, head: head}, nil
 }
 
@@ -157,8 +161,20 @@ func (w *Writer) Commit() error {
 // a sleeping reader is woken (it set its flag before its last look at the header). The shared
 // tail is not on this path: the reader never reads it, so it is stored only every quarter of
 // the capacity (see publishTail).
+//
+// Once this process is registered for membarrier (fence.Light), the header's store is a
+// plain release store instead of a full fence (half the cost of a message); writerLight,
+// stored first, tells the reader to run that fence for both sides before it sleeps.
 func (w *Writer) publish() {
-	atomic.StoreUint64(w.p.header(w.pending), w.pendingHeader)
+	if w.light {
+		fence.Store64(w.p.header(w.pending), w.pendingHeader)
+	} else {
+		atomic.StoreUint64(w.p.header(w.pending), w.pendingHeader)
+		if fence.Light() {
+			atomic.StoreUint32(&w.p.sh.writerLight, 1)
+			w.light = true
+		}
+	}
 	w.published = w.tail
 	if atomic.LoadUint32(&w.p.sh.readerSleep) != 0 {
 		futex.Wake(w.p.typeWord(w.pending), 1)

@@ -1,0 +1,10 @@
+//go:build linux && !race
+
+#include "textflag.h"
+
+// func Store64(addr *uint64, v uint64)
+TEXT ·Store64(SB),NOSPLIT,$0-16
+	MOVQ	addr+0(FP), AX
+	MOVQ	v+8(FP), BX
+	MOVQ	BX, (AX)
+	RET

@@ -1,0 +1,106 @@
+package ring
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/fence"
+	"github.com/shmkit/shmkit/procs"
+)
+
+type sleepEchoArgs struct {
+	In, Out *Pipe
+	N       int
+}
+
+// sleepEcho returns every record of In on Out, both ends sleeping on every wait.
+var sleepEcho = procs.Entry("ring.sleepEcho", func(ctx context.Context, a sleepEchoArgs) error {
+	r, err := a.In.Reader()
+	if err != nil {
+		return err
+	}
+	w, err := a.Out.Writer()
+	if err != nil {
+		return err
+	}
+	r.SetWaitMode(Sleep)
+	w.SetWaitMode(Sleep)
+	for range a.N {
+		m, err := r.NextContext(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := w.SendContext(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// Writers that publish without a full fence (package fence) and readers that sleep on every
+// wait, in two processes: a wake-up lost to a reordered store would leave a reader asleep
+// until its check slice (50 ms) ran out, so no round trip may take that long.
+func TestLightWriterWakesSleepingReader(t *testing.T) {
+	fence.Prepare()
+	for deadline := time.Now().Add(2 * time.Second); !fence.Light(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Skip("no membarrier here, or a race build: writers always use a full fence")
+		}
+	}
+	ping, pong := newTestPipe(t), newTestPipe(t)
+	w, _ := ping.Writer()
+	r, _ := pong.Reader()
+	w.SetWaitMode(Sleep)
+	r.SetWaitMode(Sleep)
+	const rounds = 20000
+	child, err := sleepEcho.Start(t.Context(), sleepEchoArgs{In: ping, Out: pong, N: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	round := func(i int) time.Duration {
+		start := time.Now()
+		if err := w.Send([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Recv(nil)
+		if err != nil || len(m) != 1 || m[0] != byte(i) {
+			t.Fatalf("round %d: %v %v", i, m, err)
+		}
+		return time.Since(start)
+	}
+	// The child registers in the background (≈ 10 ms): echo until both writers are light.
+	for deadline := time.Now().Add(2 * time.Second); atomic.LoadUint32(&ping.sh.writerLight) != 1 ||
+		atomic.LoadUint32(&pong.sh.writerLight) != 1; round(0) {
+		if time.Now().After(deadline) {
+			t.Fatalf("writers not light after 2 s: this side %d, the child %d",
+				atomic.LoadUint32(&ping.sh.writerLight), atomic.LoadUint32(&pong.sh.writerLight))
+		}
+	}
+	var slowest time.Duration
+	for i := range rounds {
+		slowest = max(slowest, round(i))
+	}
+	if slowest >= 40*time.Millisecond {
+		t.Errorf("slowest of %d round trips took %v: a wake-up was lost", rounds, slowest)
+	}
+	_ = w.Close() // the child's Next: io.EOF
+	if err := child.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newTestPipe(t *testing.T) *Pipe {
+	p, err := NewPipe("", 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Detach() })
+	return p
+}
