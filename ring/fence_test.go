@@ -17,7 +17,9 @@ type sleepEchoArgs struct {
 	N       int
 }
 
-// sleepEcho returns every record of In on Out, both ends sleeping on every wait.
+// sleepEcho returns every record of In on Out, both ends sleeping on every wait. The modes
+// are set behind SetWaitMode's back, so the writers stay light (a Sleep-mode reader would
+// ask them for full fences) and every sleep goes through fence.Heavy.
 var sleepEcho = procs.Entry("ring.sleepEcho", func(ctx context.Context, a sleepEchoArgs) error {
 	r, err := a.In.Reader()
 	if err != nil {
@@ -27,8 +29,7 @@ var sleepEcho = procs.Entry("ring.sleepEcho", func(ctx context.Context, a sleepE
 	if err != nil {
 		return err
 	}
-	r.SetWaitMode(Sleep)
-	w.SetWaitMode(Sleep)
+	r.mode, w.mode = Sleep, Sleep
 	for range a.N {
 		m, err := r.NextContext(ctx)
 		if errors.Is(err, io.EOF) {
@@ -57,8 +58,7 @@ func TestLightWriterWakesSleepingReader(t *testing.T) {
 	ping, pong := newTestPipe(t), newTestPipe(t)
 	w, _ := ping.Writer()
 	r, _ := pong.Reader()
-	w.SetWaitMode(Sleep)
-	r.SetWaitMode(Sleep)
+	r.mode, w.mode = Sleep, Sleep
 	const rounds = 20000
 	child, err := sleepEcho.Start(t.Context(), sleepEchoArgs{In: ping, Out: pong, N: 1 << 30})
 	if err != nil {
@@ -103,4 +103,41 @@ func newTestPipe(t *testing.T) *Pipe {
 	}
 	t.Cleanup(func() { _ = p.Detach() })
 	return p
+}
+
+// A reader set to Sleep asks the writer for full fences; the writer drops its light stores
+// at its next Commit and takes them up again once the reader leaves Sleep.
+func TestSleepModeReaderAsksForFullFences(t *testing.T) {
+	fence.Prepare()
+	for deadline := time.Now().Add(2 * time.Second); !fence.Light(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Skip("no membarrier here, or a race build: writers always use a full fence")
+		}
+	}
+	p := newTestPipe(t)
+	w, _ := p.Writer()
+	r, _ := p.Reader()
+	light := func() uint32 { return atomic.LoadUint32(&p.sh.writerLight) }
+	pass := func() {
+		if err := w.Send([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Recv(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass()
+	if light() != 1 || !w.light {
+		t.Fatal("a registered writer is not light")
+	}
+	r.SetWaitMode(Sleep)
+	pass()
+	if light() != 0 || w.light {
+		t.Fatal("the writer stayed light for a Sleep-mode reader")
+	}
+	r.SetWaitMode(SpinThenSleep)
+	pass()
+	if light() != 1 || !w.light {
+		t.Fatal("the writer did not go light again")
+	}
 }

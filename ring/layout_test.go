@@ -20,6 +20,7 @@ func TestPipeLayout(t *testing.T) {
 		{"writerID", unsafe.Offsetof(s.writerID), 16},
 		{"readerID", unsafe.Offsetof(s.readerID), 20},
 		{"writerLight", unsafe.Offsetof(s.writerLight), 24},
+		{"fullFence", unsafe.Offsetof(s.fullFence), 28},
 		{"tail", unsafe.Offsetof(s.tail), 128},
 		{"head", unsafe.Offsetof(s.head), 256},
 		{"readerSleep", unsafe.Offsetof(s.readerSleep), 384},

@@ -23,6 +23,7 @@ import (
 //	 16  writerID        u32  pidinfo.ID of the writer process, 0: none       CAS by claimers
 //	 20  readerID        u32  pidinfo.ID of the reader process, 0: none       CAS by claimers
 //	 24  writerLight     u32  1: the writer publishes without a full fence    writer, atomic
+//	 28  fullFence       u32  1: the reader asks the writer for full fences  reader, atomic
 //	128  tail            u64  bytes published, stored every quarter capacity  writer, atomic
 //	256  head            u64  bytes released, stored every quarter capacity   reader, atomic
 //	384  readerSleep     u32  the reader sleeps (or is about to)              reader, atomic
@@ -41,7 +42,10 @@ import (
 // other (sequentially consistent atomics). The reader publishes head at once when the writer
 // sleeps. A writer whose process is registered with membarrier (package fence) stores
 // headers without the full fence and says so in writerLight; a reader then runs the barrier
-// on the writer's CPU (fence.Heavy) between setting its flag and re-reading.
+// on the writer's CPU (fence.Heavy) between setting its flag and re-reading. A reader in
+// Sleep mode, which would pay for that barrier on every hand-off, sets fullFence instead: the
+// writer, at its next Commit, clears writerLight (a full fence, after every light store) and
+// goes back to full fences, and the reader skips the barrier once it sees writerLight clear.
 type pipeShared struct {
 	capacity     uint64
 	writerClosed uint32
@@ -49,7 +53,8 @@ type pipeShared struct {
 	writerID     uint32
 	readerID     uint32
 	writerLight  uint32
-	_            [lineSize - 28]byte
+	fullFence    uint32
+	_            [lineSize - 32]byte
 	tail         uint64
 	_            [lineSize - 8]byte
 	head         uint64

@@ -24,8 +24,17 @@ type Reader struct {
 	budget    spinBudget // how long SpinThenSleep spins
 }
 
-// SetWaitMode sets how Next waits for records (SpinThenSleep by default).
-func (r *Reader) SetWaitMode(m WaitMode) { r.mode = m }
+// SetWaitMode sets how Next waits for records (SpinThenSleep by default). In Sleep mode the
+// writer publishes with full fences, so that a sleep does not cost a memory barrier on the
+// writer's CPU (see package ring's pipeShared).
+func (r *Reader) SetWaitMode(m WaitMode) {
+	r.mode = m
+	full := uint32(0)
+	if m == Sleep {
+		full = 1
+	}
+	atomic.StoreUint32(&r.p.sh.fullFence, full)
+}
 
 // Reader claims the reading end for this process. It fails with ErrBusy if a live process
 // holds it, and ErrClosed if it was closed. A dead holder's claim is taken over; since a
@@ -37,6 +46,7 @@ func (p *Pipe) Reader() (*Reader, error) {
 		return nil, err
 	}
 	h := atomic.LoadUint64(&p.sh.head)
+	atomic.StoreUint32(&p.sh.fullFence, 0) // this reader's mode is the default
 	return &Reader{p: p, head: h, published: h}, nil
 }
 

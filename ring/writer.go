@@ -164,19 +164,25 @@ func (w *Writer) Commit() error {
 //
 // Once this process is registered for membarrier (fence.Light), the header's store is a
 // plain release store instead of a full fence (half the cost of a message); writerLight,
-// stored first, tells the reader to run that fence for both sides before it sleeps.
+// stored first, tells the reader to run that fence for both sides before it sleeps. A reader
+// that sleeps on every wait asks for full fences instead (fullFence): see pipeShared.
 func (w *Writer) publish() {
-	if w.light {
+	sh := w.p.sh
+	if w.light && atomic.LoadUint32(&sh.fullFence) == 0 {
 		fence.Store64(w.p.header(w.pending), w.pendingHeader)
 	} else {
+		if w.light { // the reader sleeps on every wait and asks for full fences
+			atomic.StoreUint32(&sh.writerLight, 0)
+			w.light = false
+		}
 		atomic.StoreUint64(w.p.header(w.pending), w.pendingHeader)
-		if fence.Light() {
-			atomic.StoreUint32(&w.p.sh.writerLight, 1)
+		if fence.Light() && atomic.LoadUint32(&sh.fullFence) == 0 {
+			atomic.StoreUint32(&sh.writerLight, 1)
 			w.light = true
 		}
 	}
 	w.published = w.tail
-	if atomic.LoadUint32(&w.p.sh.readerSleep) != 0 {
+	if atomic.LoadUint32(&sh.readerSleep) != 0 {
 		futex.Wake(w.p.typeWord(w.pending), 1)
 	}
 	if w.published-w.sharedTail >= uint64(len(w.p.data))/4 {
