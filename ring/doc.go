@@ -50,6 +50,12 @@
 //
 // # Caveats
 //
+// On linux/amd64 the first Writer in a process registers the process with membarrier(2), in
+// the background (one RCU grace period, ≈ 10 ms, during which its writers use full fences);
+// from then on its headers are published with plain stores, and a reader about to sleep runs
+// a barrier on the CPUs of registered processes (an inter-processor interrupt to each one that
+// is running). A Sleep-mode reader asks its writer for full fences instead.
+//
 // A Pipe end belongs to one process at a time (a second live claimant gets ErrBusy) and is
 // used by one goroutine at a time. A Queue producer that is only stopped (not dead) for
 // two seconds between claiming a slot and writing its process ID may find its message given
