@@ -49,12 +49,7 @@ var sleepEcho = procs.Entry("ring.sleepEcho", func(ctx context.Context, a sleepE
 // wait, in two processes: a wake-up lost to a reordered store would leave a reader asleep
 // until its check slice (50 ms) ran out, so no round trip may take that long.
 func TestLightWriterWakesSleepingReader(t *testing.T) {
-	fence.Prepare()
-	for deadline := time.Now().Add(2 * time.Second); !fence.Light(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Skip("no membarrier here, or a race build: writers always use a full fence")
-		}
-	}
+	needLight(t)
 	ping, pong := newTestPipe(t), newTestPipe(t)
 	w, _ := ping.Writer()
 	r, _ := pong.Reader()
@@ -108,12 +103,7 @@ func newTestPipe(t *testing.T) *Pipe {
 // A reader set to Sleep asks the writer for full fences; the writer drops its light stores
 // at its next Commit and takes them up again once the reader leaves Sleep.
 func TestSleepModeReaderAsksForFullFences(t *testing.T) {
-	fence.Prepare()
-	for deadline := time.Now().Add(2 * time.Second); !fence.Light(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Skip("no membarrier here, or a race build: writers always use a full fence")
-		}
-	}
+	needLight(t)
 	p := newTestPipe(t)
 	w, _ := p.Writer()
 	r, _ := p.Reader()
@@ -139,5 +129,15 @@ func TestSleepModeReaderAsksForFullFences(t *testing.T) {
 	pass()
 	if light() != 1 || !w.light {
 		t.Fatal("the writer did not go light again")
+	}
+}
+
+// needLight waits for this process to be registered with membarrier, or skips the test.
+func needLight(t *testing.T) {
+	fence.Prepare()
+	for deadline := time.Now().Add(2 * time.Second); !fence.Light(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Skip("no membarrier here, or a race build: writers always use a full fence")
+		}
 	}
 }
