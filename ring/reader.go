@@ -17,7 +17,7 @@ type Reader struct {
 	p         *Pipe
 	head      uint64 // position of the next record (released records are behind it)
 	published uint64 // head as last stored for the writer
-	cur       uint64 // size of the record Next returned, 0 if none
+	held      bool   // Next returned a record not yet released (head is already past it)
 	rest      []byte // what Read has not yet returned of the current record
 	closed    bool
 	mode      WaitMode
@@ -60,7 +60,7 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 	if r.closed {
 		return nil, ErrClosed
 	}
-	if r.cur != 0 {
+	if r.held {
 		r.release()
 	}
 	capacity := uint64(len(r.p.data))
@@ -75,7 +75,7 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 			if pad {
 				continue
 			}
-			r.cur = size
+			r.held = true
 			start := off + recordHeader
 			return r.p.data[start : start+uint64(n) : start+uint64(n)], nil
 		}
@@ -87,18 +87,18 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 
 // Release gives the current record's space back to the writer.
 func (r *Reader) Release() error {
-	if r.cur == 0 {
+	if !r.held {
 		return ErrNotReserved
 	}
 	r.release()
 	return nil
 }
 
-// release advances head past the current record. The shared head is published in batches (a
-// quarter of the capacity), or at once when the writer sleeps for space, so the reader does
-// not bounce the head's cache line on every record.
+// release gives up the current record (Next has already moved head past it). The shared
+// head is published in batches (a quarter of the capacity), or at once when the writer sleeps
+// for space, so the reader does not bounce the head's cache line on every record.
 func (r *Reader) release() {
-	r.cur, r.rest = 0, nil
+	r.held, r.rest = false, nil
 	if r.head-r.published >= uint64(len(r.p.data))/4 || atomic.LoadUint32(&r.p.sh.writerSleep) != 0 {
 		r.publishHead()
 	}

@@ -15,8 +15,8 @@ import (
 // process one goroutine at a time uses it (as with a bufio.Writer).
 //
 // Records are written in place: Reserve hands out the space of the next record, and Commit
-// publishes every record reserved since the last Commit with one store of the shared tail, so
-// a writer can batch its publications as a bufio.Writer batches system calls. Filling a record
+// publishes every record reserved since the last Commit with one store, of the first one's
+// header, so a writer can batch its publications as a bufio.Writer batches system calls. Filling a record
 // must be finished before the next Reserve, which may publish the records before it when it
 // has to wait for space.
 type Writer struct {
@@ -102,15 +102,15 @@ func (w *Writer) ReserveContext(ctx context.Context, n int) ([]byte, error) {
 	// caller's data is aligned for any use), behind a padding record, unless the padding
 	// could make the record not fit in an otherwise empty ring.
 	aligned := n >= alignedPayload && 2*size+2*(lineAlign-recordHeader) <= capacity
-	alignPad := func(off uint64) uint64 {
-		if !aligned {
-			return 0
-		}
-		return (lineAlign - (off+recordHeader)%lineAlign) % lineAlign
+	var endPad, linePad uint64
+	if aligned {
+		linePad = (lineAlign - (off+recordHeader)%lineAlign) % lineAlign
 	}
-	endPad, linePad := uint64(0), alignPad(off)
 	if toEnd := capacity - off; linePad+size > toEnd {
-		endPad, linePad = toEnd, alignPad(0) // pad to the end, then the record near 0
+		endPad, linePad = toEnd, 0 // pad to the end, then the record at 0
+		if aligned {
+			linePad = lineAlign - recordHeader // or just far enough past 0 for its payload
+		}
 	}
 	// The paddings, the record, and the zero header after it.
 	if err := w.waitSpace(ctx, endPad+linePad+size+recordHeader); err != nil {
@@ -168,15 +168,16 @@ func (w *Writer) Commit() error {
 // that sleeps on every wait asks for full fences instead (fullFence): see pipeShared.
 func (w *Writer) publish() {
 	sh := w.p.sh
-	if w.light && atomic.LoadUint32(&sh.fullFence) == 0 {
+	light := fence.Light() && atomic.LoadUint32(&sh.fullFence) == 0
+	if w.light && !light { // the reader sleeps on every wait and asks for full fences
+		atomic.StoreUint32(&sh.writerLight, 0) // a full fence after every light store
+		w.light = false
+	}
+	if w.light {
 		fence.Store64(w.p.header(w.pending), w.pendingHeader)
 	} else {
-		if w.light { // the reader sleeps on every wait and asks for full fences
-			atomic.StoreUint32(&sh.writerLight, 0)
-			w.light = false
-		}
 		atomic.StoreUint64(w.p.header(w.pending), w.pendingHeader)
-		if fence.Light() && atomic.LoadUint32(&sh.fullFence) == 0 {
+		if light { // said before the first light store
 			atomic.StoreUint32(&sh.writerLight, 1)
 			w.light = true
 		}
