@@ -115,6 +115,11 @@ func runChild(name string) int {
 		return report(statusArgs, 1, fmt.Sprintf("%v: %v", ErrArgs, err))
 	}
 	kind, code, msg := invoke(run)
+	if kind == statusPanic {
+		// As any Go program that panics: the panic and its stack on the child's own stderr,
+		// besides the report to the parent.
+		fmt.Fprintf(os.Stderr, "procs: entry %q (process %s, pid %d): %s\n", name, cname, os.Getpid(), msg)
+	}
 	return report(kind, code, msg)
 }
 
@@ -284,6 +289,12 @@ func startEntry(ctx context.Context, entryName string, args reflect.Value, opts 
 	if err != nil {
 		_ = specW.Close()
 		return nil, err
+	}
+	if err := sh.expect(p.pid); err != nil {
+		_ = specW.Close()
+		_ = p.Kill()
+		_ = p.Wait(context.Background())
+		return nil, fmt.Errorf("%w: %v", ErrEncode, err)
 	}
 	// A write error means the child died already, which its exit status shows; a daemon's
 	// lifeline may even be closed by now.

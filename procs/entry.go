@@ -122,6 +122,7 @@ type sharer struct {
 	spec  launchSpec
 	index map[*shm.Segment]int
 	files []*os.File
+	objs  []shm.Shareable // in handle order
 }
 
 func (s *sharer) share(obj shm.Shareable) (int, error) {
@@ -129,6 +130,7 @@ func (s *sharer) share(obj shm.Shareable) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.objs = append(s.objs, obj)
 	seg := h.Segment
 	if seg == nil || seg.Bytes() == nil {
 		return 0, fmt.Errorf("%s: %w", h.Type, shm.ErrClosed)
@@ -153,6 +155,20 @@ func (s *sharer) share(obj shm.Shareable) (int, error) {
 	}
 	s.spec.Handles = append(s.spec.Handles, handleSpec{Type: h.Type, Seg: si, Offset: h.Offset, Param: h.Param})
 	return len(s.spec.Handles) - 1, nil
+}
+
+// expect tells every object that keeps a member list that the child pid is about to attach
+// it (shm.Expecter), before the child can read its spec: a child that dies before attaching
+// then shows as a member that died.
+func (s *sharer) expect(pid int) error {
+	for _, obj := range s.objs {
+		if e, ok := obj.(shm.Expecter); ok {
+			if err := e.Expect(pid); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *sharer) closeFiles() {

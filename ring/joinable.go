@@ -51,8 +51,8 @@ func (j *JoinableQueue) TaskDone() error {
 			return fmt.Errorf("%w: TaskDone called more times than Put", ErrInvalid)
 		}
 		if atomic.CompareAndSwapUint32(&sh.unfinished, n, n-1) {
-			if n == 1 && atomic.LoadUint32(&sh.joiners) != 0 {
-				futex.Wake(&sh.unfinished, -1)
+			if n == 1 && atomic.LoadUint32(&sh.joiners) != 0 && atomic.SwapUint32(&sh.joiners, 0) != 0 {
+				futex.Wake(&sh.unfinished, -1) // every joiner: each sets the flag again if it sleeps again
 			}
 			return nil
 		}
@@ -65,9 +65,8 @@ func (j *JoinableQueue) Unfinished() int { return int(atomic.LoadUint32(&j.sh.un
 // Join waits until every message put has been marked done, or ctx ends.
 func (j *JoinableQueue) Join(ctx context.Context) error {
 	sh := j.sh
-	atomic.AddUint32(&sh.joiners, 1)
-	defer atomic.AddUint32(&sh.joiners, ^uint32(0))
 	for {
+		atomic.StoreUint32(&sh.joiners, 1) // before the last look, so TaskDone's swap sees it
 		n := atomic.LoadUint32(&sh.unfinished)
 		if n == 0 {
 			return nil

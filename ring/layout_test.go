@@ -25,7 +25,8 @@ func TestPipeLayout(t *testing.T) {
 		{"head", unsafe.Offsetof(s.head), 256},
 		{"readerSleep", unsafe.Offsetof(s.readerSleep), 384},
 		{"writerSleep", unsafe.Offsetof(s.writerSleep), 388},
-		{"sizeof", unsafe.Sizeof(s), pipeData},
+		{"members", unsafe.Offsetof(s.members), 512},
+		{"sizeof", unsafe.Sizeof(s), pipeData}, {"pipeData", pipeData, 1536},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s at %d, want %d", c.name, c.got, c.want)

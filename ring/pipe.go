@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/futex"
+	"github.com/shmkit/shmkit/internal/member"
 	"github.com/shmkit/shmkit/internal/pidinfo"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -28,7 +29,8 @@ import (
 //	256  head            u64  bytes released, stored every quarter capacity   reader, atomic
 //	384  readerSleep     u32  the reader sleeps (or is about to)              reader, atomic
 //	388  writerSleep     u32  the writer sleeps (or is about to) on head      writer, atomic
-//	512  data            capacity bytes of records
+//	512  members         [256]u32 processes attached (package member)   join/leave, atomic
+//	1536 data            capacity bytes of records
 //
 // tail and head run free; position p is at data[p & (capacity-1)]. A record is published by
 // its header, not by tail: the writer zeroes the header after a record, fills the record, and
@@ -62,30 +64,36 @@ type pipeShared struct {
 	readerSleep  uint32
 	writerSleep  uint32
 	_            [lineSize - 8]byte
+	members      [PipeMembers]uint32
 }
 
 const (
 	lineSize = 128
-	pipeData = 4 * lineSize
-	// MinPipeCapacity and MaxPipeCapacity bound a Pipe's data region.
+	// PipeMembers is how many attachments a Pipe records (one per process that has it open);
+	// one more is ErrTooMany. An end nobody has claimed is gone when every other member is.
+	PipeMembers = 256
+	pipeData    = 4*lineSize + 4*PipeMembers
+	// MinPipeCapacity and MaxPipeCapacity bound a Pipe's data region: a segment holds at most
+	// shm.MaxSize bytes, the control block included.
 	MinPipeCapacity = 64
-	MaxPipeCapacity = 1 << 40
+	MaxPipeCapacity = shm.MaxSize / 2
 )
 
 var _ [pipeData - unsafe.Sizeof(pipeShared{})]struct{}
 
 const pipeKind = "ring.Pipe"
 
-func pipeLayout(capacity int) string { return fmt.Sprintf("ring.Pipe/v2 cap=%d", capacity) }
+func pipeLayout(capacity int) string { return fmt.Sprintf("ring.Pipe/v3 cap=%d", capacity) }
 
 // A Pipe is a one-way channel of variable-length records in shared memory, for one writer
 // process and one reader process: Python's Pipe(duplex=False), without a copy or a system call
 // on the way. Take its ends with Writer and Reader; pass the Pipe itself to a child.
 type Pipe struct {
-	seg  *shm.Segment
-	sh   *pipeShared
-	data []byte
-	mask uint64
+	seg     *shm.Segment
+	sh      *pipeShared
+	data    []byte
+	mask    uint64
+	members member.Table
 }
 
 // NewPipe creates a Pipe whose data region holds capacity bytes (a power of two, at least
@@ -109,7 +117,11 @@ func NewPipe(name string, capacity int) (*Pipe, error) {
 	if err != nil {
 		return nil, err
 	}
-	return attachPipe(seg)
+	p, err := attachPipe(seg)
+	if err != nil {
+		_ = seg.Close()
+	}
+	return p, err
 }
 
 // OpenPipe attaches the Pipe called name.
@@ -140,8 +152,15 @@ func attachPipe(seg *shm.Segment) (*Pipe, error) {
 	if seg.Fingerprint() != shm.Fingerprint(pipeLayout(int(c))) {
 		return nil, fmt.Errorf("%w: layout fingerprint %#x is not %s's", shm.ErrFingerprint, seg.Fingerprint(), pipeLayout(int(c)))
 	}
-	return &Pipe{seg: seg, sh: sh, data: b[pipeData:], mask: c - 1}, nil
+	p := &Pipe{seg: seg, sh: sh, data: b[pipeData:], mask: c - 1, members: member.Table(sh.members[:])}
+	if err := attachMember(seg, p.members); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
+
+// Expect implements shm.Expecter: process pid, just started, is about to attach the pipe.
+func (p *Pipe) Expect(pid int) error { return expectMember(p.members, pid) }
 
 // Capacity returns the size of the data region in bytes.
 func (p *Pipe) Capacity() int { return len(p.data) }
@@ -172,9 +191,10 @@ func (p *Pipe) Detach() error { return p.seg.Close() }
 // Unlink removes the Pipe's name (see shm.Segment.Unlink).
 func (p *Pipe) Unlink() error { return p.seg.Unlink() }
 
-// claim takes an end for this process: free, already ours, or held by a dead process.
-func claim(word *uint32, closed *uint32) error {
-	me := uint32(pidinfo.SelfID())
+// claim takes an end for this process: free, already ours, or held by a dead process. A
+// sleeping flag the previous holder left (it died asleep) is cleared: nobody sleeps there now.
+func claim(word, closed, sleeping *uint32) error {
+	me := uint32(self)
 	for {
 		if atomic.LoadUint32(closed) != 0 {
 			return fmt.Errorf("%w: that end was closed", ErrClosed)
@@ -187,20 +207,28 @@ func claim(word *uint32, closed *uint32) error {
 			return fmt.Errorf("%w: pid %d", ErrBusy, pidinfo.ID(cur).PID())
 		}
 		if atomic.CompareAndSwapUint32(word, cur, me) {
+			atomic.StoreUint32(sleeping, 0)
 			return nil
 		}
 	}
 }
 
-// peerGone reports whether the process holding the other end has died. An end never claimed,
-// or one that was closed (its process may then exit: that is an end of stream, not a death),
-// is not gone.
-func peerGone(word, closed *uint32) bool {
+// peerGone reports whether the other end can no longer act: the process holding it has died,
+// or nobody has claimed it and nobody can (every other process that had the pipe attached is
+// gone, one at least by dying: see member.Table.Orphaned). An end that was closed is not gone
+// (its process may then exit: that is an end of stream, not a death).
+func (p *Pipe) peerGone(word, closed *uint32) bool {
 	if atomic.LoadUint32(closed) != 0 {
 		return false
 	}
-	id := atomic.LoadUint32(word)
-	return id != 0 && id != uint32(pidinfo.SelfID()) && !pidinfo.ID(id).Alive()
+	switch id := atomic.LoadUint32(word); id {
+	case 0:
+		return p.members.Orphaned(self)
+	case uint32(self):
+		return false
+	default:
+		return !pidinfo.ID(id).Alive()
+	}
 }
 
 // A WaitMode says how a pipe end waits for the other side.

@@ -8,27 +8,27 @@ import (
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/futex"
-	"github.com/shmkit/shmkit/internal/pidinfo"
+	"github.com/shmkit/shmkit/internal/member"
 	"github.com/shmkit/shmkit/shm"
 )
 
 // queueShared is the control block of a Queue's segment, pinned by TestQueueLayout.
 //
-//	   0  slots        u64  number of slots, a power of two        set once, before publication
+//	   0  slots        u64  number of slots, a power of two, at least 2   set once, before publication
 //	   8  slotSize     u64  longest message, bytes                 set once
 //	  16  closed       u32  1 once closed                          atomic
 //	  20  joinable     u32  1: Put counts unfinished tasks         set once
 //	  24  unfinished   u32  tasks put and not yet TaskDone (futex word for Join)   atomic
-//	  28  joiners      u32  processes waiting in Join              atomic
+//	  28  joiners      u32  1: a process may sleep in Join         set by joiners, swapped to 0 by TaskDone
+//	  32  capacity     u64  messages the queue holds, 1 to slots   set once
 //	 128  enq          u64  next position producers claim          CAS by producers
 //	 256  deq          u64  next position consumers claim          CAS by consumers
 //	 384  notEmpty     u32  bumped when a message lands and a getter sleeps (futex word)
 //	 388  notFull      u32  bumped when a slot frees and a putter sleeps (futex word)
-//	 392  getSleepers  u32  getters asleep or about to be
-//	 396  putSleepers  u32  putters asleep or about to be
-//	 512  producers    [64]u32  pidinfo.IDs of processes that have put (0: free entry)
-//	 768  consumers    [64]u32  pidinfo.IDs of processes that have got
-//	1024  slots, each stride = align8(16 + slotSize) bytes:
+//	 392  getSleeping  u32  1: a getter may sleep on notEmpty      set by getters, swapped to 0 by wakers
+//	 396  putSleeping  u32  1: a putter may sleep on notFull       set by putters, swapped to 0 by wakers
+//	 512  members      [1024]u32  processes attached (package member): who can still put or get
+//	4608  slots, each stride = align8(16 + slotSize) bytes:
 //	        0  seq    u64  Vyukov's sequence: pos (free for the put at pos), pos+1 (holds the
 //	                       message put at pos), pos+slots (free for the next lap); bit 63 set on
 //	                       pos+1: the claim was taken over from a dead producer, skip it
@@ -36,12 +36,21 @@ import (
 //	       12  owner  u32  ID of the process between claiming and finishing the slot, 0 else
 //	       16  message
 //
-// A producer claims position pos by CAS on enq once slot pos&(slots-1) has seq == pos, writes
-// owner, the message, and publishes with CAS seq: pos → pos+1. A consumer claims pos by CAS on
-// deq once seq == pos+1, writes owner, copies the message out, clears owner, and frees the slot
-// with seq = pos+slots. A claim whose process died is found by the other side when it waits on
-// that slot: a dead producer's slot is marked skipped, a dead consumer's slot is freed (its
-// message died with it), so no death wedges the queue.
+// A producer claims position pos by CAS on enq once slot pos&(slots-1) has seq == pos (and,
+// when capacity < slots, once pos - deq < capacity), writes owner, the message, and publishes
+// with CAS seq: pos → pos+1. A consumer claims pos by CAS on deq once seq == pos+1, writes
+// owner, copies the message out, clears owner, and frees the slot with seq = pos+slots. A
+// claim whose process died is found by the other side when it waits on that slot: a dead
+// producer's slot is marked skipped so consumers move on, a dead consumer's slot is freed (its
+// message died with it), so no death wedges the queue. Vyukov's sequence needs two slots at
+// least (with one, "holds a message" and "free for the next lap" are the same value), so a
+// queue of capacity 1 has two slots and the capacity check.
+//
+// Sleeping: a getter sets getSleeping, re-checks, and parks on notEmpty; a producer that finds
+// getSleeping set swaps it to 0, bumps notEmpty and wakes one getter. The woken getter sets the
+// flag again before it looks, so the flag stays set while anyone may sleep, and a getter that
+// leaves with messages still queued wakes the next (the flag's baton). A flag, not a count: a
+// sleeper killed in its sleep leaves at most one wasted wake behind, not one per Put for ever.
 type queueShared struct {
 	slots       uint64
 	slotSize    uint64
@@ -49,25 +58,27 @@ type queueShared struct {
 	joinable    uint32
 	unfinished  uint32
 	joiners     uint32
-	_           [lineSize - 32]byte
+	capacity    uint64
+	_           [lineSize - 40]byte
 	enq         uint64
 	_           [lineSize - 8]byte
 	deq         uint64
 	_           [lineSize - 8]byte
 	notEmpty    uint32
 	notFull     uint32
-	getSleepers uint32
-	putSleepers uint32
+	getSleeping uint32
+	putSleeping uint32
 	_           [lineSize - 16]byte
-	producers   [members]uint32
-	consumers   [members]uint32
+	members     [QueueMembers]uint32
 }
 
 const (
-	members    = 64
-	queueSlots = 1024 // offset of the first slot
-	slotHeader = 16
-	skipBit    = 1 << 63
+	// QueueMembers is how many attachments a Queue records (one per process that has it open,
+	// or more if a process opens it more than once); one more is ErrTooMany.
+	QueueMembers = 1024
+	queueSlots   = 4*lineSize + 4*QueueMembers // offset of the first slot
+	slotHeader   = 16
+	skipBit      = 1 << 63
 	// MaxSlots and MaxSlotSize bound a Queue.
 	MaxSlots    = 1 << 30
 	MaxSlotSize = 1 << 30
@@ -77,8 +88,18 @@ const (
 
 var _ [queueSlots - unsafe.Sizeof(queueShared{})]struct{}
 
-func queueLayout(slots, slotSize int) string {
-	return fmt.Sprintf("ring.Queue/v1 slots=%d slot=%d", slots, slotSize)
+func queueLayout(capacity, slotSize int) string {
+	return fmt.Sprintf("ring.Queue/v2 cap=%d slot=%d", capacity, slotSize)
+}
+
+// queueSlotsFor returns the slots a queue of capacity messages needs: a power of two, two at
+// least.
+func queueSlotsFor(capacity int) int {
+	n := 2
+	for n < capacity {
+		n *= 2
+	}
+	return n
 }
 
 func stride(slotSize uint64) uint64 { return align8(slotHeader + slotSize) }
@@ -94,32 +115,34 @@ type Queue struct {
 	mask      uint64
 	stride    uint64
 	slotSize  int
-	putJoined atomic.Bool // this process is in the producers table
-	getJoined atomic.Bool
+	capacity  uint64 // below mask+1 only for capacities that are not a power of two
+	limited   bool   // capacity < slots: Put also checks deq
+	members   member.Table
 	putBudget spinBudget // how long Put spins before it sleeps
 	getBudget spinBudget
 }
 
-// NewQueue creates a Queue of slots slots (a power of two) holding messages of up to slotSize
-// bytes, in a new segment called name, or an anonymous one if name is "".
-func NewQueue(name string, slots, slotSize int) (*Queue, error) {
-	return newQueue(name, slots, slotSize, false)
+// NewQueue creates a Queue that holds up to capacity messages (1 to MaxSlots) of up to
+// slotSize bytes each, in a new segment called name, or an anonymous one if name is "".
+func NewQueue(name string, capacity, slotSize int) (*Queue, error) {
+	return newQueue(name, capacity, slotSize, false)
 }
 
-func newQueue(name string, slots, slotSize int, joinable bool) (*Queue, error) {
-	if slots < 1 || slots > MaxSlots || slots&(slots-1) != 0 {
-		return nil, fmt.Errorf("%w: %d slots (want a power of two up to %d)", ErrInvalid, slots, MaxSlots)
+func newQueue(name string, capacity, slotSize int, joinable bool) (*Queue, error) {
+	if capacity < 1 || capacity > MaxSlots {
+		return nil, fmt.Errorf("%w: capacity %d (want 1 to %d)", ErrInvalid, capacity, MaxSlots)
 	}
 	if slotSize < 1 || slotSize > MaxSlotSize {
 		return nil, fmt.Errorf("%w: slot size %d (want 1 to %d)", ErrInvalid, slotSize, MaxSlotSize)
 	}
+	slots := queueSlotsFor(capacity)
 	size := uint64(queueSlots) + uint64(slots)*stride(uint64(slotSize))
 	if size > math.MaxInt || size > shm.MaxSize {
 		return nil, fmt.Errorf("%w: %d slots of %d bytes", ErrInvalid, slots, slotSize)
 	}
-	opts := []shm.Option{shm.Kind(queueKind), shm.Layout(queueLayout(slots, slotSize)), shm.Init(func(b []byte) error {
+	opts := []shm.Option{shm.Kind(queueKind), shm.Layout(queueLayout(capacity, slotSize)), shm.Init(func(b []byte) error {
 		sh := (*queueShared)(unsafe.Pointer(&b[0])) // not yet published: plain writes are fine
-		sh.slots, sh.slotSize = uint64(slots), uint64(slotSize)
+		sh.slots, sh.slotSize, sh.capacity = uint64(slots), uint64(slotSize), uint64(capacity)
 		if joinable {
 			sh.joinable = 1
 		}
@@ -139,7 +162,11 @@ func newQueue(name string, slots, slotSize int, joinable bool) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return attachQueue(seg)
+	q, err := attachQueue(seg)
+	if err != nil {
+		_ = seg.Close()
+	}
+	return q, err
 }
 
 // OpenQueue attaches the Queue called name.
@@ -161,19 +188,24 @@ func attachQueue(seg *shm.Segment) (*Queue, error) {
 		return nil, fmt.Errorf("%w: %d-byte segment", ErrCorrupt, len(b))
 	}
 	sh := (*queueShared)(unsafe.Pointer(&b[0])) // the payload is 128-byte aligned
-	n, ss := atomic.LoadUint64(&sh.slots), atomic.LoadUint64(&sh.slotSize)
-	if n < 1 || n > MaxSlots || n&(n-1) != 0 || ss < 1 || ss > MaxSlotSize ||
-		uint64(len(b)) != queueSlots+n*stride(ss) {
-		return nil, fmt.Errorf("%w: %d slots of %d bytes in a %d-byte segment", ErrCorrupt, n, ss, len(b))
+	n, ss, c := atomic.LoadUint64(&sh.slots), atomic.LoadUint64(&sh.slotSize), atomic.LoadUint64(&sh.capacity)
+	if n < 2 || n > MaxSlots || n&(n-1) != 0 || ss < 1 || ss > MaxSlotSize || c < 1 || c > n ||
+		n != uint64(queueSlotsFor(int(c))) || uint64(len(b)) != queueSlots+n*stride(ss) {
+		return nil, fmt.Errorf("%w: capacity %d in %d slots of %d bytes in a %d-byte segment", ErrCorrupt, c, n, ss, len(b))
 	}
-	if seg.Fingerprint() != shm.Fingerprint(queueLayout(int(n), int(ss))) {
-		return nil, fmt.Errorf("%w: not %s", shm.ErrFingerprint, queueLayout(int(n), int(ss)))
+	if seg.Fingerprint() != shm.Fingerprint(queueLayout(int(c), int(ss))) {
+		return nil, fmt.Errorf("%w: not %s", shm.ErrFingerprint, queueLayout(int(c), int(ss)))
 	}
-	return &Queue{seg: seg, sh: sh, slots: b[queueSlots:], mask: n - 1, stride: stride(ss), slotSize: int(ss)}, nil
+	q := &Queue{seg: seg, sh: sh, slots: b[queueSlots:], mask: n - 1, stride: stride(ss), slotSize: int(ss),
+		capacity: c, limited: c < n, members: member.Table(sh.members[:])}
+	if err := attachMember(seg, q.members); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
-// Cap returns the number of slots.
-func (q *Queue) Cap() int { return int(q.mask + 1) }
+// Cap returns the number of messages the queue holds.
+func (q *Queue) Cap() int { return int(q.capacity) }
 
 // SlotSize returns the longest message the Queue carries.
 func (q *Queue) SlotSize() int { return q.slotSize }
@@ -185,7 +217,7 @@ func (q *Queue) Len() int {
 	if e < d {
 		return 0
 	}
-	return int(min(e-d, q.mask+1))
+	return int(min(e-d, q.capacity))
 }
 
 // Segment returns the segment the Queue lives in.
@@ -221,37 +253,6 @@ func (q *Queue) slot(pos uint64) (seq *uint64, length, owner *uint32, msg []byte
 		(*uint32)(unsafe.Pointer(&b[12])), b[slotHeader : slotHeader+q.slotSize : slotHeader+q.slotSize]
 }
 
-// join records this process in a producers or consumers table, once.
-func join(table *[members]uint32, done *atomic.Bool) {
-	if done.Load() {
-		return
-	}
-	me := uint32(pidinfo.SelfID())
-	for i := range table {
-		w := atomic.LoadUint32(&table[i])
-		if w == me || w == 0 && atomic.CompareAndSwapUint32(&table[i], 0, me) {
-			break
-		}
-	}
-	done.Store(true) // a 65th process is simply not tracked
-}
-
-// allGone reports whether a table lists processes and every one of them is dead.
-func allGone(table *[members]uint32) bool {
-	seen := false
-	for i := range table {
-		w := atomic.LoadUint32(&table[i])
-		if w == 0 {
-			break
-		}
-		seen = true
-		if pidinfo.ID(w).Alive() {
-			return false
-		}
-	}
-	return seen
-}
-
 func init() {
 	shm.Register(queueType, func(h shm.Handle) (shm.Shareable, error) {
 		if h.Offset != 0 {
@@ -269,6 +270,9 @@ func (q *Queue) ShareHandle() (shm.Handle, error) {
 	return shm.Handle{Type: queueType, Segment: q.seg}, nil
 }
 
+// Expect implements shm.Expecter: process pid, just started, is about to attach the queue.
+func (q *Queue) Expect(pid int) error { return expectMember(q.members, pid) }
+
 // String describes the queue's state, for diagnostics: positions, sleepers, and the sequence
 // words of the slots at both ends.
 func (q *Queue) String() string {
@@ -276,7 +280,7 @@ func (q *Queue) String() string {
 	enq, deq := atomic.LoadUint64(&sh.enq), atomic.LoadUint64(&sh.deq)
 	es, _, eo, _ := q.slot(enq)
 	ds, _, do, _ := q.slot(deq)
-	return fmt.Sprintf("ring.Queue{enq %d (seq %#x owner %#x) deq %d (seq %#x owner %#x) slots %d closed %d sleepers get %d put %d}",
+	return fmt.Sprintf("ring.Queue{enq %d (seq %#x owner %#x) deq %d (seq %#x owner %#x) cap %d slots %d closed %d sleeping get %d put %d}",
 		enq, atomic.LoadUint64(es), atomic.LoadUint32(eo), deq, atomic.LoadUint64(ds), atomic.LoadUint32(do),
-		q.mask+1, atomic.LoadUint32(&sh.closed), atomic.LoadUint32(&sh.getSleepers), atomic.LoadUint32(&sh.putSleepers))
+		q.capacity, q.mask+1, atomic.LoadUint32(&sh.closed), atomic.LoadUint32(&sh.getSleeping), atomic.LoadUint32(&sh.putSleeping))
 }

@@ -44,12 +44,12 @@ func never() bool { return false }
 
 // Put copies msg into the queue, waiting while it is full. It fails with ErrTooLarge for a
 // message longer than SlotSize (nothing is sent), ErrClosed once the queue is closed, and
-// ErrPeerGone when every process that ever took from the queue has died and it stays full.
+// ErrPeerGone when the queue stays full and no other process is left to take from it: every
+// other process that had it attached is gone, and at least one died without detaching.
 func (q *Queue) Put(ctx context.Context, msg []byte) error {
 	if len(msg) > q.slotSize {
 		return fmt.Errorf("%w: %d bytes, slots hold %d", ErrTooLarge, len(msg), q.slotSize)
 	}
-	join(&q.sh.producers, &q.putJoined)
 	done, err := q.tryPut(msg)
 	if done || err != nil {
 		return err
@@ -59,27 +59,38 @@ func (q *Queue) Put(ctx context.Context, msg []byte) error {
 		func() bool { return ctx.Err() != nil }, never) {
 		return err
 	}
-	atomic.AddUint32(&sh.putSleepers, 1)
-	defer atomic.AddUint32(&sh.putSleepers, ^uint32(0))
 	var st stuck
 	asleep := time.Now()
 	for i := 0; ; i++ {
+		atomic.StoreUint32(&sh.putSleeping, 1) // before the last look: see queueShared
 		v := atomic.LoadUint32(&sh.notFull)
 		if done, err = q.tryPut(msg); done || err != nil {
 			if i > 0 {
 				q.putBudget.slept(time.Since(asleep))
 			}
+			q.passOn(&sh.putSleeping, &sh.notFull, q.Len() < q.Cap())
 			return err
 		}
 		if err := futex.Park(ctx, &sh.notFull, v, futex.CheckSlice); err != nil {
+			q.passOn(&sh.putSleeping, &sh.notFull, q.Len() < q.Cap())
 			return err
 		}
 		if q.freeDeadConsumerSlot(&st) {
 			continue
 		}
-		if allGone(&sh.consumers) && q.Len() == q.Cap() {
-			return fmt.Errorf("%w: every consumer died", ErrPeerGone)
+		if q.Len() == q.Cap() && q.members.Orphaned(self) {
+			return fmt.Errorf("%w: the queue is full and every other process that had it is gone, one at least by dying", ErrPeerGone)
 		}
+	}
+}
+
+// passOn hands a sleeper's wake to the next sleeper when there is something for it (room for
+// a putter, a message for a getter): the wake that woke this one cleared the flag, and this
+// one, having set it again, is the only one that knows others may still sleep.
+func (q *Queue) passOn(flag, word *uint32, worth bool) {
+	if worth && atomic.LoadUint32(flag) != 0 && atomic.SwapUint32(flag, 0) != 0 {
+		atomic.AddUint32(word, 1)
+		futex.Wake(word, 1)
 	}
 }
 
@@ -88,7 +99,6 @@ func (q *Queue) TryPut(msg []byte) (ok bool, err error) {
 	if len(msg) > q.slotSize {
 		return false, fmt.Errorf("%w: %d bytes, slots hold %d", ErrTooLarge, len(msg), q.slotSize)
 	}
-	join(&q.sh.producers, &q.putJoined)
 	return q.tryPut(msg)
 }
 
@@ -109,19 +119,34 @@ func (q *Queue) tryPut(msg []byte) (bool, error) {
 			return false, ErrClosed
 		}
 		pos := atomic.LoadUint64(&sh.enq)
+		if q.limited {
+			// A capacity below the slot count: full once capacity messages are claimed and not
+			// yet taken. deq never passes enq, so a deq past this pos means pos is stale.
+			switch used := int64(pos - atomic.LoadUint64(&sh.deq)); {
+			case used < 0:
+				continue
+			case uint64(used) >= q.capacity:
+				return false, nil
+			}
+		}
 		seq, length, owner, area := q.slot(pos)
 		s := atomic.LoadUint64(seq) &^ skipBit
 		switch dif := int64(s - pos); {
 		case dif < 0:
 			return false, nil // full: the slot still holds last lap's message
 		case dif > 0:
-			continue // another producer claimed pos first
+			// Another producer claimed pos first, so enq has moved on; if it has not, the slot
+			// cannot be valid, and looping would spin for ever.
+			if atomic.LoadUint64(&sh.enq) == pos {
+				return false, fmt.Errorf("%w: slot %d has sequence %d ahead of the queue's %d", ErrCorrupt, pos&q.mask, s, pos)
+			}
+			continue
 		}
 		if !atomic.CompareAndSwapUint64(&sh.enq, pos, pos+1) {
 			continue
 		}
 		// The slot is this producer's until it publishes.
-		atomic.StoreUint32(owner, uint32(pidinfo.SelfID()))
+		atomic.StoreUint32(owner, uint32(self))
 		copy(area, msg)
 		if atomic.LoadUint32(&sh.joinable) != 0 {
 			atomic.AddUint32(&sh.unfinished, 1) // before publication, so Join cannot see 0 early
@@ -136,7 +161,7 @@ func (q *Queue) tryPut(msg []byte) (bool, error) {
 			}
 			return false, fmt.Errorf("%w: this producer's claim at %d was given up as dead", ErrCorrupt, pos)
 		}
-		if atomic.LoadUint32(&sh.getSleepers) != 0 {
+		if atomic.LoadUint32(&sh.getSleeping) != 0 && atomic.SwapUint32(&sh.getSleeping, 0) != 0 {
 			atomic.AddUint32(&sh.notEmpty, 1)
 			futex.Wake(&sh.notEmpty, 1)
 		}
@@ -145,10 +170,11 @@ func (q *Queue) tryPut(msg []byte) (bool, error) {
 }
 
 // Get copies the next message into buf (reusing its storage), waiting while the queue is
-// empty. Once the queue is closed and drained it returns ErrClosed; when it stays empty and
-// every process that ever put into it has died, ErrPeerGone.
+// empty. Once the queue is closed and drained it returns ErrClosed. When the queue stays empty
+// and no other process is left to put into it (every other process that had it attached is
+// gone, and at least one died without detaching), it returns ErrPeerGone; while any other
+// process has it attached, or when they all detached, it waits (for its context).
 func (q *Queue) Get(ctx context.Context, buf []byte) ([]byte, error) {
-	join(&q.sh.consumers, &q.getJoined)
 	out, done, err := q.tryGet(buf)
 	if done || err != nil {
 		return out, err
@@ -158,37 +184,47 @@ func (q *Queue) Get(ctx context.Context, buf []byte) ([]byte, error) {
 		func() bool { return ctx.Err() != nil || atomic.LoadUint32(&sh.closed) != 0 }, never) {
 		return out, err
 	}
-	atomic.AddUint32(&sh.getSleepers, 1)
-	defer atomic.AddUint32(&sh.getSleepers, ^uint32(0))
 	var st stuck
 	asleep := time.Now()
 	for i := 0; ; i++ {
+		atomic.StoreUint32(&sh.getSleeping, 1) // before the last look: see queueShared
 		v := atomic.LoadUint32(&sh.notEmpty)
 		if out, done, err = q.tryGet(buf); done || err != nil {
 			if i > 0 {
 				q.getBudget.slept(time.Since(asleep))
 			}
+			q.passOn(&sh.getSleeping, &sh.notEmpty, q.Len() > 0)
 			return out, err
 		}
-		if atomic.LoadUint32(&sh.closed) != 0 && atomic.LoadUint64(&sh.enq) == atomic.LoadUint64(&sh.deq) {
+		if q.drained() {
 			return buf[:0], ErrClosed
 		}
 		if err := futex.Park(ctx, &sh.notEmpty, v, futex.CheckSlice); err != nil {
+			q.passOn(&sh.getSleeping, &sh.notEmpty, q.Len() > 0)
 			return buf[:0], err
 		}
 		if q.skipDeadProducerSlot(&st) {
 			continue
 		}
-		if allGone(&sh.producers) && atomic.LoadUint64(&sh.enq) == atomic.LoadUint64(&sh.deq) {
-			return buf[:0], fmt.Errorf("%w: every producer died", ErrPeerGone)
+		if q.Len() == 0 && q.members.Orphaned(self) {
+			return buf[:0], fmt.Errorf("%w: the queue is empty and every other process that had it is gone, one at least by dying", ErrPeerGone)
 		}
 	}
 }
 
-// TryGet takes the next message if there is one now; ok reports whether it did.
+// drained reports a closed queue with nothing left in it.
+func (q *Queue) drained() bool {
+	return atomic.LoadUint32(&q.sh.closed) != 0 && atomic.LoadUint64(&q.sh.enq) == atomic.LoadUint64(&q.sh.deq)
+}
+
+// TryGet takes the next message if there is one now; ok reports whether it did. On a closed
+// queue with nothing left it returns ErrClosed, as Get does.
 func (q *Queue) TryGet(buf []byte) (msg []byte, ok bool, err error) {
-	join(&q.sh.consumers, &q.getJoined)
-	return q.tryGet(buf)
+	msg, ok, err = q.tryGet(buf)
+	if !ok && err == nil && q.drained() {
+		err = ErrClosed
+	}
+	return msg, ok, err
 }
 
 // GetBatch waits for one message as Get does, then takes up to max-1 more that are already
@@ -219,7 +255,12 @@ func (q *Queue) tryGet(buf []byte) ([]byte, bool, error) {
 		case dif < 0:
 			return buf[:0], false, nil // empty, or the producer has not published yet
 		case dif > 0:
-			continue // another consumer took pos first
+			// Another consumer took pos first, so deq has moved on; if it has not, the slot
+			// cannot be valid, and looping would spin for ever.
+			if atomic.LoadUint64(&sh.deq) == pos {
+				return buf[:0], false, fmt.Errorf("%w: slot %d has sequence %d ahead of the queue's %d", ErrCorrupt, pos&q.mask, s&^skipBit, pos)
+			}
+			continue
 		}
 		if !atomic.CompareAndSwapUint64(&sh.deq, pos, pos+1) {
 			continue
@@ -227,7 +268,7 @@ func (q *Queue) tryGet(buf []byte) ([]byte, bool, error) {
 		var out []byte
 		var err error
 		if s&skipBit == 0 {
-			atomic.StoreUint32(owner, uint32(pidinfo.SelfID()))
+			atomic.StoreUint32(owner, uint32(self))
 			if n := atomic.LoadUint32(length); int(n) <= q.slotSize {
 				out = append(buf[:0], area[:n]...)
 			} else {
@@ -250,7 +291,7 @@ func (q *Queue) free(seq *uint64, s, pos uint64) {
 	if !atomic.CompareAndSwapUint64(seq, s, pos+q.mask+1) {
 		return
 	}
-	if atomic.LoadUint32(&q.sh.putSleepers) != 0 {
+	if atomic.LoadUint32(&q.sh.putSleeping) != 0 && atomic.SwapUint32(&q.sh.putSleeping, 0) != 0 {
 		atomic.AddUint32(&q.sh.notFull, 1)
 		futex.Wake(&q.sh.notFull, 1)
 	}

@@ -250,7 +250,7 @@ func TestQueueCloseAndTimeouts(t *testing.T) {
 }
 
 func TestQueueBadInput(t *testing.T) {
-	for _, c := range [][2]int{{0, 8}, {3, 8}, {8, 0}, {8, -1}, {1 << 31, 8}} {
+	for _, c := range [][2]int{{0, 8}, {-1, 8}, {8, 0}, {8, -1}, {1<<30 + 1, 8}} {
 		if _, err := ring.NewQueue(testmain.Name(t), c[0], c[1]); !errors.Is(err, ring.ErrInvalid) {
 			t.Errorf("NewQueue(%d, %d): %v", c[0], c[1], err)
 		}

@@ -42,7 +42,7 @@ func (r *Reader) SetWaitMode(m WaitMode) {
 // one, and may be given again records the dead one had already read (at least once, never
 // lost).
 func (p *Pipe) Reader() (*Reader, error) {
-	if err := claim(&p.sh.readerID, &p.sh.readerClosed); err != nil {
+	if err := claim(&p.sh.readerID, &p.sh.readerClosed, &p.sh.readerSleep); err != nil {
 		return nil, err
 	}
 	h := atomic.LoadUint64(&p.sh.head)
@@ -129,7 +129,7 @@ func (r *Reader) waitData(ctx context.Context, off uint64) error {
 	arrived := func() bool { _ = atomic.LoadUint64(next); return atomic.LoadUint64(h) != 0 }
 	if spinWait(r.mode, &r.budget, arrived, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0
-	}, func() bool { return peerGone(&sh.writerID, &sh.writerClosed) }) {
+	}, func() bool { return r.p.peerGone(&sh.writerID, &sh.writerClosed) }) {
 		return nil
 	}
 	asleep := time.Now()
@@ -160,8 +160,8 @@ func (r *Reader) waitData(ctx context.Context, off uint64) error {
 			r.budget.slept(time.Since(asleep))
 			return nil
 		}
-		if peerGone(&sh.writerID, &sh.writerClosed) && !arrived() {
-			return fmt.Errorf("%w: the writer died", ErrPeerGone)
+		if r.p.peerGone(&sh.writerID, &sh.writerClosed) && !arrived() {
+			return fmt.Errorf("%w: the writer died, or nobody claimed the writing end and everyone who could is gone", ErrPeerGone)
 		}
 	}
 }

@@ -20,11 +20,12 @@ func TestQueueLayout(t *testing.T) {
 		{"slots", unsafe.Offsetof(s.slots), 0}, {"slotSize", unsafe.Offsetof(s.slotSize), 8},
 		{"closed", unsafe.Offsetof(s.closed), 16}, {"joinable", unsafe.Offsetof(s.joinable), 20},
 		{"unfinished", unsafe.Offsetof(s.unfinished), 24}, {"joiners", unsafe.Offsetof(s.joiners), 28},
+		{"capacity", unsafe.Offsetof(s.capacity), 32},
 		{"enq", unsafe.Offsetof(s.enq), 128}, {"deq", unsafe.Offsetof(s.deq), 256},
 		{"notEmpty", unsafe.Offsetof(s.notEmpty), 384}, {"notFull", unsafe.Offsetof(s.notFull), 388},
-		{"getSleepers", unsafe.Offsetof(s.getSleepers), 392}, {"putSleepers", unsafe.Offsetof(s.putSleepers), 396},
-		{"producers", unsafe.Offsetof(s.producers), 512}, {"consumers", unsafe.Offsetof(s.consumers), 768},
-		{"sizeof", unsafe.Sizeof(s), queueSlots},
+		{"getSleeping", unsafe.Offsetof(s.getSleeping), 392}, {"putSleeping", unsafe.Offsetof(s.putSleeping), 396},
+		{"members", unsafe.Offsetof(s.members), 512},
+		{"sizeof", unsafe.Sizeof(s), queueSlots}, {"queueSlots", queueSlots, 4608},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s at %d, want %d", c.name, c.got, c.want)

@@ -40,7 +40,7 @@ func (w *Writer) SetWaitMode(m WaitMode) { w.mode = m }
 // Writer claims the writing end for this process. It fails with ErrBusy if a live process
 // holds it, and ErrClosed if it was closed. A dead holder's claim is taken over.
 func (p *Pipe) Writer() (*Writer, error) {
-	if err := claim(&p.sh.writerID, &p.sh.writerClosed); err != nil {
+	if err := claim(&p.sh.writerID, &p.sh.writerClosed, &p.sh.writerSleep); err != nil {
 		return nil, err
 	}
 	head := atomic.LoadUint64(&p.sh.head)
@@ -216,7 +216,7 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 	}
 	if spinWait(w.mode, &w.budget, enough, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.readerClosed) != 0
-	}, func() bool { return peerGone(&sh.readerID, &sh.readerClosed) }) {
+	}, func() bool { return w.p.peerGone(&sh.readerID, &sh.readerClosed) }) {
 		return nil
 	}
 	asleep := time.Now()
@@ -238,8 +238,8 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 			w.budget.slept(time.Since(asleep))
 			return nil
 		}
-		if peerGone(&sh.readerID, &sh.readerClosed) {
-			return fmt.Errorf("%w: the reader died", ErrPeerGone)
+		if w.p.peerGone(&sh.readerID, &sh.readerClosed) {
+			return fmt.Errorf("%w: the reader died, or nobody claimed the reading end and everyone who could is gone", ErrPeerGone)
 		}
 	}
 }

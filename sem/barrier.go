@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/futex"
+	"github.com/shmkit/shmkit/internal/member"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // MaxParties is the most parties a Barrier takes.
 const MaxParties = 1 << 16
 
-// trackedMembers is how many distinct processes a Barrier watches for death.
-const trackedMembers = 64
+// BarrierMembers is how many processes a Barrier tracks; the process that would be one more
+// gets ErrTooMany when it attaches or first waits.
+const BarrierMembers = 64
 
 // A Barrier makes a fixed number of parties wait for each other: Python's Barrier. Init sets
 // the number of parties (OpenBarrier does it); the zero value has none and every Wait fails.
@@ -24,17 +28,29 @@ const trackedMembers = 64
 //
 // gen is the generation, the word sleepers park on: the last party to arrive bumps it. broken
 // holds gen+1 of a broken generation (0: none), so the sleepers of that generation, and every
-// later arrival until Reset, get ErrBrokenBarrier. members lists (gen | process id) pairs of the
-// processes that have waited: a sleeper checks every 50 ms that each member that has not yet
-// arrived in this generation still lives, and breaks the barrier if one died, since it would
-// never arrive.
+// later arrival until Reset, get ErrBrokenBarrier.
+//
+// members lists the processes that have the barrier, one u64 each: the process's ID in the
+// high half (bit 31 of it set while a launched child has not yet attached: see member), and in
+// the low half gen+1 of the last generation its arrival was counted in (0: none yet). A
+// process becomes a member when it opens the barrier by name, receives it in a procs entry's
+// argument (reserved by the parent before the child runs), or first waits on it; it stops
+// being one when it closes the segment the barrier lives in (a procs child does at exit). A
+// sleeper checks every 50 ms that no member died without being counted in this generation:
+// such a member would never arrive, so the barrier breaks. A party counts its arrival first
+// and records it after, so one killed between the two is seen as not arrived: the barrier
+// breaks rather than waits for ever. A member that left (closed, or a procs child that
+// returned) breaks nothing, so a party may finish, exit, and be replaced by a new process.
+// The goroutines of one process share its membership: death is noticed per process.
 type Barrier struct {
 	parties uint32
 	arrived uint32
 	gen     uint32
 	broken  uint32
-	members [trackedMembers]uint64 // process id << 32 | generation of its last arrival
+	members [BarrierMembers]uint64 // process ID << 32 | gen+1 of its last counted arrival
 }
+
+const expectedBit = 1 << 31 // in a member's ID: reserved for a child not yet attached
 
 // Init sets the number of parties (1 to MaxParties). Call it once, before any process waits.
 func (b *Barrier) Init(parties int) error {
@@ -84,12 +100,17 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 	if parties == 0 {
 		return 0, fmt.Errorf("%w: barrier has no parties (Init it)", ErrInvalid)
 	}
+	slot, err := b.member()
+	if err != nil {
+		return 0, err
+	}
 	gen := atomic.LoadUint32(&b.gen)
 	if atomic.LoadUint32(&b.broken) == gen+1 {
 		return 0, ErrBrokenBarrier
 	}
-	b.arrive(gen)
+	// Count first, record after: a party killed in between is seen as not arrived (see Barrier).
 	idx := atomic.AddUint32(&b.arrived, 1) - 1
+	atomic.StoreUint64(&b.members[slot], uint64(selfID)<<32|uint64(gen+1))
 	if idx+1 == parties { // the last one opens the gate for this generation
 		atomic.StoreUint32(&b.arrived, 0)
 		atomic.AddUint32(&b.gen, 1)
@@ -119,30 +140,103 @@ func (b *Barrier) outcome(gen, idx uint32) (int, error) {
 	return int(idx), nil
 }
 
-// arrive records this process as a member that reached generation gen.
-func (b *Barrier) arrive(gen uint32) {
-	mine := uint64(selfID) << 32
+// member returns this process's entry in members, taking one (and arranging to give it back
+// when the segment is closed) on the first Wait of a process that did not attach the barrier.
+func (b *Barrier) member() (int, error) {
 	for i := range b.members {
 		w := atomic.LoadUint64(&b.members[i])
-		switch {
-		case w>>32 == uint64(selfID):
-			atomic.StoreUint64(&b.members[i], mine|uint64(gen))
-			return
-		case w == 0 && atomic.CompareAndSwapUint64(&b.members[i], 0, mine|uint64(gen)):
+		switch uint32(w >> 32) {
+		case selfID:
+			return i, nil
+		case selfID | expectedBit:
+			if atomic.CompareAndSwapUint64(&b.members[i], w, uint64(selfID)<<32) {
+				return i, nil
+			}
+		}
+	}
+	i, err := b.join()
+	if err != nil {
+		return 0, err
+	}
+	if seg, _, lerr := shm.Locate(unsafe.Pointer(b)); lerr == nil {
+		seg.OnClose(func() { b.leave(i) })
+	}
+	return i, nil
+}
+
+// join takes an entry for this process: one reserved for it, else a free one, else one whose
+// process is dead.
+func (b *Barrier) join() (int, error) {
+	mine := uint64(selfID) << 32
+	for i := range b.members {
+		if w := atomic.LoadUint64(&b.members[i]); uint32(w>>32) == selfID|expectedBit &&
+			atomic.CompareAndSwapUint64(&b.members[i], w, mine) {
+			return i, nil
+		}
+	}
+	return b.take(mine)
+}
+
+func (b *Barrier) take(w uint64) (int, error) {
+	for i := range b.members {
+		if atomic.LoadUint64(&b.members[i]) == 0 && atomic.CompareAndSwapUint64(&b.members[i], 0, w) {
+			return i, nil
+		}
+	}
+	for i := range b.members {
+		if old := atomic.LoadUint64(&b.members[i]); !alive(uint32(old>>32)&^expectedBit) &&
+			atomic.CompareAndSwapUint64(&b.members[i], old, w) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: a barrier tracks %d processes", ErrTooMany, BarrierMembers)
+}
+
+// leave gives entry i back, if it is still this process's.
+func (b *Barrier) leave(i int) {
+	for {
+		w := atomic.LoadUint64(&b.members[i])
+		if uint32(w>>32) != selfID || atomic.CompareAndSwapUint64(&b.members[i], w, 0) {
 			return
 		}
 	}
-	// more than trackedMembers processes: this one is not watched
 }
 
-// memberDied reports a member process that is dead and has not arrived in generation gen.
+// Expect implements shm.Expecter: process pid, just started, is about to attach the barrier.
+func (b *Barrier) Expect(pid int) error {
+	if b == nil {
+		return ErrClosed
+	}
+	id, err := member.IDOf(pid)
+	if err != nil {
+		return err
+	}
+	_, err = b.take(uint64(uint32(id)|expectedBit) << 32)
+	return err
+}
+
+// attachMember makes this process a member when it receives or opens the barrier in seg.
+func (b *Barrier) attachMember(seg *shm.Segment) error {
+	i, err := b.join()
+	if err != nil {
+		return err
+	}
+	if !seg.OnClose(func() { b.leave(i) }) {
+		b.leave(i)
+		return ErrClosed
+	}
+	return nil
+}
+
+// memberDied reports a member process that is dead and was not counted in generation gen.
 func (b *Barrier) memberDied(gen uint32) bool {
 	for i := range b.members {
 		w := atomic.LoadUint64(&b.members[i])
-		if w == 0 {
-			return false
+		id := uint32(w>>32) &^ expectedBit
+		if w == 0 || id == selfID || uint32(w) == gen+1 {
+			continue
 		}
-		if id := uint32(w >> 32); uint32(w) != gen && id != selfID && !alive(id) {
+		if !alive(id) {
 			return true
 		}
 	}

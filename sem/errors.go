@@ -24,6 +24,9 @@ var (
 	// ErrBrokenBarrier: the Barrier was aborted, reset, or broken by a party that timed out,
 	// was cancelled, or died.
 	ErrBrokenBarrier = errors.New("sem: broken barrier")
+	// ErrTooMany: a Barrier already tracks BarrierMembers processes; the one that would be one
+	// more fails to attach (or to wait) with it.
+	ErrTooMany = errors.New("sem: too many processes attached")
 	// ErrMisaligned: an object placed at an offset that is not a multiple of 8.
 	ErrMisaligned = errors.New("sem: misaligned offset")
 	// ErrOutOfRange: an object placed where it does not fit in the buffer.

@@ -12,11 +12,15 @@ import (
 //
 //	0            4            8
 //	+------------+------------+
-//	| flag       | sleepers   |
+//	| flag       | sleeping   |
 //	+------------+------------+
+//
+// sleeping is 1 while a waiter may sleep: each sets it before its last look at the flag, and
+// Set swaps it to 0 and wakes every sleeper (they set it again if they sleep again). A flag,
+// not a count, so a waiter killed in its sleep costs the next Set one wasted wake, no more.
 type Event struct {
 	flag     uint32 // 0 clear, 1 set; sleepers park on it
-	sleepers uint32
+	sleeping uint32
 }
 
 // Set sets the flag and wakes every waiter.
@@ -24,7 +28,7 @@ func (e *Event) Set() error {
 	if e == nil {
 		return ErrClosed
 	}
-	if atomic.SwapUint32(&e.flag, 1) == 0 && atomic.LoadUint32(&e.sleepers) > 0 {
+	if atomic.SwapUint32(&e.flag, 1) == 0 && atomic.LoadUint32(&e.sleeping) != 0 && atomic.SwapUint32(&e.sleeping, 0) != 0 {
 		futex.Wake(&e.flag, -1)
 	}
 	return nil
@@ -50,12 +54,13 @@ func (e *Event) Wait(ctx context.Context) error {
 	if e.IsSet() || futex.Spin(e.IsSet) {
 		return nil
 	}
-	atomic.AddUint32(&e.sleepers, 1)
-	defer atomic.AddUint32(&e.sleepers, ^uint32(0))
-	for !e.IsSet() {
-		if err := futex.Park(ctx, &e.flag, 0, 0); err != nil {
+	for {
+		atomic.StoreUint32(&e.sleeping, 1) // before the last look, so Set's swap sees it
+		if e.IsSet() {
+			return nil
+		}
+		if err := futex.Park(ctx, &e.flag, 0, futex.CheckSlice); err != nil {
 			return err
 		}
 	}
-	return nil
 }

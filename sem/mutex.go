@@ -13,7 +13,7 @@ import (
 //
 //	0                           4                           8
 //	+---------------------------+---------------------------+
-//	| lock word                 | sleepers                  |
+//	| lock word                 | sleeping                  |
 //	+---------------------------+---------------------------+
 //
 // The lock word, written only by atomic compare-and-swap:
@@ -29,11 +29,14 @@ import (
 //	                     called Consistent
 //	owner died alone     not recoverable: never lockable again
 //
-// sleepers counts lockers that are about to sleep or sleep on the word. A locker raises it
-// before its last look at the word, and Unlock reads it after releasing the word, so either
-// Unlock sees the sleeper and wakes it, or the sleeper sees the free word and does not sleep
-// (Go's atomics are sequentially consistent). An uncontended Lock+Unlock is two compare-and-
-// swaps and a load: no system call.
+// sleeping is 1 while a locker may sleep on the word (Drepper's "contended" state, beside the
+// word rather than in it). A locker sets it before its last look at the word, and Unlock swaps
+// it to 0 after releasing the word and wakes one sleeper if it was 1, so either Unlock sees
+// the sleeper and wakes it, or the sleeper sees the free word and does not sleep (Go's atomics
+// are sequentially consistent). The woken locker sets it again before it looks, so the flag
+// stays 1 while others sleep. A flag, not a count: a locker killed in its sleep leaves one
+// wasted wake behind, not a system call on every Unlock for ever. An uncontended Lock+Unlock
+// is two compare-and-swaps and a load: no system call.
 //
 // The owner is a process, not a goroutine: goroutines of one process contend as they would for
 // a sync.Mutex, and any of them may unlock it. A locker that finds the owner's process gone
@@ -42,7 +45,7 @@ import (
 // owner is noticed within about that long.
 type Mutex struct {
 	word     uint32
-	sleepers uint32
+	sleeping uint32
 }
 
 const (
@@ -122,10 +125,9 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	if futex.Spin(func() bool { return atomic.CompareAndSwapUint32(&m.word, 0, selfID) }) {
 		return nil
 	}
-	atomic.AddUint32(&m.sleepers, 1)
-	defer atomic.AddUint32(&m.sleepers, ^uint32(0))
 	checked := false // the owner's liveness is checked before the first sleep and after each
 	for {
+		atomic.StoreUint32(&m.sleeping, 1) // before the last look: see Mutex
 		old := atomic.LoadUint32(&m.word)
 		got, done, err := m.tryTake(old, !checked)
 		checked = true
@@ -137,6 +139,12 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 		}
 		// Held by a live owner: sleep while the word says so.
 		if err := futex.Park(ctx, &m.word, old, futex.CheckSlice); err != nil {
+			// The wake that cleared the flag may have been this locker's: set it again for the
+			// others, and pass the wake on if the lock is free now.
+			atomic.StoreUint32(&m.sleeping, 1)
+			if atomic.LoadUint32(&m.word) == 0 {
+				m.wake(1)
+			}
 			return err
 		}
 		checked = false
@@ -151,12 +159,19 @@ func (m *Mutex) Unlock() error {
 		return ErrClosed
 	}
 	if atomic.CompareAndSwapUint32(&m.word, selfID, 0) {
-		if atomic.LoadUint32(&m.sleepers) != 0 {
-			futex.Wake(&m.word, 1)
+		if atomic.LoadUint32(&m.sleeping) != 0 {
+			m.wake(1)
 		}
 		return nil
 	}
 	return m.unlockSlow()
+}
+
+// wake clears the sleeping flag and, if it was set, wakes up to n sleepers.
+func (m *Mutex) wake(n int) {
+	if atomic.SwapUint32(&m.sleeping, 0) != 0 {
+		futex.Wake(&m.word, n)
+	}
 }
 
 func (m *Mutex) unlockSlow() error {
@@ -170,9 +185,7 @@ func (m *Mutex) unlockSlow() error {
 			next, wake = unrecovered, -1 // tell every sleeper
 		}
 		if atomic.CompareAndSwapUint32(&m.word, old, next) {
-			if atomic.LoadUint32(&m.sleepers) != 0 {
-				futex.Wake(&m.word, wake)
-			}
+			m.wake(wake)
 			return nil
 		}
 	}

@@ -39,6 +39,9 @@ func openNamed[T Object](name, typ string, init func(*T) error) (*T, named, erro
 		return nil, named{}, err
 	}
 	p, err := At[T](seg.Bytes(), 0)
+	if err == nil {
+		err = joinMembers(p, seg)
+	}
 	if err != nil {
 		_ = seg.Close()
 		return nil, named{}, err

@@ -66,7 +66,23 @@ func attach[T Object](h shm.Handle) (shm.Shareable, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := joinMembers(p, h.Segment); err != nil {
+		return nil, err
+	}
 	return any(p).(shm.Shareable), nil
+}
+
+// memberKeeper is an object that keeps a list of the processes attached to it (a Barrier).
+type memberKeeper interface {
+	attachMember(seg *shm.Segment) error
+}
+
+// joinMembers records this process in p's member list, if p keeps one, until seg is closed.
+func joinMembers(p any, seg *shm.Segment) error {
+	if m, ok := p.(memberKeeper); ok {
+		return m.attachMember(seg)
+	}
+	return nil
 }
 
 // handleOf finds the segment p lives in; only objects inside an open segment can travel.

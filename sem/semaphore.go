@@ -14,15 +14,19 @@ import (
 //
 //	0            4            8
 //	+------------+------------+
-//	| permits    | sleepers   |
+//	| permits    | sleeping   |
 //	+------------+------------+
 //
-// permits is the word sleepers park on; sleepers counts processes that are about to sleep or
-// sleep, so Release makes a wake system call only when someone may be waiting. A process that
+// permits is the word sleepers park on; sleeping is 1 while an acquirer may sleep, so Release
+// makes a wake system call only when someone may be waiting. An acquirer sets it before its
+// last look at permits; Release swaps it to 0 and wakes; a woken acquirer sets it again before
+// it looks, and one that leaves with permits still free wakes the next (a baton), so the flag
+// never reads 0 while someone sleeps with a permit free. A flag, not a count: an acquirer
+// killed in its sleep costs one wasted wake, not one per Release for ever. A process that
 // dies holding a permit does not give it back (there is no owner to notice), as in Python.
 type Semaphore struct {
 	count    uint32
-	sleepers uint32
+	sleeping uint32
 }
 
 // MaxPermits is the most permits a Semaphore holds.
@@ -63,17 +67,35 @@ func (s *Semaphore) acquireSlow(ctx context.Context) error {
 	if futex.Spin(s.tryTake) {
 		return nil
 	}
-	// Announce, then re-check: a Release that added a permit either sees the sleeper (and
+	// Announce, then re-check: a Release that added a permit either sees the flag (and
 	// wakes) or added it before the re-check (and the sleep below returns at once, since the
 	// word is no longer 0). Go's atomics are sequentially consistent, which this relies on.
-	atomic.AddUint32(&s.sleepers, 1)
-	defer atomic.AddUint32(&s.sleepers, ^uint32(0))
-	for !s.tryTake() {
-		if err := futex.Park(ctx, &s.count, 0, 0); err != nil {
+	for {
+		atomic.StoreUint32(&s.sleeping, 1)
+		if s.tryTake() {
+			s.passOn()
+			return nil
+		}
+		if err := futex.Park(ctx, &s.count, 0, futex.CheckSlice); err != nil {
+			s.passOn()
 			return err
 		}
 	}
-	return nil
+}
+
+// passOn wakes the next sleeper if permits are free: the wake that woke this acquirer cleared
+// the flag, and other sleepers may be left behind it.
+func (s *Semaphore) passOn() {
+	if atomic.LoadUint32(&s.count) != 0 {
+		s.wake(1)
+	}
+}
+
+// wake wakes up to n sleepers if the flag says someone may sleep.
+func (s *Semaphore) wake(n int) {
+	if atomic.LoadUint32(&s.sleeping) != 0 && atomic.SwapUint32(&s.sleeping, 0) != 0 {
+		futex.Wake(&s.count, n)
+	}
 }
 
 // Release gives back one permit.
@@ -96,9 +118,7 @@ func (s *Semaphore) ReleaseN(n int) error {
 			break
 		}
 	}
-	if atomic.LoadUint32(&s.sleepers) > 0 {
-		futex.Wake(&s.count, n)
-	}
+	s.wake(n)
 	return nil
 }
 
@@ -167,9 +187,7 @@ func (b *BoundedSemaphore) Release() error {
 			break
 		}
 	}
-	if atomic.LoadUint32(&b.s.sleepers) > 0 {
-		futex.Wake(&b.s.count, 1)
-	}
+	b.s.wake(1)
 	return nil
 }
 

@@ -86,7 +86,7 @@ func TestBoundedSemaphoreOverRelease(t *testing.T) {
 
 type barrierArgs struct {
 	Barrier     *sem.Barrier
-	Seg         *shm.Segment // one uint32 mask per generation from offset 1024; word 64: generations done
+	Seg         *shm.Segment // one uint32 mask per generation from offset 1024; word 600 (past the 528-byte Barrier): generations done
 	Generations int          // 0: until the barrier breaks
 }
 
@@ -100,7 +100,7 @@ var cross = procs.Entry("sem.cross", func(ctx context.Context, a barrierArgs) er
 		if a.Generations > 0 {
 			atomic.AddUint32(word(a.Seg, 1024+4*g), 1<<idx)
 		}
-		atomic.AddUint32(word(a.Seg, 64), 1)
+		atomic.AddUint32(word(a.Seg, 600), 1)
 	}
 	return nil
 })
@@ -129,7 +129,7 @@ func TestBarrierBreaksWhenAPartyDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	ps := testmain.StartN(t, cross, 3, func(int) barrierArgs { return barrierArgs{Barrier: b, Seg: seg} })
-	for atomic.LoadUint32(word(seg, 64)) < 3*20 { // let them cross 20 generations together
+	for atomic.LoadUint32(word(seg, 600)) < 3*20 { // let them cross 20 generations together
 		time.Sleep(time.Millisecond)
 	}
 	_ = ps[0].Kill()

@@ -8,7 +8,8 @@ import (
 // Errors returned by this package. Test for them with errors.Is: the errors actually returned
 // wrap these with the segment name and, for mismatches, both the expected and the found value.
 var (
-	// ErrInvalidName: the name breaks the rule [A-Za-z0-9._-]{1,30} (and is not "." or "..").
+	// ErrInvalidName: the name breaks the rule: [A-Za-z0-9._-]{1,30}, not starting with '.' or
+	// '-'.
 	ErrInvalidName = errors.New("shm: invalid segment name")
 	// ErrInvalidSize: a size of zero, a negative size, or one beyond MaxSize.
 	ErrInvalidSize = errors.New("shm: invalid segment size")
@@ -26,7 +27,9 @@ var (
 	// ErrNotSupported: the operation has no implementation on this operating system.
 	ErrNotSupported = errors.New("shm: not supported on this platform")
 
-	// ErrBadMagic: the segment does not start with a shmkit header (open it with Raw instead).
+	// ErrBadMagic: the file is not a shmkit segment: it does not start with a shmkit header
+	// (open it with Raw instead) and, for Remove, carries no Raw mark either, or it is not a
+	// regular file at all.
 	ErrBadMagic = errors.New("shm: not a shmkit segment")
 	// ErrVersion: the header was written by an incompatible layout version.
 	ErrVersion = errors.New("shm: unsupported header version")

@@ -14,11 +14,12 @@ type Info struct {
 	Created     time.Time // when it was created
 	Ready       bool      // the creator finished initialising it
 	Anonymous   bool      // made by Anonymous (only seen through Stat of an fd path)
-	Stale       bool      // no process has it open: Reclaim would remove it
-	Attached    []int     // pids holding it open, where the OS tells (Linux); nil otherwise
+	Stale       bool      // no process has it open or mapped: Reclaim would remove it
+	Attached    []int     // pids holding it open or mapped, where the OS tells (Linux); nil otherwise
 	Problem     string    // why its header does not validate, "" when it does
 
-	dev, ino uint64
+	dev, ino  uint64
+	uid, perm uint32
 }
 
 type fileID struct{ dev, ino uint64 }
@@ -56,7 +57,12 @@ type ReclaimOptions struct {
 	Prefix string // only segments whose name starts with Prefix ("" for all)
 }
 
-// Reclaim removes every stale segment: one that no process holds open, because its users have
-// all closed it or died (even by SIGKILL: the kernel drops their locks). A segment in use is
-// never removed, nor a file that is not shmkit's. It returns what it removed.
+// Reclaim removes every stale segment: one that no process holds open or maps, because its
+// users have all closed it or died (even by SIGKILL: the kernel drops their locks and their
+// mappings). Two checks must agree: no process holds shmkit's lock on the file, and (on Linux)
+// no process has the file open or mapped according to /proc, which is how a Raw segment that
+// Python, numpy or a C program maps without that lock is seen. If some process that could use
+// the file cannot be inspected (another user's, or one in another pid namespace), the segment
+// is kept. A segment in use is never removed, nor a file that is not shmkit's. It also removes
+// the temporary files of creates whose process died. It returns what it removed.
 func Reclaim(o ReclaimOptions) ([]Info, error) { return reclaim(o) }

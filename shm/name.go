@@ -6,16 +6,18 @@ import "fmt"
 // so that a name valid on one system is valid on all.
 const MaxNameLen = 30
 
-// ValidateName reports whether name is a valid segment name: 1 to 30 bytes of [A-Za-z0-9._-],
-// and neither "." nor "..". The error wraps ErrInvalidName and says what is wrong.
+// ValidateName reports whether name is a valid segment name: 1 to 30 bytes of [A-Za-z0-9._-]
+// that do not start with '.' or '-'. A leading '-' would read as a flag to the shmkit command
+// and to most others; a leading '.' hides a file, and names the files shmkit keeps while it
+// creates a segment. The error wraps ErrInvalidName and says what is wrong.
 func ValidateName(name string) error {
 	switch {
 	case name == "":
 		return fmt.Errorf("%w: empty", ErrInvalidName)
 	case len(name) > MaxNameLen:
 		return fmt.Errorf("%w: %q is %d bytes, the limit is %d", ErrInvalidName, name, len(name), MaxNameLen)
-	case name == "." || name == "..":
-		return fmt.Errorf("%w: %q", ErrInvalidName, name)
+	case name[0] == '.' || name[0] == '-':
+		return fmt.Errorf("%w: %q starts with %q", ErrInvalidName, name, name[0])
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]

@@ -21,6 +21,15 @@ type Adopter interface {
 	Adopt(Shareable) error
 }
 
+// An Expecter is a shared object that keeps the list of processes attached to it, so that a
+// process waiting on it can tell a peer's death from a peer's departure. A launcher that hands
+// the object to a child calls Expect with the child's pid after starting the child and before
+// the child can attach it: a child that dies before it attaches then counts as a member that
+// died, not as one that never came.
+type Expecter interface {
+	Expect(pid int) error
+}
+
 // A Handle locates a shareable object: the segment it lives in, where in the payload, and the
 // registered type that knows how to rebuild it.
 type Handle struct {

@@ -118,7 +118,8 @@ type Segment struct {
 	payload []byte // mapping[HeaderSize:], or all of it when raw
 	file    *file
 	closed  atomic.Bool
-	mu      sync.Mutex // serialises Close and Unlink
+	mu      sync.Mutex // serialises Close and Unlink; guards onClose
+	onClose []func()   // run by Close before the unmap (see OnClose)
 	cleanup runtime.Cleanup
 }
 
@@ -141,9 +142,17 @@ func Create(name string, size int, opts ...Option) (*Segment, error) {
 	}
 	s, err := initSegment(f, name, total, 0, cfg)
 	if err != nil {
-		_ = f.unlink(name)
+		f.discard()
 		_ = f.close()
 		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	// Published ready before it has a name: an Open that finds the name finds it whole.
+	if err := f.publish(name); err != nil {
+		s.mu.Lock()
+		s.closed.Store(true)
+		_ = s.release()
+		s.mu.Unlock()
+		return nil, err
 	}
 	return s, nil
 }
@@ -420,19 +429,36 @@ func (s *Segment) Close() error {
 	if s.closed.Swap(true) {
 		return &fs.PathError{Op: "close", Path: s.name, Err: ErrClosed}
 	}
+	for i := len(s.onClose) - 1; i >= 0; i-- {
+		s.onClose[i]()
+	}
+	s.onClose = nil
 	return s.release()
+}
+
+// OnClose arranges for fn to run when this process closes s, before the memory is unmapped,
+// in the reverse order of registration. Objects living in s use it to detach from it: to
+// leave the member list that tells other processes a death from a departure. fn does not run
+// when the garbage collector releases a forgotten Segment (the process is alive, so it still
+// counts as attached), nor when the process dies. It reports false, and keeps nothing, if s
+// is closed already.
+func (s *Segment) OnClose(fn func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return false
+	}
+	s.onClose = append(s.onClose, fn)
+	return true
 }
 
 // Unlink removes the segment's name so no new process can open it; processes that have it
 // mapped keep it until they close it. Unlink removes the name only if it still refers to this
-// segment (ErrNotExist otherwise). Anonymous segments have no name and Unlink returns nil.
-// Call Unlink before Close; after Close it returns ErrClosed (use Remove instead).
+// segment (ErrNotExist otherwise). It works before or after Close, in either order (CPython's
+// is close, then unlink). Anonymous segments have no name and Unlink returns nil.
 func (s *Segment) Unlink() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return &fs.PathError{Op: "unlink", Path: s.name, Err: ErrClosed}
-	}
 	if s.name == "" {
 		return nil
 	}

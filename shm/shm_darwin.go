@@ -81,6 +81,11 @@ func anonymousFile(total int64) (*file, error) {
 	return f, err
 }
 
+// unnamedFile: macOS has no O_TMPFILE; the file gets a temporary name until publish.
+func unnamedFile(dir string, perm fs.FileMode) (*file, error) { return tempFile(dir, perm) }
+
+func linkUnnamed(int, string) error { return unix.ENOTSUP } // never called: every file has a temp name
+
 func markRaw(int) {}
 
 // isRawMarked: the directory is private to shmkit, so every file in it is a shmkit segment.
@@ -88,3 +93,10 @@ func isRawMarked(int) bool { return true }
 
 // lockHolders: macOS does not say who holds a lock.
 func lockHolders() map[fileID][]int { return nil }
+
+// userLookup: macOS gives no cheap way to see other processes' mappings; segments live in a
+// private directory that only shmkit uses, so the lock is the whole answer.
+type userLookup struct{}
+
+func newUserLookup(string) *userLookup { return nil }
+func (*userLookup) check(*Info)        {}

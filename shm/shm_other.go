@@ -23,3 +23,6 @@ func removeName(string) error                          { return unsupported("rem
 func list() ([]Info, error)                            { return nil, unsupported("list") }
 func stat(string) (Info, error)                        { return Info{}, unsupported("stat") }
 func reclaim(ReclaimOptions) ([]Info, error)           { return nil, unsupported("reclaim") }
+
+func (f *file) publish(string) error { return unsupported("create") }
+func (f *file) discard()             {}

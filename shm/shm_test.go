@@ -211,14 +211,18 @@ func TestUseAfterClose(t *testing.T) {
 	if err := s.Close(); !errors.Is(err, shm.ErrClosed) {
 		t.Errorf("second Close: %v, want ErrClosed", err)
 	}
-	if err := s.Unlink(); !errors.Is(err, shm.ErrClosed) {
-		t.Errorf("Unlink after Close: %v, want ErrClosed", err)
-	}
 	if _, err := s.ShareHandle(); !errors.Is(err, shm.ErrClosed) {
 		t.Errorf("ShareHandle after Close: %v, want ErrClosed", err)
 	}
-	if err := shm.Remove(s.Name()); err != nil {
-		t.Errorf("Remove after Close: %v", err)
+	// CPython's order, close then unlink, and the package doc's deferred pair: both must work.
+	if err := s.Unlink(); err != nil {
+		t.Errorf("Unlink after Close: %v", err)
+	}
+	if _, err := shm.Stat(s.Name()); !errors.Is(err, shm.ErrNotExist) {
+		t.Errorf("after Close then Unlink the name is still there: %v", err)
+	}
+	if err := s.Unlink(); !errors.Is(err, shm.ErrNotExist) {
+		t.Errorf("second Unlink: %v, want ErrNotExist", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,6 +19,7 @@ import (
 type file struct {
 	fdn      int
 	dev, ino uint64
+	temp     string // while being created without O_TMPFILE: the file's temporary path
 }
 
 func (f *file) fd() uintptr               { return uintptr(f.fdn) }
@@ -55,40 +57,97 @@ func (f *file) mmap(n int, populate bool) ([]byte, error) {
 	return b, nil
 }
 
+// createFile makes the file of a new segment, sized, locked and not yet visible under name:
+// the creator fills and publishes it, then links it into place (publish). A creator killed
+// before then leaves nothing that an opener, ls or a later Create can see.
 func createFile(name string, total int64, cfg *config) (f *file, err error) {
 	dir, err := segmentDir()
 	if err != nil {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
 	}
-	path := segmentPath(dir, name)
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(cfg.perm))
+	// Fail early, before the allocation, if the name is taken; publish has the last word.
+	var st unix.Stat_t
+	if unix.Lstat(segmentPath(dir, name), &st) == nil {
+		return nil, &fs.PathError{Op: "create", Path: name, Err: unix.EEXIST}
+	}
+	nf, err := unnamedFile(dir, cfg.perm)
 	if err != nil {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
 	}
+	f = nf
 	defer func() {
 		if err != nil {
-			_ = unix.Unlink(path)
-			_ = unix.Close(fd)
-			err = &fs.PathError{Op: "create", Path: name, Err: err}
+			nf.discard()
+			_ = nf.close()
+			f, err = nil, &fs.PathError{Op: "create", Path: name, Err: err}
 		}
 	}()
-	// Lock before the file has a size: a reclaimer that got its exclusive lock first finds an
-	// empty file, which is not a shmkit segment, and leaves it alone.
-	if err = flock(fd, unix.LOCK_SH); err != nil {
+	// Lock before anything else: the file counts as in use from its first moment.
+	if err = flock(f.fdn, unix.LOCK_SH); err != nil {
 		return nil, err
 	}
-	if err = unix.Fchmod(fd, uint32(cfg.perm)); err != nil { // the umask must not apply
+	if err = unix.Fchmod(f.fdn, uint32(cfg.perm)); err != nil { // the umask must not apply
 		return nil, err
 	}
-	if err = allocate(fd, name, total); err != nil {
+	if err = allocate(f.fdn, name, total); err != nil {
 		return nil, err
 	}
 	if cfg.raw {
-		markRaw(fd)
+		markRaw(f.fdn)
 	}
-	f = &file{fdn: fd}
 	_, err = f.size()
 	return f, err
+}
+
+// tempPrefix starts the names of files being created where the system has no unnamed files
+// (O_TMPFILE); no segment name starts with '.', and Reclaim removes the ones left by a creator
+// that died.
+const tempPrefix = ".shmkit-tmp-"
+
+var tempSeq atomic.Uint64
+
+// tempFile makes a uniquely named file in dir to publish later by link.
+func tempFile(dir string, perm fs.FileMode) (*file, error) {
+	for {
+		path := fmt.Sprintf("%s/%s%d-%d", dir, tempPrefix, os.Getpid(), tempSeq.Add(1))
+		fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm))
+		if err == unix.EEXIST {
+			continue // a dead process's leftover under a reused pid
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &file{fdn: fd, temp: path}, nil
+	}
+}
+
+// publish gives the new segment its name, atomically: the link fails with ErrExist if the name
+// was taken meanwhile, and never replaces a file.
+func (f *file) publish(name string) error {
+	dir, err := segmentDir()
+	if err == nil {
+		path := segmentPath(dir, name)
+		if f.temp != "" {
+			err = unix.Link(f.temp, path)
+			if err == nil {
+				f.discard()
+			}
+		} else {
+			err = linkUnnamed(f.fdn, path)
+		}
+	}
+	if err != nil {
+		return &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	return nil
+}
+
+// discard removes the temporary name of a file being created, if it has one.
+func (f *file) discard() {
+	if f.temp != "" {
+		_ = unix.Unlink(f.temp)
+		f.temp = ""
+	}
 }
 
 // openFile opens an existing segment and takes the shared lock. alone reports that nobody else
@@ -152,15 +211,71 @@ func (f *file) unlink(name string) error {
 	return nil
 }
 
+// removeName unlinks name after checking that it is a segment shmkit made: a regular file
+// with a shmkit header (damaged or not) or a Raw mark. Anything else in the directory belongs
+// to another program and is refused, saying what it is.
 func removeName(name string) error {
 	dir, err := segmentDir()
 	if err == nil {
-		err = unix.Unlink(segmentPath(dir, name))
+		path := segmentPath(dir, name)
+		if err = checkOurs(path); err == nil {
+			err = unix.Unlink(path)
+		}
 	}
 	if err != nil {
 		return &fs.PathError{Op: "remove", Path: name, Err: err}
 	}
 	return nil
+}
+
+func checkOurs(path string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return err
+	}
+	if what := fileType(uint32(st.Mode)); what != "" {
+		return fmt.Errorf("%w: it is %s", ErrBadMagic, what)
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var b [8]byte
+	if n, _ := unix.Pread(fd, b[:], 0); n == len(b) && b == magic || isRawMarked(fd) {
+		return nil
+	}
+	return fmt.Errorf("%w: a %d-byte file with neither a shmkit header nor shmkit's Raw mark (another program's)", ErrBadMagic, st.Size)
+}
+
+// fileType names a file that is not a regular one ("" for a regular file).
+func fileType(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return ""
+	case unix.S_IFLNK:
+		return "a symbolic link"
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFIFO:
+		return "a FIFO"
+	case unix.S_IFSOCK:
+		return "a socket"
+	}
+	return "a device or other special file"
+}
+
+// removeStaleTemp removes a file a creator left while it was making a segment, once nobody
+// holds it (the creator died).
+func removeStaleTemp(path string) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+		_ = unix.Unlink(path)
+	}
 }
 
 // flock takes a blocking lock, retrying when a signal (Go's preemption signal among them)
@@ -185,8 +300,13 @@ func scan(visit func(path string, info *Info) error) error {
 		return err
 	}
 	holders := lockHolders()
+	users := newUserLookup(dir)
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix) && e.Type().IsRegular() {
+			removeStaleTemp(segmentPath(dir, e.Name()))
+			continue
+		}
 		if !e.Type().IsRegular() || ValidateName(e.Name()) != nil {
 			continue
 		}
@@ -198,6 +318,7 @@ func scan(visit func(path string, info *Info) error) error {
 		info, ok := probe(fd, e.Name())
 		if ok {
 			info.Attached = holders[fileID{info.dev, info.ino}]
+			users.check(&info)
 			err = visit(path, &info)
 		}
 		_ = unix.Close(fd)
@@ -218,13 +339,22 @@ func probe(fd int, name string) (Info, bool) {
 	}
 	info.FileSize, info.Size = st.Size, st.Size
 	info.dev, info.ino = uint64(st.Dev), uint64(st.Ino)
+	info.uid, info.perm = st.Uid, uint32(st.Mode)&0o777
 	var b [HeaderSize]byte
 	n, _ := unix.Pread(fd, b[:], 0)
 	if n >= len(magic) && [8]byte(b[:8]) == magic {
 		h, err := parseHeader(b[:n])
 		info.fill(&h, err)
-		if err == nil && info.Size+HeaderSize > info.FileSize {
+		switch {
+		case err != nil && n < HeaderSize:
+			info.Size = 0
+			info.Problem = fmt.Sprintf("truncated: the file has %d bytes, a header needs %d", st.Size, HeaderSize)
+		case err != nil:
+			info.Size = 0
+		case info.Size+HeaderSize > info.FileSize:
 			info.Problem = fmt.Sprintf("truncated: header says %d bytes, file has %d", info.Size+HeaderSize, info.FileSize)
+		case info.Size+HeaderSize < info.FileSize:
+			info.Problem = fmt.Sprintf("size mismatch: header says %d bytes, file has %d", info.Size+HeaderSize, info.FileSize)
 		}
 	} else if isRawMarked(fd) {
 		info.Raw, info.Ready = true, true
@@ -281,5 +411,6 @@ func stat(name string) (Info, error) {
 		return info, &fs.PathError{Op: "stat", Path: name, Err: ErrBadMagic}
 	}
 	info.Attached = holders[fileID{info.dev, info.ino}]
+	newUserLookup(dir).check(&info)
 	return info, nil
 }

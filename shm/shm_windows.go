@@ -132,3 +132,7 @@ func stat(string) (Info, error) {
 func reclaim(ReclaimOptions) ([]Info, error) {
 	return nil, fmt.Errorf("%w: sections die with their last handle", ErrNotSupported)
 }
+
+// publish: a section gets its name at CreateFileMapping; there is nothing to link.
+func (f *file) publish(string) error { return nil }
+func (f *file) discard()             {}

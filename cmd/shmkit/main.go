@@ -117,7 +117,9 @@ func info(args []string, w io.Writer) error {
 	row("kind", kindOf(i))
 	row("payload", fmt.Sprintf("%d bytes", i.Size))
 	row("file", fmt.Sprintf("%d bytes", i.FileSize))
-	if !i.Raw {
+	if !i.Raw && i.FileSize < shm.HeaderSize {
+		row("header", fmt.Sprintf("missing: the file is shorter than a %d-byte header", shm.HeaderSize))
+	} else if !i.Raw {
 		row("header", fmt.Sprintf("%d bytes", shm.HeaderSize))
 		row("fingerprint", fmt.Sprintf("%#016x", i.Fingerprint))
 		row("creator", creator(i))
@@ -128,12 +130,21 @@ func info(args []string, w io.Writer) error {
 	if i.Problem != "" {
 		row("problem", i.Problem)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if i.Problem != "" {
+		return fmt.Errorf("%s is damaged: %s", i.Name, i.Problem)
+	}
+	return nil
 }
 
 func rm(args []string, w io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
+	}
+	if args[0] == "--" { // names never start with '-', but scripts often end flags this way
+		args = args[1:]
 	}
 	var errs []error
 	for _, name := range args {

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +45,37 @@ func shmkit(t *testing.T, bin string, args ...string) (string, string, int) {
 		t.Fatal(err)
 	}
 	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+// everyProcessInspectable mirrors the rule shm.Reclaim applies to Raw segments: they are stale
+// only if every process's open files and mappings can be read.
+func everyProcessInspectable() bool {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		if d == fmt.Sprintf("/proc/%d", os.Getpid()) {
+			continue
+		}
+		if _, err := os.ReadDir(d + "/fd"); err != nil && !os.IsNotExist(err) {
+			return false
+		}
+		if f, err := os.Open(d + "/maps"); err == nil {
+			_, rerr := f.Read(make([]byte, 1))
+			f.Close()
+			if rerr != nil && rerr != io.EOF {
+				return false
+			}
+		} else if !os.IsNotExist(err) {
+			return false
+		}
+	}
+	return true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func decode(t *testing.T, out string) map[string]segmentJSON {
@@ -106,8 +139,9 @@ func TestCLI(t *testing.T) {
 		if !d.Stale || d.CreatorPID != p.Pid() || d.Kind != "test.dead" || len(d.Attached) != 0 {
 			t.Errorf("dead child's segment: %+v", d)
 		}
-		if !got[extra].Raw || !got[extra].Stale {
-			t.Errorf("closed raw segment: %+v", got[extra])
+		// A Raw segment is stale only if gc can see that no process maps it (see shm.Reclaim).
+		if !got[extra].Raw || got[extra].Stale != everyProcessInspectable() {
+			t.Errorf("closed raw segment (every process inspectable: %v): %+v", everyProcessInspectable(), got[extra])
 		}
 		human, _, _ := shmkit(t, bin, "ls")
 		for _, want := range []string{"NAME", live, dead, "test.cli", "stale", "live"} {
@@ -138,8 +172,9 @@ func TestCLI(t *testing.T) {
 		}
 		out, _, code = shmkit(t, bin, "gc", "--json", "--prefix", testmain.Prefix())
 		got := decode(t, out)
-		if _, ok := got[dead]; code != 0 || !ok || len(got) != 2 {
-			t.Fatalf("gc removed %v (exit %d), want %s and %s", got, code, dead, extra)
+		_, rawGone := got[extra]
+		if _, ok := got[dead]; code != 0 || !ok || rawGone != everyProcessInspectable() || len(got) != 1+btoi(rawGone) {
+			t.Fatalf("gc removed %v (exit %d), want %s, and %s if every process can be inspected (%v)", got, code, dead, extra, everyProcessInspectable())
 		}
 		if _, err := shm.Stat(dead); !errors.Is(err, shm.ErrNotExist) {
 			t.Fatalf("dead segment still there: %v", err)
@@ -165,6 +200,65 @@ func TestCLI(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, "no such file") {
 			t.Fatalf("rm of a missing name (exit %d): %s", code, errOut)
 		}
+		z, err := shm.Create(testmain.Name(t), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z.Close()
+		if out, errOut, code := shmkit(t, bin, "rm", "--", z.Name()); code != 0 || !strings.Contains(out, "removed") {
+			t.Fatalf("rm -- NAME (exit %d): %s %s", code, out, errOut)
+		}
+	})
+	t.Run("rm refuses what is not shmkit's", func(t *testing.T) {
+		plain, fifo, link := testmain.Name(t), testmain.Name(t), testmain.Name(t)
+		if err := os.WriteFile(shm.Dir+"/"+plain, []byte("somebody else's data"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(shm.Dir+"/"+fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(shm.Dir+"/"+plain, shm.Dir+"/"+link); err != nil {
+			t.Fatal(err)
+		}
+		for name, what := range map[string]string{plain: "neither a shmkit header", fifo: "a FIFO", link: "a symbolic link"} {
+			_, errOut, code := shmkit(t, bin, "rm", name)
+			if code != 1 || !strings.Contains(errOut, what) || !strings.Contains(errOut, "not a shmkit segment") {
+				t.Errorf("rm of %s (exit %d): %s", what, code, errOut)
+			}
+			if _, err := os.Lstat(shm.Dir + "/" + name); err != nil {
+				t.Errorf("rm removed %s: %v", what, err)
+			}
+		}
+		if b, err := os.ReadFile(shm.Dir + "/" + plain); err != nil || string(b) != "somebody else's data" {
+			t.Errorf("the plain file changed: %q %v", b, err)
+		}
+	})
+	t.Run("info on damage", func(t *testing.T) {
+		short, long := testmain.Name(t), testmain.Name(t)
+		hdr, err := shm.Create(long, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr.Close()
+		full, err := os.ReadFile(shm.Dir + "/" + long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(shm.Dir+"/"+short, full[:8], 0o600); err != nil { // the magic only
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(shm.Dir+"/"+long, append(full, make([]byte, 4096)...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]string{short: "truncated", long: "size mismatch"} {
+			out, errOut, code := shmkit(t, bin, "info", name)
+			if code != 1 || !strings.Contains(out, "damaged") || !strings.Contains(out, want) || !strings.Contains(errOut, "damaged") {
+				t.Errorf("info of a %s file (exit %d):\n%s%s", want, code, out, errOut)
+			}
+			if name == short && strings.Contains(out, "128 bytes") {
+				t.Errorf("info shows a 128-byte header in an 8-byte file:\n%s", out)
+			}
+		}
 	})
 	t.Run("bad input", func(t *testing.T) {
 		for _, c := range []struct {
@@ -177,6 +271,8 @@ func TestCLI(t *testing.T) {
 			{[]string{"info"}, 2, "usage"},
 			{[]string{"ls", "--nope"}, 2, "usage"},
 			{[]string{"info", "../etc"}, 1, "invalid segment name"},
+			{[]string{"info", "-rf"}, 2, "usage"},
+			{[]string{"rm", "--", "-rf"}, 1, "invalid segment name"},
 			{[]string{"info", testmain.Prefix() + "missing"}, 1, "no such file"},
 		} {
 			_, errOut, code := shmkit(t, bin, c.args...)
