@@ -59,6 +59,7 @@ var stamp = procs.Entry("shm.stamp", func(ctx context.Context, a manyArgs) error
 type holdArgs struct {
 	Name string
 	Init bool // block inside Create's Init, before the segment is published
+	Size int  // 4096 if 0
 }
 
 // hold creates a segment and blocks until killed.
@@ -67,7 +68,11 @@ var hold = procs.Entry("shm.hold", func(ctx context.Context, a holdArgs) error {
 	if a.Init {
 		opts = append(opts, shm.Init(func([]byte) error { time.Sleep(time.Hour); return nil }))
 	}
-	s, err := shm.Create(a.Name, 4096, opts...)
+	size := a.Size
+	if size == 0 {
+		size = 4096
+	}
+	s, err := shm.Create(a.Name, size, opts...)
 	if err != nil {
 		return err
 	}

@@ -26,14 +26,20 @@ func segmentDir() (string, error) { return Dir, nil }
 // allocate gives fd its size and reserves the pages now, so a full tmpfs fails here with a
 // clear error instead of a SIGBUS at first touch.
 func allocate(fd int, name string, total int64) error {
+	page := int64(os.Getpagesize())
+	need := (total + page - 1) / page * page
 	var sf unix.Statfs_t
-	if unix.Fstatfs(fd, &sf) == nil && sf.Blocks > 0 {
-		page := int64(os.Getpagesize())
-		need := (total + page - 1) / page * page
+	checked := false // the filesystem said it had room: a later ENOSPC means a race
+	if unix.Fstatfs(fd, &sf) == nil && sf.Blocks > 0 && sf.Type == unix.TMPFS_MAGIC {
 		free := int64(sf.Bavail) * int64(sf.Bsize)
 		if need > free {
 			return noSpace(name, need, free, int64(sf.Blocks)*int64(sf.Bsize))
 		}
+		checked = true
+	}
+	if free, where, ok := memoryHeadroom(); ok && need > free {
+		return fmt.Errorf("%w: segment %q needs %s but %s leaves %s; reserving it would get a process "+
+			"killed by the OOM killer. Ask for less, or raise the limit", ErrNoSpace, name, human(need), where, human(free))
 	}
 	for {
 		err := unix.Fallocate(fd, 0, 0, total)
@@ -47,7 +53,12 @@ func allocate(fd int, name string, total int64) error {
 		case unix.ENOSPC, unix.ENOMEM:
 			var sf unix.Statfs_t
 			_ = unix.Fstatfs(fd, &sf)
-			return noSpace(name, total, int64(sf.Bavail)*int64(sf.Bsize), int64(sf.Blocks)*int64(sf.Bsize))
+			err := noSpace(name, total, int64(sf.Bavail)*int64(sf.Bsize), int64(sf.Blocks)*int64(sf.Bsize))
+			if checked {
+				// The check above saw room: another create took it between the two.
+				err = fmt.Errorf("%w (there was room a moment before: another process's create took it meanwhile)", err)
+			}
+			return err
 		default:
 			return err
 		}

@@ -38,7 +38,7 @@ func TestCreateOpenInProcess(t *testing.T) {
 }
 
 func TestInvalidNames(t *testing.T) {
-	for _, name := range []string{"", "/", "a/b", ".", "..", "nul\x00x", strings.Repeat("n", 31), "naïve", "sp ace", "/dev/shm/x"} {
+	for _, name := range []string{"", "/", "a/b", ".", "..", "nul\x00x", strings.Repeat("n", 31), "naïve", "sp ace", "/dev/shm/x", "-rf", "--", ".hidden", ".shmkit-tmp-1-2"} {
 		if _, err := shm.Create(name, 4096); !errors.Is(err, shm.ErrInvalidName) {
 			t.Errorf("Create(%q): %v, want ErrInvalidName", name, err)
 		}
