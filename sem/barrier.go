@@ -52,6 +52,9 @@ type Barrier struct {
 
 const expectedBit = 1 << 31 // in a member's ID: reserved for a child not yet attached
 
+// arriveHook, set only by tests (export_test.go), runs between counting and recording.
+var arriveHook func()
+
 // Init sets the number of parties (1 to MaxParties). Call it once, before any process waits.
 func (b *Barrier) Init(parties int) error {
 	if b == nil {
@@ -110,6 +113,9 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 	}
 	// Count first, record after: a party killed in between is seen as not arrived (see Barrier).
 	idx := atomic.AddUint32(&b.arrived, 1) - 1
+	if arriveHook != nil {
+		arriveHook() // tests stop a party here, to kill it between the two steps
+	}
 	atomic.StoreUint64(&b.members[slot], uint64(selfID)<<32|uint64(gen+1))
 	if idx+1 == parties { // the last one opens the gate for this generation
 		atomic.StoreUint32(&b.arrived, 0)

@@ -138,10 +138,7 @@ assert m[:5] == b"hello", m[:5]
 // leaves either nothing or a whole, valid segment: never a file that Open calls truncated,
 // that ls does not show, or that gc keeps.
 func TestFaultKilledCreator(t *testing.T) {
-	iterations := 100
-	if testing.Short() {
-		iterations = 20
-	}
+	iterations := testmain.FaultRuns()
 	var whole, none int
 	for i := range iterations {
 		name := testmain.Name(t)

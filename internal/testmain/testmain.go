@@ -164,3 +164,15 @@ func WaitAll(t testing.TB, ps ...*procs.Process) {
 		}
 	}
 }
+
+// FaultRuns is how many randomised iterations a kill test (a TestFault… test) runs:
+// SHMKIT_FAULT_RUNS if set, else 100, or 10 under -short.
+func FaultRuns() int {
+	if n, err := strconv.Atoi(os.Getenv("SHMKIT_FAULT_RUNS")); err == nil && n > 0 {
+		return n
+	}
+	if testing.Short() {
+		return 10
+	}
+	return 100
+}
