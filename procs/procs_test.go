@@ -1,6 +1,7 @@
 package procs_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -49,11 +50,19 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"panic", 1, procs.ErrPanic, "kaboom"},
 	} {
 		t.Run(c.mode, func(t *testing.T) {
-			p, err := act.Start(t.Context(), modeArgs{c.mode})
+			var stderr bytes.Buffer
+			p, err := act.Start(t.Context(), modeArgs{c.mode}, procs.Stderr(&stderr))
 			if err != nil {
 				t.Fatal(err)
 			}
 			err = p.Wait(t.Context())
+			// A panicking child says so on its own stderr, with the stack, as any Go program
+			// does: a parent that only Joins it must not lose the crash.
+			if got := stderr.String(); c.mode == "panic" && (!strings.Contains(got, "panic: kaboom") || !strings.Contains(got, "goroutine ")) {
+				t.Errorf("the panicking child's stderr: %q", got)
+			} else if c.mode != "panic" && got != "" {
+				t.Errorf("child's stderr: %q", got)
+			}
 			if p.ExitCode() != c.code {
 				t.Fatalf("ExitCode %d, want %d (err %v)", p.ExitCode(), c.code, err)
 			}

@@ -2,6 +2,7 @@ package ring
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"sync/atomic"
 	"testing"
@@ -100,6 +101,51 @@ func TestQueueFreesDeadConsumersSlot(t *testing.T) {
 	for _, want := range []string{"b", "c"} {
 		if got, err := q.Get(ctx, nil); err != nil || string(got) != want {
 			t.Fatalf("got %q %v, want %q", got, err, want)
+		}
+	}
+}
+
+// A queue whose member table holds only live processes refuses the next attach with
+// ErrTooMany, instead of leaving it untracked (and later calling it gone while it lives).
+func TestQueueMembersFull(t *testing.T) {
+	q, err := NewQueue("", 4, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Detach()
+	for i := range q.sh.members {
+		if q.sh.members[i] == 0 {
+			q.sh.members[i] = uint32(self) // this process, attached many times over
+		}
+	}
+	h, err := q.ShareHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attachQueue(h.Segment); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("attach to a full member table: %v, want ErrTooMany", err)
+	}
+	q.sh.members[7] = deadID(t) // a dead process's entry is reused
+	if _, err := attachQueue(h.Segment); err != nil {
+		t.Fatalf("attach with a dead member's entry free: %v", err)
+	}
+}
+
+// A getter killed asleep leaves getSleeping set; the next Put clears it, so the Puts after it
+// make no wake system call for nobody.
+func TestQueueDeadSleepersFlagIsCleared(t *testing.T) {
+	q, err := NewQueue("", 4, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Detach()
+	atomic.StoreUint32(&q.sh.getSleeping, 1) // as a getter killed in its sleep leaves it
+	for range 3 {
+		if ok, err := q.TryPut([]byte("m")); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		if atomic.LoadUint32(&q.sh.getSleeping) != 0 {
+			t.Fatal("Put left the dead sleeper's flag set")
 		}
 	}
 }

@@ -197,4 +197,3 @@ func listed(t *testing.T, name string) *shm.Info {
 	}
 	return nil
 }
-
