@@ -2,6 +2,7 @@ package ring_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -298,5 +299,72 @@ func TestMaxPipeCapacityIsReal(t *testing.T) {
 	}
 	if _, err := ring.NewPipe("", ring.MaxPipeCapacity*2); !errors.Is(err, ring.ErrInvalid) {
 		t.Fatalf("twice MaxPipeCapacity: %v, want ErrInvalid", err)
+	}
+}
+
+// One producer of two is killed at a random moment of a stream, and a consumer at a random
+// moment of another: the survivors lose nothing of each other's, see no duplicate and no torn
+// message, keep each producer's order, and end with ErrPeerGone, not a hang.
+func TestFaultQueueEndKilled(t *testing.T) {
+	for i := range testmain.FaultRuns() {
+		q, err := ring.NewQueue("", 64, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 { // a producer dies; the other finishes; the parent consumes
+			a, err := putSeq.Start(t.Context(), mpArgs{Q: q, Producer: 0, N: 1 << 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := putSeq.Start(t.Context(), mpArgs{Q: q, Producer: 1, N: 2000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := [2]uint32{}
+			kill := time.Now().Add(time.Duration(20_000+rand.IntN(20_000)) * time.Microsecond)
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			for {
+				if !kill.IsZero() && time.Now().After(kill) {
+					_ = a.Kill()
+					kill = time.Time{}
+				}
+				m, err := q.Get(ctx, nil)
+				if errors.Is(err, ring.ErrPeerGone) && kill.IsZero() {
+					break
+				}
+				if err != nil {
+					t.Fatalf("iteration %d: %v", i, err)
+				}
+				p, s := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:])
+				if len(m) != 8 || p > 1 || s != next[p] {
+					t.Fatalf("iteration %d: got %d/%d (%d bytes), want %d next from producer %d", i, p, s, len(m), next[p], p)
+				}
+				next[p]++
+			}
+			cancel()
+			if next[1] != 2000 {
+				t.Fatalf("iteration %d: %d of the live producer's 2000 messages", i, next[1])
+			}
+			testmain.WaitAll(t, b)
+			_ = a.Join(t.Context())
+		} else { // the consumer dies; the parent produces until the queue stays full
+			c, err := drainSlowly.Start(t.Context(), drainArgs{Q: q})
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Duration(rand.IntN(30_000)) * time.Microsecond)
+			_ = c.Kill()
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			var err2 error
+			for n := 0; err2 == nil && n < 1<<20; n++ {
+				err2 = q.Put(ctx, []byte("12345678"))
+			}
+			cancel()
+			if !errors.Is(err2, ring.ErrPeerGone) {
+				t.Fatalf("iteration %d: producing to a dead consumer: %v", i, err2)
+			}
+			_ = c.Join(t.Context())
+		}
+		_ = q.Detach()
 	}
 }

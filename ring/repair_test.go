@@ -3,6 +3,9 @@ package ring
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"runtime"
 	"os/exec"
 	"sync/atomic"
 	"testing"
@@ -146,6 +149,32 @@ func TestQueueDeadSleepersFlagIsCleared(t *testing.T) {
 		}
 		if atomic.LoadUint32(&q.sh.getSleeping) != 0 {
 			t.Fatal("Put left the dead sleeper's flag set")
+		}
+	}
+}
+
+// An attachment the program forgot to Detach gives its member entry back when the garbage
+// collector releases it, so a long-running process that opens a queue again and again does
+// not fill the table.
+func TestForgottenAttachLeavesMembers(t *testing.T) {
+	q, err := NewQueue(fmt.Sprintf("t%d-forgotten", os.Getpid()), 4, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Unlink()
+	defer q.Detach()
+	for range 2 * QueueMembers {
+		if _, err := OpenQueue(q.Segment().Name()); err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		runtime.GC()
+		if used, _ := q.members.Count(); used == 1 {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%d member entries after the forgotten attachments were collected", used)
 		}
 	}
 }

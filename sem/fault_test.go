@@ -314,3 +314,47 @@ func TestConcurrentOpenOfFreshNames(t *testing.T) {
 	}
 	testmain.WaitAll(t, ps...)
 }
+
+// A process hammering a Mutex is killed at a random moment, holding it or not: the next locker
+// gets the lock within a check slice, with ErrOwnerDead exactly when the dead one held it.
+func TestFaultMutexUserKilled(t *testing.T) {
+	var tookOver, free int
+	for i := range testmain.FaultRuns() {
+		seg := newSegment(t, 64)
+		m := at[sem.Mutex](t, seg, 0)
+		p, err := increment.Start(t.Context(), counterArgs{Lock: m, Seg: seg, Goroutines: 2, Increments: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20_000+rand.IntN(20_000)) * time.Microsecond)
+		_ = p.Kill()
+		_ = p.Join(t.Context())
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		start := time.Now()
+		err = m.LockContext(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, sem.ErrOwnerDead):
+			tookOver++
+			if err := m.Consistent(); err != nil {
+				t.Fatal(err)
+			}
+		case err == nil:
+			free++
+		default:
+			t.Fatalf("iteration %d: %v after %v", i, err, time.Since(start))
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("iteration %d: the lock took %v", i, d)
+		}
+		if err := m.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := m.TryLock(); !ok || err != nil {
+			t.Fatalf("iteration %d: the lock is not usable after: %v %v", i, ok, err)
+		}
+		_ = m.Unlock()
+		_ = seg.Close()
+	}
+	t.Logf("%d killed holding the lock, %d between holds", tookOver, free)
+}

@@ -118,8 +118,8 @@ type Segment struct {
 	payload []byte // mapping[HeaderSize:], or all of it when raw
 	file    *file
 	closed  atomic.Bool
-	mu      sync.Mutex // serialises Close and Unlink; guards onClose
-	onClose []func()   // run by Close before the unmap (see OnClose)
+	mu      sync.Mutex  // serialises Close and Unlink
+	onClose *closeHooks // run before the unmap (see OnClose)
 	cleanup runtime.Cleanup
 }
 
@@ -228,7 +228,8 @@ func newSegment(f *file, name string, m []byte, raw bool) *Segment {
 	if !raw {
 		s.payload = m[HeaderSize:len(m):len(m)]
 	}
-	s.cleanup = runtime.AddCleanup(s, func(r resources) { _ = r.free() }, resources{s.payload, m, f})
+	s.onClose = &closeHooks{}
+	s.cleanup = runtime.AddCleanup(s, func(r resources) { _ = r.free() }, resources{s.payload, m, f, s.onClose})
 	register(s)
 	return s
 }
@@ -238,9 +239,11 @@ type resources struct {
 	payload []byte
 	mapping []byte
 	file    *file
+	hooks   *closeHooks
 }
 
 func (r resources) free() error {
+	r.hooks.run() // while the memory is still mapped
 	unregister(r.payload)
 	return errors.Join(unmap(r.mapping), r.file.close())
 }
@@ -248,7 +251,7 @@ func (r resources) free() error {
 // release frees the mapping and file without touching the name.
 func (s *Segment) release() error {
 	s.cleanup.Stop()
-	return resources{s.payload, s.mapping, s.file}.free()
+	return resources{s.payload, s.mapping, s.file, s.onClose}.free()
 }
 
 // Open maps an existing named segment. Unless Raw is given it waits (up to Timeout) for the
@@ -429,27 +432,50 @@ func (s *Segment) Close() error {
 	if s.closed.Swap(true) {
 		return &fs.PathError{Op: "close", Path: s.name, Err: ErrClosed}
 	}
-	for i := len(s.onClose) - 1; i >= 0; i-- {
-		s.onClose[i]()
-	}
-	s.onClose = nil
 	return s.release()
 }
 
-// OnClose arranges for fn to run when this process closes s, before the memory is unmapped,
-// in the reverse order of registration. Objects living in s use it to detach from it: to
-// leave the member list that tells other processes a death from a departure. fn does not run
-// when the garbage collector releases a forgotten Segment (the process is alive, so it still
-// counts as attached), nor when the process dies. It reports false, and keeps nothing, if s
-// is closed already.
+// OnClose arranges for fn to run when this process closes s, or when the garbage collector
+// releases a forgotten s, before the memory is unmapped, in the reverse order of registration.
+// Objects living in s use it to detach from it: to leave the member list that tells other
+// processes a death from a departure. fn must not refer to s (or the garbage collector could
+// never release it); it does not run when the process dies. It reports false, and keeps
+// nothing, if s is closed already.
 func (s *Segment) OnClose(fn func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return false
 	}
-	s.onClose = append(s.onClose, fn)
+	s.onClose.add(fn)
 	return true
+}
+
+// closeHooks are a segment's OnClose functions. The garbage collector's cleanup runs them too,
+// so they live apart from the Segment (a cleanup must not reach the object it cleans up).
+type closeHooks struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (h *closeHooks) add(fn func()) {
+	h.mu.Lock()
+	h.fns = append(h.fns, fn)
+	h.mu.Unlock()
+}
+
+// run calls the hooks, last added first, once.
+func (h *closeHooks) run() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	fns := h.fns
+	h.fns = nil
+	h.mu.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
+	}
 }
 
 // Unlink removes the segment's name so no new process can open it; processes that have it
