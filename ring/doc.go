@@ -40,9 +40,18 @@
 // A call that must wait spins briefly, then sleeps on a futex, and every such call has a
 // form that takes a context. A Pipe end spins for a budget that adapts to its peer (2 to
 // 100 µs: long while sleeps would be short, since a wake-up costs the waker more than the
-// spin); see Writer.SetWaitMode and Reader.SetWaitMode for spin-only and sleep-only ends. No death hangs anyone: each side records which processes use the ring, and
-// a sleeper checks every 50 ms; a Pipe reader whose writer died gets what was committed, then
-// ErrPeerGone (and a writer whose reader died, ErrPeerGone). A Queue producer killed between
+// spin); see Writer.SetWaitMode and Reader.SetWaitMode for spin-only and sleep-only ends.
+//
+// No death hangs anyone, and no departure is taken for a death. Each ring keeps a table of the
+// processes attached to it (created, opened, or received in a procs entry's argument, where
+// the launcher enters the child before it runs); a process leaves it when it detaches (or its
+// procs entry returns), and one that dies stays in it, dead. A sleeper checks every 50 ms. A
+// Pipe reader whose writer died gets what was committed, then ErrPeerGone, and so does one
+// whose writing end nobody claimed when nobody is left to claim it (every other attached
+// process is gone, one at least by dying); a writer likewise. A Queue Get on an empty queue
+// returns ErrPeerGone in the same case; while another process is attached (it could put), or
+// after every other one left normally, it waits for its context, as CPython's get(timeout=…)
+// does. A Queue producer killed between
 // claiming a slot and publishing it leaves a slot the consumers mark skipped once they see
 // the producer gone (Agrona's unblock, for slots), and a consumer killed holding a slot
 // leaves one the producers free: everything committed before a death is still delivered, in
@@ -55,6 +64,10 @@
 // from then on its headers are published with plain stores, and a reader about to sleep runs
 // a barrier on the CPUs of registered processes (an inter-processor interrupt to each one that
 // is running). A Sleep-mode reader asks its writer for full fences instead.
+//
+// A Pipe records 256 attachments, a Queue 1024: one more is ErrTooMany at attach (a dead
+// process's entry is reused first). A process that exits with a ring still attached (os.Exit,
+// not a returning procs entry) counts as dead.
 //
 // A Pipe end belongs to one process at a time (a second live claimant gets ErrBusy) and is
 // used by one goroutine at a time. A Queue producer that is only stopped (not dead) for

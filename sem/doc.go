@@ -21,8 +21,9 @@
 //
 // An uncontended operation is a few atomic instructions: no system call, no allocation. A
 // contended one spins briefly, then sleeps on a 32-bit word in shared memory (a futex on Linux)
-// and is woken by the process that changes it; a wake system call is made only when a sleeper
-// is counted. Every blocking call has a form that takes a context.Context, whose deadline and
+// and is woken by the process that changes it; a wake system call is made only when a
+// "sleeping" flag says someone may sleep (a flag, so a sleeper killed asleep costs one wasted
+// wake, not one per release for ever). Every blocking call has a form that takes a context.Context, whose deadline and
 // cancellation end the wait (Mutex.LockContext, Semaphore.AcquireContext, Cond.WaitContext,
 // Event.Wait, Barrier.Wait), and locks and semaphores have Try forms.
 //
@@ -31,9 +32,14 @@
 // A Mutex records its owner's pid and a hash of the owner's start time in its lock word. A
 // locker that finds the owner dead takes the lock and gets ErrOwnerDead once; it must repair
 // the protected data and call Consistent, or the Mutex becomes not recoverable
-// (ErrNotRecoverable), as with pthread robust mutexes. A Barrier remembers the processes that
-// have waited on it; if one dies before arriving, the barrier breaks for all
-// (ErrBrokenBarrier), as it does when a waiter's context ends. Nothing hangs on a dead peer,
+// (ErrNotRecoverable), as with pthread robust mutexes. A Barrier knows its member processes
+// before they arrive: a process joins when it opens the barrier by name, receives it in a procs
+// entry's argument (entered by the launcher before the child runs), or first waits on it, and
+// leaves when it closes the segment (a procs child does when its entry returns). If a member
+// dies before it is counted in the current generation, the barrier breaks for all
+// (ErrBrokenBarrier), as it does when a waiter's context ends; a member that left breaks
+// nothing, so a party may finish, exit, and be replaced. A Barrier tracks 64 processes: one
+// more is ErrTooMany. Nothing hangs on a dead peer,
 // and sleepers check every 50 ms. Semaphores and Events have no owner: a permit held by a dead
 // process is lost, as in Python.
 //

@@ -10,8 +10,12 @@
 //
 //	seg, err := shm.Create("orders", 1<<20, shm.Kind("app.orders"), shm.Layout("orders/v1"))
 //	...
-//	defer seg.Unlink() // the name outlives every process unless removed
+//	defer seg.Unlink() // the name outlives every process unless removed (before or after Close)
 //	defer seg.Close()
+//
+// Create builds the whole segment (header, Init, ready) before it gives it its name, with one
+// atomic link that never replaces a file: a creator killed at any moment leaves nothing, or a
+// whole segment, and Open finds either no name or a ready segment.
 //
 // # Header and validation
 //
@@ -31,16 +35,29 @@
 //
 // Every process that has a segment open holds a shared flock on it, and the kernel drops the
 // lock when the process exits, even by SIGKILL. A segment on which an exclusive non-blocking
-// flock succeeds therefore has no live user: List reports it Stale and Reclaim (the CLI's
-// "shmkit gc") removes it. A segment in use is never reclaimed; neither is a file that is not
-// shmkit's. Pids are never trusted on their own.
+// flock succeeds has no live shmkit user. Other programs (Python's SharedMemory, numpy, C) map
+// segments without that lock, so on Linux such a segment is checked again against /proc: a
+// process that has it open or mapped keeps it. Only then does List report it Stale and Reclaim
+// (the CLI's "shmkit gc") remove it. A Raw segment is also kept when some process that could
+// use it cannot be inspected (in many containers pid 1 cannot, even by root); Remove takes it.
+// A segment in use is never reclaimed; Remove and Reclaim never touch a file that is not
+// shmkit's (no header and no Raw mark: a plain file, a FIFO, a symlink, another program's
+// segment), and say what it is. Pids are never trusted on their own.
+//
+// Objects living in a segment use OnClose to leave their member lists when this process
+// closes it (or the garbage collector releases it), which is how other processes tell a peer
+// that left from one that died.
 //
 // # Space
 //
 // Create reserves every page up front (fallocate), after checking the free space of the
 // filesystem, so a full /dev/shm fails at Create with ErrNoSpace, saying how much is free and
 // how to raise it, instead of killing the process with SIGBUS on first touch. Containers often
-// cap /dev/shm at 64 MiB (docker run --shm-size raises it).
+// cap /dev/shm at 64 MiB (docker run --shm-size raises it). The pages are also charged to the
+// creator's memory cgroup, and an anonymous segment has no filesystem limit at all, so Create
+// and Anonymous also check every memory cgroup the process is in (limit minus usage) and the
+// machine's available memory: a request beyond them is ErrNoSpace naming the limit, not a
+// process killed by the OOM killer.
 //
 // # Sharing with other processes
 //
