@@ -2,7 +2,6 @@ package procs_test
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"testing"
 
@@ -11,19 +10,7 @@ import (
 	"github.com/shmkit/shmkit/shm"
 )
 
-// python3 returns the interpreter's path, or skips the test; under CI=true a missing python3
-// fails it, since CI must exercise the interop.
-func python3(t *testing.T) string {
-	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 is required under CI=true: ", err)
-		}
-		t.Skip("python3 not installed")
-	}
-	return py
-}
+func python3(t *testing.T) string { return testmain.Python3(t) }
 
 // The attaching side must not let Python's resource tracker unlink a segment Python did not
 // make: track=False from 3.13, and before that no registration at all.

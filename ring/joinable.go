@@ -180,3 +180,6 @@ func (j *JoinableQueue) Adopt(s shm.Shareable) error {
 	j.Queue = q
 	return nil
 }
+
+// Expect implements shm.Expecter: process pid, just started, is about to attach the queue.
+func (t *TypedQueue[T]) Expect(pid int) error { return t.q.Expect(pid) }

@@ -60,14 +60,7 @@ func TestRemoveRefusesForeignFiles(t *testing.T) {
 // print "ready".
 func python(t *testing.T, script, name string) *exec.Cmd {
 	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3 is required under CI=true: ", err)
-		}
-		t.Skip("python3 not installed")
-	}
-	cmd := exec.Command(py, "-c", script, name)
+	cmd := exec.Command(testmain.Python3(t), "-c", script, name)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -175,4 +176,18 @@ func FaultRuns() int {
 		return 10
 	}
 	return 100
+}
+
+// Python3 returns the python3 interpreter's path, or skips the test; under CI=true a missing
+// python3 fails it, since CI must exercise the interop.
+func Python3(t testing.TB) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is required under CI=true: ", err)
+		}
+		t.Skip("python3 not installed")
+	}
+	return py
 }
