@@ -2,7 +2,6 @@ package procs_test
 
 import (
 	"bytes"
-	"os/exec"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/testmain"
