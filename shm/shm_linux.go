@@ -23,6 +23,9 @@ const (
 
 func segmentDir() (string, error) { return Dir, nil }
 
+// allocateHook, set only by tests, runs between the free-space check and fallocate.
+var allocateHook func()
+
 // allocate gives fd its size and reserves the pages now, so a full tmpfs fails here with a
 // clear error instead of a SIGBUS at first touch.
 func allocate(fd int, name string, total int64) error {
@@ -36,6 +39,9 @@ func allocate(fd int, name string, total int64) error {
 			return noSpace(name, need, free, int64(sf.Blocks)*int64(sf.Bsize))
 		}
 		checked = true
+	}
+	if allocateHook != nil {
+		allocateHook() // tests hold two creates here, both past the check
 	}
 	if free, where, ok := memoryHeadroom(); ok && need > free {
 		return fmt.Errorf("%w: segment %q needs %s but %s leaves %s; reserving it would get a process "+
