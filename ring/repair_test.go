@@ -178,3 +178,27 @@ func TestForgottenAttachLeavesMembers(t *testing.T) {
 		}
 	}
 }
+
+// A reader killed asleep leaves readerSleep set, which makes the writer wake it on every
+// Commit; the reader that takes the end over clears it (and likewise for the writer's flag).
+func TestPipeClaimClearsDeadSleepersFlag(t *testing.T) {
+	p, err := NewPipe("", 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Detach()
+	dead := deadID(t)
+	atomic.StoreUint32(&p.sh.readerID, dead)
+	atomic.StoreUint32(&p.sh.readerSleep, 1)
+	atomic.StoreUint32(&p.sh.writerID, dead)
+	atomic.StoreUint32(&p.sh.writerSleep, 1)
+	if _, err := p.Reader(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Writer(); err != nil {
+		t.Fatal(err)
+	}
+	if r, w := atomic.LoadUint32(&p.sh.readerSleep), atomic.LoadUint32(&p.sh.writerSleep); r != 0 || w != 0 {
+		t.Fatalf("after the ends were taken over: readerSleep %d, writerSleep %d", r, w)
+	}
+}
