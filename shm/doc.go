@@ -68,8 +68,11 @@
 // # Caveats
 //
 // Named segments outlive the processes that made them: Unlink (or Remove, or shmkit gc) them.
-// Keep a Segment reachable while you use its Bytes: a Segment that becomes unreachable is
-// closed by the garbage collector, and its memory is unmapped. A process that shrinks the file
+// Close what you open: a Segment that becomes unreachable without Close has its file closed
+// by the garbage collector, but never its memory unmapped (the collector cannot see pointers
+// into shared memory, so it cannot know none is left): the mapping stays until the process
+// exits. Memory handed out (Bytes, and the objects other packages place in it) never dangles;
+// after an explicit Close it does, as after any munmap. A process that shrinks the file
 // of a named segment under others makes their next access fault; anonymous segments are sealed
 // against that.
 //

@@ -229,29 +229,39 @@ func newSegment(f *file, name string, m []byte, raw bool) *Segment {
 		s.payload = m[HeaderSize:len(m):len(m)]
 	}
 	s.onClose = &closeHooks{}
-	s.cleanup = runtime.AddCleanup(s, func(r resources) { _ = r.free() }, resources{s.payload, m, f, s.onClose})
+	s.cleanup = runtime.AddCleanup(s, resources.forget, resources{s.payload, f, s.onClose})
 	register(s)
 	return s
 }
 
-// resources is what a forgotten Segment's cleanup frees; it must not point back at the Segment.
+// resources is what a forgotten Segment's cleanup releases; it must not point back at the
+// Segment. The mapping is not among them: see forget.
 type resources struct {
 	payload []byte
-	mapping []byte
 	file    *file
 	hooks   *closeHooks
 }
 
-func (r resources) free() error {
-	r.hooks.run() // while the memory is still mapped
+// forget is the garbage collector's safety net for a Segment nobody closed. It runs the
+// OnClose hooks (the memory is mapped), drops the segment from Locate's registry and closes
+// the file descriptor. It never unmaps: pointers and slices into
+// shared memory (a *sem.Mutex from At, a slice from Bytes, a record from a Pipe's Next) are
+// invisible to the garbage collector, so nothing can know that none is left, and unmapping
+// under one would fault. A forgotten mapping stays until the process exits; Close frees it.
+// The mapping holds the open file, and with it this process's flock: the segment still counts
+// as attached (it is: its memory is mapped here), and turns stale when the process exits.
+func (r resources) forget() {
+	r.hooks.run()
 	unregister(r.payload)
-	return errors.Join(unmap(r.mapping), r.file.close())
+	_ = r.file.close()
 }
 
 // release frees the mapping and file without touching the name.
 func (s *Segment) release() error {
 	s.cleanup.Stop()
-	return resources{s.payload, s.mapping, s.file, s.onClose}.free()
+	s.onClose.run() // while the memory is still mapped
+	unregister(s.payload)
+	return errors.Join(unmap(s.mapping), s.file.close())
 }
 
 // Open maps an existing named segment. Unless Raw is given it waits (up to Timeout) for the
@@ -396,8 +406,9 @@ func checkHeader(h *header, size int64, exact bool, cfg *config) error {
 }
 
 // Bytes returns the payload: the memory every process attached to the segment shares. It is
-// valid until Close; keep the Segment reachable while using it (a Segment that becomes
-// unreachable is closed by the garbage collector). After Close it returns nil.
+// valid until Close. A Segment that becomes unreachable without Close has its file closed by
+// the garbage collector (this process's hold on it ends), but its memory stays mapped, so a
+// slice or pointer into it never dangles. After Close it returns nil.
 func (s *Segment) Bytes() []byte {
 	if s.closed.Load() {
 		return nil
