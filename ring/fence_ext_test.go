@@ -1,25 +1,25 @@
-package ring
+package ring_test
 
 import (
 	"context"
 	"errors"
 	"io"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shmkit/shmkit/internal/fence"
 	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/ring"
 )
 
 type sleepEchoArgs struct {
-	In, Out *Pipe
+	In, Out *ring.Pipe
 	N       int
 }
 
 // sleepEcho returns every record of In on Out, both ends sleeping on every wait. The modes
-// are set behind SetWaitMode's back, so the writers stay light (a Sleep-mode reader would
-// ask them for full fences) and every sleep goes through fence.Heavy.
+// are set behind SetWaitMode's back (ring.SleepQuietly), so the writers stay light (a
+// Sleep-mode reader would ask them for full fences) and every sleep goes through fence.Heavy.
 var sleepEcho = procs.Entry("ring.sleepEcho", func(ctx context.Context, a sleepEchoArgs) error {
 	r, err := a.In.Reader()
 	if err != nil {
@@ -29,7 +29,7 @@ var sleepEcho = procs.Entry("ring.sleepEcho", func(ctx context.Context, a sleepE
 	if err != nil {
 		return err
 	}
-	r.mode, w.mode = Sleep, Sleep
+	ring.SleepQuietly(r, w)
 	for range a.N {
 		m, err := r.NextContext(ctx)
 		if errors.Is(err, io.EOF) {
@@ -53,7 +53,7 @@ func TestLightWriterWakesSleepingReader(t *testing.T) {
 	ping, pong := newTestPipe(t), newTestPipe(t)
 	w, _ := ping.Writer()
 	r, _ := pong.Reader()
-	r.mode, w.mode = Sleep, Sleep
+	ring.SleepQuietly(r, w)
 	const rounds = 20000
 	child, err := sleepEcho.Start(t.Context(), sleepEchoArgs{In: ping, Out: pong, N: 1 << 30})
 	if err != nil {
@@ -71,11 +71,11 @@ func TestLightWriterWakesSleepingReader(t *testing.T) {
 		return time.Since(start)
 	}
 	// The child registers in the background (≈ 10 ms): echo until both writers are light.
-	for deadline := time.Now().Add(2 * time.Second); atomic.LoadUint32(&ping.sh.writerLight) != 1 ||
-		atomic.LoadUint32(&pong.sh.writerLight) != 1; round(0) {
+	for deadline := time.Now().Add(2 * time.Second); ring.WriterLight(ping) != 1 ||
+		ring.WriterLight(pong) != 1; round(0) {
 		if time.Now().After(deadline) {
 			t.Fatalf("writers not light after 2 s: this side %d, the child %d",
-				atomic.LoadUint32(&ping.sh.writerLight), atomic.LoadUint32(&pong.sh.writerLight))
+				ring.WriterLight(ping), ring.WriterLight(pong))
 		}
 	}
 	var slowest time.Duration
@@ -91,8 +91,8 @@ func TestLightWriterWakesSleepingReader(t *testing.T) {
 	}
 }
 
-func newTestPipe(t *testing.T) *Pipe {
-	p, err := NewPipe("", 4096)
+func newTestPipe(t *testing.T) *ring.Pipe {
+	p, err := ring.NewPipe("", 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestSleepModeReaderAsksForFullFences(t *testing.T) {
 	p := newTestPipe(t)
 	w, _ := p.Writer()
 	r, _ := p.Reader()
-	light := func() uint32 { return atomic.LoadUint32(&p.sh.writerLight) }
+	light := func() uint32 { return ring.WriterLight(p) }
 	pass := func() {
 		if err := w.Send([]byte("x")); err != nil {
 			t.Fatal(err)
@@ -117,17 +117,17 @@ func TestSleepModeReaderAsksForFullFences(t *testing.T) {
 		}
 	}
 	pass()
-	if light() != 1 || !w.light {
+	if light() != 1 || !ring.IsLight(w) {
 		t.Fatal("a registered writer is not light")
 	}
-	r.SetWaitMode(Sleep)
+	r.SetWaitMode(ring.Sleep)
 	pass()
-	if light() != 0 || w.light {
+	if light() != 0 || ring.IsLight(w) {
 		t.Fatal("the writer stayed light for a Sleep-mode reader")
 	}
-	r.SetWaitMode(SpinThenSleep)
+	r.SetWaitMode(ring.SpinThenSleep)
 	pass()
-	if light() != 1 || !w.light {
+	if light() != 1 || !ring.IsLight(w) {
 		t.Fatal("the writer did not go light again")
 	}
 }

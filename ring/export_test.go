@@ -1,0 +1,16 @@
+package ring
+
+import "sync/atomic"
+
+// Hooks for the external tests (package ring_test), which may start child processes; the
+// in-package tests may not import procs (procs imports ring).
+
+// SleepQuietly puts both ends in Sleep mode without the reader asking its writer for full
+// fences, so light writers and sleeping readers meet.
+func SleepQuietly(r *Reader, w *Writer) { r.mode, w.mode = Sleep, Sleep }
+
+// WriterLight reports the pipe's writerLight word.
+func WriterLight(p *Pipe) uint32 { return atomic.LoadUint32(&p.sh.writerLight) }
+
+// IsLight reports whether w publishes without a full fence.
+func IsLight(w *Writer) bool { return w.light }
