@@ -2,6 +2,7 @@ package procs_test
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/shmkit/shmkit/internal/testmain"
@@ -36,6 +37,14 @@ func runPython(t *testing.T, py, script string, seg *shm.Segment) string {
 	p, err := cmd.Start()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A Cmd starts once, and only its Process waits for it (exec.Cmd's own Run, Wait and
+	// Output are not reachable through a Cmd).
+	if _, err := cmd.Start(); !errors.Is(err, procs.ErrStarted) {
+		t.Errorf("second Start: %v, want ErrStarted", err)
+	}
+	if err := cmd.Share("LATE", seg); !errors.Is(err, procs.ErrStarted) {
+		t.Errorf("Share after Start: %v, want ErrStarted", err)
 	}
 	if err := p.Wait(t.Context()); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())

@@ -26,6 +26,8 @@ var (
 	ErrSignaled = errors.New("procs: child killed by a signal")
 	// ErrNotSupported: the operation has no implementation on this operating system.
 	ErrNotSupported = errors.New("procs: not supported on this platform")
+	// ErrStarted: Start (or Share) on a Cmd that was already started.
+	ErrStarted = errors.New("procs: command already started")
 )
 
 // An ExitError reports a child that did not end with code 0. Message is the error text the
