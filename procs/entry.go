@@ -63,6 +63,34 @@ func Entry[A any](name string, fn func(ctx context.Context, args A) error) *Entr
 	return &EntryPoint[A]{name: name, late: mainCalled.Load()}
 }
 
+// An EntryPoint0 is an entry whose function takes no argument (Python's Process(target=f)
+// with no args): Entry0 registers it.
+type EntryPoint0 struct{ e *EntryPoint[struct{}] }
+
+// Entry0 registers fn, which takes no argument, under name: Entry without the argument.
+//
+//	var tick = procs.Entry0("tick", func(ctx context.Context) error { … })
+//	p, err := tick.Start(ctx)
+func Entry0(name string, fn func(ctx context.Context) error) *EntryPoint0 {
+	if fn == nil {
+		panic("procs: Entry0 needs a func")
+	}
+	return &EntryPoint0{Entry(name, func(ctx context.Context, _ struct{}) error { return fn(ctx) })}
+}
+
+// Name returns the name the entry was registered under.
+func (e *EntryPoint0) Name() string { return e.e.Name() }
+
+// Start runs the entry in a new process and returns at once (see EntryPoint.Start).
+func (e *EntryPoint0) Start(ctx context.Context, opts ...Option) (*Process, error) {
+	return e.e.Start(ctx, struct{}{}, opts...)
+}
+
+// Run starts the entry and waits for it: Start followed by Wait.
+func (e *EntryPoint0) Run(ctx context.Context, opts ...Option) error {
+	return e.e.Run(ctx, struct{}{}, opts...)
+}
+
 func lookup(name string) *entry {
 	registryMu.RLock()
 	defer registryMu.RUnlock()

@@ -22,9 +22,14 @@ const NotExited = math.MinInt
 const DefaultGracePeriod = 2 * time.Second
 
 // A Process is a running or finished child started by an EntryPoint or a Cmd.
+//
+// Wait and Join both wait for it to exit: Wait reports a failure (a non-zero exit, a panic, a
+// signal) as an error, as exec.Cmd.Wait does; Join does not judge the exit, as Python's join()
+// does (check ExitCode).
 type Process struct {
-	name string
-	pid  int
+	name   string
+	daemon bool
+	pid    int
 	proc *os.Process
 	done chan struct{}
 	code int   // valid once done is closed
@@ -50,7 +55,9 @@ func newOptions(opts []Option) *options {
 	return o
 }
 
-// WithName names the child (default: the entry name and a sequence number, "worker-3").
+// WithName names the child. The default is the entry's name and a sequence number
+// ("worker-3"), not Python's "Process-3": an entry has a name, which says what the child runs
+// in ps, logs and errors, where Python's target function does not get to.
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // Daemon chooses whether the child dies with its parent (true, the default), even when the
@@ -99,7 +106,7 @@ func start(cmd *exec.Cmd, name string, o *options, childEnds []*os.File, statusR
 		cmd.Stderr = o.stderr
 	}
 	cmd.Env = append(cmd.Env, o.env...)
-	p := &Process{name: name, done: make(chan struct{})}
+	p := &Process{name: name, daemon: o.daemon, done: make(chan struct{})}
 	var err error
 	if pdeath {
 		started := make(chan error, 1)
@@ -185,6 +192,39 @@ func (p *Process) finish(ps *os.ProcessState, werr error, st childStatus) {
 		e.cause = ErrPanic
 	}
 	p.err = e
+}
+
+// Daemon reports whether the child dies with this process (see the Daemon option).
+func (p *Process) Daemon() bool { return p.daemon }
+
+// String describes the child as Python's repr does: name, pid, and state or exit code.
+func (p *Process) String() string {
+	state := "started"
+	if code := p.ExitCode(); code != NotExited {
+		state = fmt.Sprintf("stopped exitcode=%d", code)
+	}
+	daemon := ""
+	if p.daemon {
+		daemon = " daemon"
+	}
+	return fmt.Sprintf("<Process name=%q pid=%d %s%s>", p.name, p.pid, state, daemon)
+}
+
+// JoinAll waits for every child this process started that is not a daemon, as Python's
+// interpreter does for its non-daemonic children at exit (Go has no exit hook, so call it at
+// the end of main). It returns ctx's error if ctx ends first, nil otherwise; like Join, it
+// does not judge the children's exits. Daemon children, the default, are not waited for: they
+// die with this process.
+func JoinAll(ctx context.Context) error {
+	for _, p := range ActiveChildren() {
+		if p.daemon {
+			continue
+		}
+		if err := p.Join(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Pid returns the child's process id.

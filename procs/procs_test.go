@@ -276,3 +276,53 @@ func TestNonDaemonOutlivesParent(t *testing.T) {
 		})
 	}
 }
+
+var noArg = procs.Entry0("procs.noArg", func(ctx context.Context) error {
+	if procs.Current().Name == "" {
+		return errors.New("no name")
+	}
+	return nil
+})
+
+// An entry with no argument; a non-daemon child that JoinAll waits for, while daemon
+// children are not waited for; Daemon and String report what Python's repr shows.
+func TestEntry0AndJoinAll(t *testing.T) {
+	if err := noArg.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	daemon, err := act.Start(t.Context(), modeArgs{"sleep"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = daemon.Kill(); _ = daemon.Join(context.Background()) }()
+	kept, err := sleepFor.Start(t.Context(), 200*time.Millisecond, procs.Daemon(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !daemon.Daemon() || kept.Daemon() {
+		t.Fatalf("Daemon(): %v and %v", daemon.Daemon(), kept.Daemon())
+	}
+	if s := kept.String(); !strings.Contains(s, kept.Name()) || !strings.Contains(s, "started") {
+		t.Errorf("String of a running child: %s", s)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := procs.JoinAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kept.Alive() || !daemon.Alive() {
+		t.Fatalf("after JoinAll: the non-daemon child alive %v, the daemon alive %v", kept.Alive(), daemon.Alive())
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("JoinAll took %v", d)
+	}
+	if s := kept.String(); !strings.Contains(s, "exitcode=0") {
+		t.Errorf("String of an exited child: %s", s)
+	}
+}
+
+var sleepFor = procs.Entry("procs.sleepFor", func(ctx context.Context, d time.Duration) error {
+	time.Sleep(d)
+	return nil
+})
