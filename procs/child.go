@@ -293,7 +293,7 @@ func startEntry(ctx context.Context, entryName string, args reflect.Value, opts 
 	if err := sh.expect(p.pid); err != nil {
 		_ = specW.Close()
 		_ = p.Kill()
-		_ = p.Wait(context.Background())
+		_ = p.WaitContext(context.Background())
 		return nil, fmt.Errorf("%w: %v", ErrEncode, err)
 	}
 	// A write error means the child died already, which its exit status shows; a daemon's

@@ -104,7 +104,7 @@ func TestUnknownEntryInChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = p.Wait(t.Context())
+	err = p.WaitContext(t.Context())
 	if !errors.Is(err, ErrUnknownEntry) || !bytes.Contains([]byte(err.Error()), []byte("no-such-entry")) {
 		t.Fatalf("%v, want ErrUnknownEntry naming the entry", err)
 	}

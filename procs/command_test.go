@@ -46,7 +46,7 @@ func runPython(t *testing.T, py, script string, seg *shm.Segment) string {
 	if err := cmd.Share("LATE", seg); !errors.Is(err, procs.ErrStarted) {
 		t.Errorf("Share after Start: %v, want ErrStarted", err)
 	}
-	if err := p.Wait(t.Context()); err != nil {
+	if err := p.WaitContext(t.Context()); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
 	return out.String()

@@ -13,7 +13,7 @@
 //		procs.Main()
 //		p, err := worker.Start(ctx, WorkerArgs{Data: seg, N: 10})
 //		…
-//		err = p.Wait(ctx)
+//		err = p.Wait()
 //	}
 //
 // # Arguments

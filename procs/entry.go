@@ -122,7 +122,7 @@ func (e *EntryPoint[A]) Run(ctx context.Context, args A, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	return p.Wait(ctx)
+	return p.WaitContext(ctx)
 }
 
 // The launch spec, sent to the child through a pipe, encoded with the codec above.

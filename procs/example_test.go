@@ -35,7 +35,7 @@ func ExampleEntry() {
 		fmt.Println(err)
 		return
 	}
-	if err := p.Wait(context.Background()); err != nil {
+	if err := p.WaitContext(context.Background()); err != nil {
 		fmt.Println(err)
 		return
 	}

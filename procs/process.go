@@ -30,10 +30,10 @@ type Process struct {
 	name   string
 	daemon bool
 	pid    int
-	proc *os.Process
-	done chan struct{}
-	code int   // valid once done is closed
-	err  error // valid once done is closed: nil or *ExitError
+	proc   *os.Process
+	done   chan struct{}
+	code   int   // valid once done is closed
+	err    error // valid once done is closed: nil or *ExitError
 }
 
 // An Option configures a child at Start.
@@ -212,15 +212,18 @@ func (p *Process) String() string {
 
 // JoinAll waits for every child this process started that is not a daemon, as Python's
 // interpreter does for its non-daemonic children at exit (Go has no exit hook, so call it at
-// the end of main). It returns ctx's error if ctx ends first, nil otherwise; like Join, it
+// the end of main). It returns nil: like Join, it
 // does not judge the children's exits. Daemon children, the default, are not waited for: they
 // die with this process.
-func JoinAll(ctx context.Context) error {
+func JoinAll() error { return JoinAllContext(context.Background()) }
+
+// JoinAllContext is JoinAll that returns ctx's error if ctx ends first.
+func JoinAllContext(ctx context.Context) error {
 	for _, p := range ActiveChildren() {
 		if p.daemon {
 			continue
 		}
-		if err := p.Join(ctx); err != nil {
+		if err := p.JoinContext(ctx); err != nil {
 			return err
 		}
 	}
@@ -258,9 +261,11 @@ func (p *Process) ExitCode() int {
 }
 
 // Wait waits for the child to exit and returns nil if it exited with code 0, or an *ExitError
-// carrying its exit code and the error text it sent. If ctx ends first, Wait returns ctx's
-// error and the child runs on.
-func (p *Process) Wait(ctx context.Context) error {
+// carrying its exit code and the error text it sent.
+func (p *Process) Wait() error { return p.WaitContext(context.Background()) }
+
+// WaitContext is Wait that returns ctx's error if ctx ends first; the child runs on.
+func (p *Process) WaitContext(ctx context.Context) error {
 	select {
 	case <-p.done:
 		return p.err
@@ -270,8 +275,11 @@ func (p *Process) Wait(ctx context.Context) error {
 }
 
 // Join waits for the child to exit, whatever its exit code (check ExitCode), as Python's
-// join. It returns ctx's error if ctx ends first, nil otherwise.
-func (p *Process) Join(ctx context.Context) error {
+// join; it returns nil.
+func (p *Process) Join() error { return p.JoinContext(context.Background()) }
+
+// JoinContext is Join that returns ctx's error if ctx ends first; the child runs on.
+func (p *Process) JoinContext(ctx context.Context) error {
 	select {
 	case <-p.done:
 		return nil

@@ -55,7 +55,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = p.Wait(t.Context())
+			err = p.WaitContext(t.Context())
 			// A panicking child says so on its own stderr, with the stack, as any Go program
 			// does: a parent that only Joins it must not lose the crash.
 			if got := stderr.String(); c.mode == "panic" && (!strings.Contains(got, "panic: kaboom") || !strings.Contains(got, "goroutine ")) {
@@ -109,7 +109,7 @@ func TestSignals(t *testing.T) {
 			if err := c.stop(p, cancel); err != nil {
 				t.Fatal(err)
 			}
-			err = p.Wait(context.Background())
+			err = p.WaitContext(context.Background())
 			if p.ExitCode() != -int(c.sig) || !errors.Is(err, procs.ErrSignaled) {
 				t.Fatalf("ExitCode %d err %v, want -%d", p.ExitCode(), err, c.sig)
 			}
@@ -128,14 +128,14 @@ func TestWaitAndJoinHonourContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = p.Kill(); _ = p.Join(context.Background()) }()
+	defer func() { _ = p.Kill(); _ = p.JoinContext(context.Background()) }()
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := p.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := p.WaitContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait: %v", err)
 	}
-	if err := p.Join(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := p.JoinContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Join: %v", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -171,7 +171,7 @@ func TestCurrentInChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Wait(t.Context()); err != nil {
+	if err := p.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("alice|%d|true|", p.Pid())
@@ -244,7 +244,7 @@ func grandchild(t *testing.T, daemon, command bool) (pid int, start uint64) {
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.Join(t.Context())
+	_ = p.JoinContext(t.Context())
 	return pid, start
 }
 
@@ -294,7 +294,7 @@ func TestEntry0AndJoinAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = daemon.Kill(); _ = daemon.Join(context.Background()) }()
+	defer func() { _ = daemon.Kill(); _ = daemon.JoinContext(context.Background()) }()
 	kept, err := sleepFor.Start(t.Context(), 200*time.Millisecond, procs.Daemon(false))
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +308,7 @@ func TestEntry0AndJoinAll(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	if err := procs.JoinAll(ctx); err != nil {
+	if err := procs.JoinAllContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if kept.Alive() || !daemon.Alive() {

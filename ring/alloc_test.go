@@ -33,8 +33,8 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	defer q.Detach()
 	buf := make([]byte, 64)
 	if n := testing.AllocsPerRun(1000, func() {
-		_ = q.Put(t.Context(), msg)
-		buf, _ = q.Get(t.Context(), buf)
+		_ = q.PutContext(t.Context(), msg)
+		buf, _ = q.GetContext(t.Context(), buf)
 	}); n != 0 {
 		t.Errorf("queue Put/Get: %v allocations", n)
 	}

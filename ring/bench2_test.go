@@ -175,7 +175,7 @@ func pipePingPong(b *testing.B, mode ring.WaitMode, rounds int) (round, done fun
 		}
 	}
 	return round, func() {
-		if err := child.Wait(b.Context()); err != nil {
+		if err := child.WaitContext(b.Context()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -208,7 +208,7 @@ func rawPingPong(b *testing.B, spin, msg bool, rounds int) (round, done func()) 
 		await(pong, i, spin)
 	}
 	return round, func() {
-		if err := child.Wait(b.Context()); err != nil {
+		if err := child.WaitContext(b.Context()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -278,7 +278,7 @@ func BenchmarkLarge(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			if err := child.Wait(b.Context()); err != nil {
+			if err := child.WaitContext(b.Context()); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -320,19 +320,19 @@ type mpmcArgs struct {
 
 // mpmcPart puts N messages once Go is set, or gets until the queue closes.
 var mpmcPart = procs.Entry("ring.mpmcPart", func(ctx context.Context, a mpmcArgs) error {
-	if err := a.Go.Wait(ctx); err != nil {
+	if err := a.Go.WaitContext(ctx); err != nil {
 		return err
 	}
 	var m [64]byte
 	buf := make([]byte, 0, 64)
 	for i := 0; !a.Put || i < a.N; i++ {
 		if a.Put {
-			if err := a.Q.Put(ctx, m[:]); err != nil {
+			if err := a.Q.PutContext(ctx, m[:]); err != nil {
 				return err
 			}
 			continue
 		}
-		if _, err := a.Q.Get(ctx, buf); err != nil {
+		if _, err := a.Q.GetContext(ctx, buf); err != nil {
 			if errors.Is(err, ring.ErrClosed) {
 				return nil
 			}
@@ -364,20 +364,20 @@ func BenchmarkMPMC64(b *testing.B) {
 		}
 		// This process puts one message too, so the consumers do not take the producers'
 		// exits for the end before Close.
-		if err := q.Put(b.Context(), make([]byte, 64)); err != nil {
+		if err := q.PutContext(b.Context(), make([]byte, 64)); err != nil {
 			b.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond) // let all four start
 		b.ResetTimer()
 		_ = start.Set()
 		for _, p := range parts[:2] {
-			if err := p.Wait(b.Context()); err != nil {
+			if err := p.WaitContext(b.Context()); err != nil {
 				b.Fatal(err)
 			}
 		}
 		_ = q.Close()
 		for _, p := range parts[2:] {
-			if err := p.Wait(b.Context()); err != nil {
+			if err := p.WaitContext(b.Context()); err != nil {
 				b.Fatal(err)
 			}
 		}

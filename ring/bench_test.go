@@ -58,7 +58,7 @@ func BenchmarkSPSC64(b *testing.B) {
 			}
 			b.StopTimer()
 			report(b)
-			if err := child.Wait(b.Context()); err != nil {
+			if err := child.WaitContext(b.Context()); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -88,7 +88,7 @@ func spscShmkit(b *testing.B, batch int) {
 		}
 		b.StopTimer()
 		report(b)
-		if err := child.Wait(b.Context()); err != nil {
+		if err := child.WaitContext(b.Context()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -51,11 +51,11 @@ func ExampleTypedQueue() {
 	}
 	defer q.Queue().Detach()
 	ctx := context.Background()
-	_ = q.Put(ctx, tick{1, 101.5})
-	_ = q.Put(ctx, tick{2, 99.25})
+	_ = q.PutContext(ctx, tick{1, 101.5})
+	_ = q.PutContext(ctx, tick{2, 99.25})
 	_ = q.Queue().Close()
 	for {
-		t, err := q.Get(ctx)
+		t, err := q.GetContext(ctx)
 		if err != nil {
 			fmt.Println(err)
 			break

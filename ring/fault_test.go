@@ -30,7 +30,7 @@ type lateArgs struct {
 var late = procs.Entry("ring.late", func(ctx context.Context, a lateArgs) error {
 	time.Sleep(a.Delay)
 	if a.Go != nil {
-		if err := a.Go.Wait(ctx); err != nil {
+		if err := a.Go.WaitContext(ctx); err != nil {
 			return err
 		}
 	}
@@ -52,7 +52,7 @@ var late = procs.Entry("ring.late", func(ctx context.Context, a lateArgs) error 
 			}
 		}
 	case "producer":
-		return a.Q.Put(ctx, []byte("late"))
+		return a.Q.PutContext(ctx, []byte("late"))
 	}
 	return fmt.Errorf("no role %q", a.Role)
 })
@@ -96,7 +96,7 @@ func TestFaultPipeEndKilledBeforeClaim(t *testing.T) {
 				default:
 					t.Fatalf("iteration %d (%s killed): %v", i, role, err)
 				}
-				_ = child.Join(t.Context())
+				_ = child.JoinContext(t.Context())
 				_ = p.Detach()
 				if named {
 					_ = shm.Remove(name)
@@ -170,13 +170,13 @@ func TestQueueOfOneAndExactCapacities(t *testing.T) {
 			}
 		}
 		for range capacity {
-			if _, err := q.Get(t.Context(), nil); err != nil {
+			if _, err := q.GetContext(t.Context(), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		start := time.Now()
-		_, err := q.Get(ctx, nil)
+		_, err := q.GetContext(ctx, nil)
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
 			t.Fatalf("cap %d: Get on an empty queue with a 200 ms deadline: %v after %v", capacity, err, time.Since(start))
@@ -208,13 +208,13 @@ func TestQueueProducersLeavingVersusDying(t *testing.T) {
 	q := newQueue(t, 8, 8)
 	testmain.WaitAll(t, testmain.StartN(t, late, 3, func(int) lateArgs { return lateArgs{Q: q, Role: "producer"} })...)
 	for range 3 {
-		if _, err := q.Get(t.Context(), nil); err != nil {
+		if _, err := q.GetContext(t.Context(), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	if _, err := q.Get(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := q.GetContext(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Get after the producers exited normally: %v, want the deadline", err)
 	}
 	p, err := late.Start(t.Context(), lateArgs{Q: q, Role: "producer", Delay: time.Hour})
@@ -224,14 +224,14 @@ func TestQueueProducersLeavingVersusDying(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // attached, not yet put: alive, so Get waits
 	ctx, cancel = context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := q.Get(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := q.GetContext(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Get while a producer is attached: %v, want the deadline", err)
 	}
 	_ = p.Kill()
-	_ = p.Join(t.Context())
+	_ = p.JoinContext(t.Context())
 	ctx, cancel = context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	if _, err := q.Get(ctx, nil); !errors.Is(err, ring.ErrPeerGone) {
+	if _, err := q.GetContext(ctx, nil); !errors.Is(err, ring.ErrPeerGone) {
 		t.Fatalf("Get after the only other process died: %v, want ErrPeerGone", err)
 	}
 }
@@ -252,23 +252,23 @@ func TestQueueManyProducers(t *testing.T) {
 	}
 	ps := testmain.StartN(t, putTwice, n, func(int) putTwiceArgs { return putTwiceArgs{Q: q, Go: goAgain} })
 	for range n {
-		if _, err := q.Get(t.Context(), nil); err != nil {
+		if _, err := q.GetContext(t.Context(), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, p := range ps[:n-1] { // every process but the last one dies
 		_ = p.Kill()
-		_ = p.Join(t.Context())
+		_ = p.JoinContext(t.Context())
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	if _, err := q.Get(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := q.GetContext(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Get with one of %d producers alive: %v, want the deadline", n, err)
 	}
 	if err := goAgain.Set(); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := q.Get(t.Context(), nil); err != nil || string(m) != "again" {
+	if m, err := q.GetContext(t.Context(), nil); err != nil || string(m) != "again" {
 		t.Fatalf("the last producer's second message: %q %v", m, err)
 	}
 	testmain.WaitAll(t, ps[n-1])
@@ -281,13 +281,13 @@ type putTwiceArgs struct {
 
 // putTwice puts once, waits for Go, and puts again.
 var putTwice = procs.Entry("ring.putTwice", func(ctx context.Context, a putTwiceArgs) error {
-	if err := a.Q.Put(ctx, []byte("first")); err != nil {
+	if err := a.Q.PutContext(ctx, []byte("first")); err != nil {
 		return err
 	}
-	if err := a.Go.Wait(ctx); err != nil {
+	if err := a.Go.WaitContext(ctx); err != nil {
 		return err
 	}
-	return a.Q.Put(ctx, []byte("again"))
+	return a.Q.PutContext(ctx, []byte("again"))
 })
 
 // The largest capacity the constants allow can be asked for: it fails for want of memory,
@@ -328,7 +328,7 @@ func TestFaultQueueEndKilled(t *testing.T) {
 					_ = a.Kill()
 					kill = time.Time{}
 				}
-				m, err := q.Get(ctx, nil)
+				m, err := q.GetContext(ctx, nil)
 				if errors.Is(err, ring.ErrPeerGone) && kill.IsZero() {
 					break
 				}
@@ -346,7 +346,7 @@ func TestFaultQueueEndKilled(t *testing.T) {
 				t.Fatalf("iteration %d: %d of the live producer's 2000 messages", i, next[1])
 			}
 			testmain.WaitAll(t, b)
-			_ = a.Join(t.Context())
+			_ = a.JoinContext(t.Context())
 		} else { // the consumer dies; the parent produces until the queue stays full
 			c, err := drainSlowly.Start(t.Context(), drainArgs{Q: q})
 			if err != nil {
@@ -357,13 +357,13 @@ func TestFaultQueueEndKilled(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			var err2 error
 			for n := 0; err2 == nil && n < 1<<20; n++ {
-				err2 = q.Put(ctx, []byte("12345678"))
+				err2 = q.PutContext(ctx, []byte("12345678"))
 			}
 			cancel()
 			if !errors.Is(err2, ring.ErrPeerGone) {
 				t.Fatalf("iteration %d: producing to a dead consumer: %v", i, err2)
 			}
-			_ = c.Join(t.Context())
+			_ = c.JoinContext(t.Context())
 		}
 		_ = q.Detach()
 	}

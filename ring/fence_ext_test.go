@@ -86,7 +86,7 @@ func TestLightWriterWakesSleepingReader(t *testing.T) {
 		t.Errorf("slowest of %d round trips took %v: a wake-up was lost", rounds, slowest)
 	}
 	_ = w.Close() // the child's Next: io.EOF
-	if err := child.Wait(t.Context()); err != nil {
+	if err := child.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -62,8 +62,11 @@ func (j *JoinableQueue) TaskDone() error {
 // Unfinished returns the number of tasks put and not yet done.
 func (j *JoinableQueue) Unfinished() int { return int(atomic.LoadUint32(&j.sh.unfinished)) }
 
-// Join waits until every message put has been marked done, or ctx ends.
-func (j *JoinableQueue) Join(ctx context.Context) error {
+// Join waits until every message put has been marked done.
+func (j *JoinableQueue) Join() error { return j.JoinContext(context.Background()) }
+
+// JoinContext is Join that gives up with ctx's error when ctx ends.
+func (j *JoinableQueue) JoinContext(ctx context.Context) error {
 	sh := j.sh
 	for {
 		atomic.StoreUint32(&sh.joiners, 1) // before the last look, so TaskDone's swap sees it
@@ -125,15 +128,23 @@ func (t *TypedQueue[T]) bytes(v *T) []byte {
 }
 
 // Put copies v into the queue, waiting while it is full.
-func (t *TypedQueue[T]) Put(ctx context.Context, v T) error { return t.q.Put(ctx, t.bytes(&v)) }
+func (t *TypedQueue[T]) Put(v T) error { return t.PutContext(context.Background(), v) }
+
+// PutContext is Put that gives up with ctx's error when ctx ends.
+func (t *TypedQueue[T]) PutContext(ctx context.Context, v T) error {
+	return t.q.PutContext(ctx, t.bytes(&v))
+}
 
 // TryPut puts v if a slot is free now.
 func (t *TypedQueue[T]) TryPut(v T) (bool, error) { return t.q.TryPut(t.bytes(&v)) }
 
 // Get takes the next value, waiting while the queue is empty.
-func (t *TypedQueue[T]) Get(ctx context.Context) (T, error) {
+func (t *TypedQueue[T]) Get() (T, error) { return t.GetContext(context.Background()) }
+
+// GetContext is Get that gives up with ctx's error when ctx ends.
+func (t *TypedQueue[T]) GetContext(ctx context.Context) (T, error) {
 	var v T
-	out, err := t.q.Get(ctx, t.bytes(&v)[:0])
+	out, err := t.q.GetContext(ctx, t.bytes(&v)[:0])
 	if err == nil && len(out) != t.size {
 		err = fmt.Errorf("%w: message of %d bytes in a queue of %d-byte values", ErrCorrupt, len(out), t.size)
 	}

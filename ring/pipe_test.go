@@ -144,7 +144,7 @@ func stream(t *testing.T, capacity, count int, seed uint64) {
 	if !errors.Is(err, io.EOF) || n != count {
 		t.Fatalf("read %d of %d records, then %v", n, count, err)
 	}
-	if err := child.Wait(t.Context()); err != nil {
+	if err := child.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -164,7 +164,7 @@ func TestPipeProducerKilledMidStream(t *testing.T) {
 		t.Fatalf("after %d records: %v", n, err)
 	}
 	_ = child.Kill()
-	_ = child.Join(t.Context())
+	_ = child.JoinContext(t.Context())
 	start := time.Now()
 	n, err := verify(r, g, 0) // everything committed before the kill, intact, then ErrPeerGone
 	if !errors.Is(err, ring.ErrPeerGone) {
@@ -237,11 +237,11 @@ func TestPipeWriterKilledBeforeCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ready.Wait(t.Context()); err != nil {
+	if err := ready.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	_ = child.Kill()
-	_ = child.Join(t.Context())
+	_ = child.JoinContext(t.Context())
 	if got, err := r.Recv(nil); err != nil || string(got) != "a" {
 		t.Fatalf("first record: %q %v", got, err)
 	}
@@ -315,7 +315,7 @@ func TestPipeConsumerKilled(t *testing.T) {
 		}
 	}
 	_ = child.Kill()
-	_ = child.Join(t.Context())
+	_ = child.JoinContext(t.Context())
 	start := time.Now()
 	var sendErr error
 	for i := 0; i < 100 && sendErr == nil; i++ {
@@ -407,7 +407,7 @@ func TestPipeAsReaderWriter(t *testing.T) {
 			t.Fatalf("value %d: %+v %v", i, pt, err)
 		}
 	}
-	if err := child.Wait(t.Context()); err != nil {
+	if err := child.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -546,7 +546,7 @@ func TestPipeBlockedEndUsesNoCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := child.Wait(t.Context()); err != nil {
+	if err := child.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -683,7 +683,7 @@ func TestDuplexRequestResponse(t *testing.T) {
 	if _, err := c.Next(); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the server closed: %v", err)
 	}
-	if err := server.Wait(t.Context()); err != nil {
+	if err := server.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Side(2); !errors.Is(err, ring.ErrInvalid) {

@@ -46,7 +46,10 @@ func never() bool { return false }
 // message longer than SlotSize (nothing is sent), ErrClosed once the queue is closed, and
 // ErrPeerGone when the queue stays full and no other process is left to take from it: every
 // other process that had it attached is gone, and at least one died without detaching.
-func (q *Queue) Put(ctx context.Context, msg []byte) error {
+func (q *Queue) Put(msg []byte) error { return q.PutContext(context.Background(), msg) }
+
+// PutContext is Put that gives up with ctx's error when ctx ends.
+func (q *Queue) PutContext(ctx context.Context, msg []byte) error {
 	if len(msg) > q.slotSize {
 		return fmt.Errorf("%w: %d bytes, slots hold %d", ErrTooLarge, len(msg), q.slotSize)
 	}
@@ -103,9 +106,14 @@ func (q *Queue) TryPut(msg []byte) (ok bool, err error) {
 }
 
 // PutBatch puts every message in order, waiting as Put does; it returns how many it put.
-func (q *Queue) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
+func (q *Queue) PutBatch(msgs [][]byte) (int, error) {
+	return q.PutBatchContext(context.Background(), msgs)
+}
+
+// PutBatchContext is PutBatch that gives up with ctx's error when ctx ends.
+func (q *Queue) PutBatchContext(ctx context.Context, msgs [][]byte) (int, error) {
 	for i, m := range msgs {
-		if err := q.Put(ctx, m); err != nil {
+		if err := q.PutContext(ctx, m); err != nil {
 			return i, err
 		}
 	}
@@ -174,7 +182,10 @@ func (q *Queue) tryPut(msg []byte) (bool, error) {
 // and no other process is left to put into it (every other process that had it attached is
 // gone, and at least one died without detaching), it returns ErrPeerGone; while any other
 // process has it attached, or when they all detached, it waits (for its context).
-func (q *Queue) Get(ctx context.Context, buf []byte) ([]byte, error) {
+func (q *Queue) Get(buf []byte) ([]byte, error) { return q.GetContext(context.Background(), buf) }
+
+// GetContext is Get that gives up with ctx's error when ctx ends.
+func (q *Queue) GetContext(ctx context.Context, buf []byte) ([]byte, error) {
 	out, done, err := q.tryGet(buf)
 	if done || err != nil {
 		return out, err
@@ -229,8 +240,13 @@ func (q *Queue) TryGet(buf []byte) (msg []byte, ok bool, err error) {
 
 // GetBatch waits for one message as Get does, then takes up to max-1 more that are already
 // there, appending copies to dst.
-func (q *Queue) GetBatch(ctx context.Context, max int, dst [][]byte) ([][]byte, error) {
-	m, err := q.Get(ctx, nil)
+func (q *Queue) GetBatch(max int, dst [][]byte) ([][]byte, error) {
+	return q.GetBatchContext(context.Background(), max, dst)
+}
+
+// GetBatchContext is GetBatch that gives up with ctx's error when ctx ends.
+func (q *Queue) GetBatchContext(ctx context.Context, max int, dst [][]byte) ([][]byte, error) {
+	m, err := q.GetContext(ctx, nil)
 	if err != nil {
 		return dst, err
 	}

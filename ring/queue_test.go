@@ -44,7 +44,7 @@ var putSeq = procs.Entry("ring.putSeq", func(ctx context.Context, a mpArgs) erro
 	for i := range a.N {
 		binary.LittleEndian.PutUint32(m[4:], uint32(i))
 		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		err := a.Q.Put(pctx, m[:])
+		err := a.Q.PutContext(pctx, m[:])
 		cancel()
 		if err != nil {
 			return fmt.Errorf("put %d: %w: %v", i, err, a.Q)
@@ -61,7 +61,7 @@ var getSeq = procs.Entry("ring.getSeq", func(ctx context.Context, a mpArgs) erro
 	var buf []byte
 	for {
 		gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		m, err := a.Q.Get(gctx, buf)
+		m, err := a.Q.GetContext(gctx, buf)
 		cancel()
 		if errors.Is(err, ring.ErrClosed) {
 			return nil
@@ -100,7 +100,7 @@ func TestQueueManyProducersManyConsumers(t *testing.T) {
 	defer seen.Close()
 	var m [8]byte
 	binary.LittleEndian.PutUint32(m[:], marker)
-	if err := q.Put(t.Context(), m[:]); err != nil {
+	if err := q.PutContext(t.Context(), m[:]); err != nil {
 		t.Fatal(err)
 	}
 	gets := testmain.StartN(t, getSeq, consumers, func(int) mpArgs { return mpArgs{Q: q, Seen: seen, N: n} })
@@ -130,7 +130,7 @@ func TestQueueProducerKilledMidStream(t *testing.T) {
 	}
 	next := [2]uint32{}
 	get := func(ctx context.Context) error {
-		m, err := q.Get(ctx, nil)
+		m, err := q.GetContext(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func TestQueueProducerKilledMidStream(t *testing.T) {
 		}
 	}
 	_ = a.Kill()
-	_ = a.Join(t.Context())
+	_ = a.JoinContext(t.Context())
 	start := time.Now()
 	var err2 error
 	for err2 == nil {
@@ -162,7 +162,7 @@ func TestQueueProducerKilledMidStream(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %v", d)
 	}
-	if err := b.Wait(t.Context()); err != nil {
+	if err := b.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -171,7 +171,7 @@ type drainArgs struct{ Q *ring.Queue }
 
 var drainSlowly = procs.Entry("ring.drainSlowly", func(ctx context.Context, a drainArgs) error {
 	for {
-		if _, err := a.Q.Get(ctx, nil); err != nil {
+		if _, err := a.Q.GetContext(ctx, nil); err != nil {
 			return err
 		}
 		time.Sleep(time.Millisecond)
@@ -185,16 +185,16 @@ func TestQueueConsumerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 40 {
-		if err := q.Put(t.Context(), []byte("12345678")); err != nil {
+		if err := q.PutContext(t.Context(), []byte("12345678")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	_ = c.Kill()
-	_ = c.Join(t.Context())
+	_ = c.JoinContext(t.Context())
 	start := time.Now()
 	var err2 error
 	for i := 0; i < 100 && err2 == nil; i++ {
-		err2 = q.Put(t.Context(), []byte("12345678"))
+		err2 = q.PutContext(t.Context(), []byte("12345678"))
 	}
 	if !errors.Is(err2, ring.ErrPeerGone) {
 		t.Fatalf("Put into a queue whose consumer died: %v", err2)
@@ -209,7 +209,7 @@ func TestQueueCloseAndTimeouts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 80*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if _, err := q.Get(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := q.GetContext(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Get on empty: %v", err)
 	}
 	for i := range 4 {
@@ -222,7 +222,7 @@ func TestQueueCloseAndTimeouts(t *testing.T) {
 	}
 	ctx2, cancel2 := context.WithTimeout(t.Context(), 80*time.Millisecond)
 	defer cancel2()
-	if err := q.Put(ctx2, []byte{9}); !errors.Is(err, context.DeadlineExceeded) {
+	if err := q.PutContext(ctx2, []byte{9}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Put on full: %v", err)
 	}
 	if d := time.Since(start); d > time.Second {
@@ -234,14 +234,14 @@ func TestQueueCloseAndTimeouts(t *testing.T) {
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Put(t.Context(), []byte{1}); !errors.Is(err, ring.ErrClosed) {
+	if err := q.PutContext(t.Context(), []byte{1}); !errors.Is(err, ring.ErrClosed) {
 		t.Fatalf("Put after Close: %v", err)
 	}
-	got, err := q.GetBatch(t.Context(), 10, nil)
+	got, err := q.GetBatchContext(t.Context(), 10, nil)
 	if err != nil || len(got) != 4 || got[3][0] != 3 {
 		t.Fatalf("draining a closed queue: %v %v", got, err)
 	}
-	if _, err := q.Get(t.Context(), nil); !errors.Is(err, ring.ErrClosed) {
+	if _, err := q.GetContext(t.Context(), nil); !errors.Is(err, ring.ErrClosed) {
 		t.Fatalf("Get on a closed, drained queue: %v", err)
 	}
 	if err := q.Close(); !errors.Is(err, ring.ErrClosed) {
@@ -256,7 +256,7 @@ func TestQueueBadInput(t *testing.T) {
 		}
 	}
 	q := newQueue(t, 8, 4)
-	if err := q.Put(t.Context(), []byte("12345")); !errors.Is(err, ring.ErrTooLarge) {
+	if err := q.PutContext(t.Context(), []byte("12345")); !errors.Is(err, ring.ErrTooLarge) {
 		t.Errorf("5 bytes into 4-byte slots: %v", err)
 	}
 	if q.Len() != 0 {
@@ -284,7 +284,7 @@ type workArgs struct {
 // work takes tasks, answers each on Out, and marks it done.
 var work = procs.Entry("ring.work", func(ctx context.Context, a workArgs) error {
 	for {
-		m, err := a.Tasks.Get(ctx, nil)
+		m, err := a.Tasks.GetContext(ctx, nil)
 		if err != nil {
 			if errors.Is(err, ring.ErrClosed) {
 				return nil
@@ -292,7 +292,7 @@ var work = procs.Entry("ring.work", func(ctx context.Context, a workArgs) error 
 			return err
 		}
 		x := float64(m[0])
-		if err := a.Out.Put(ctx, point3{x, x * x, -x}); err != nil {
+		if err := a.Out.PutContext(ctx, point3{x, x * x, -x}); err != nil {
 			return err
 		}
 		if err := a.Tasks.TaskDone(); err != nil {
@@ -317,11 +317,11 @@ func TestJoinableAndTypedQueuesAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		if err := tasks.Put(t.Context(), []byte{byte(i)}); err != nil {
+		if err := tasks.PutContext(t.Context(), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := tasks.Join(t.Context()); err != nil {
+	if err := tasks.JoinContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if tasks.Unfinished() != 0 || out.Queue().Len() != 100 {
@@ -329,7 +329,7 @@ func TestJoinableAndTypedQueuesAcrossProcesses(t *testing.T) {
 	}
 	sum := 0.0
 	for range 100 {
-		p, err := out.Get(t.Context())
+		p, err := out.GetContext(t.Context())
 		if err != nil || p.Y != p.X*p.X || p.Z != -p.X {
 			t.Fatalf("%+v %v", p, err)
 		}
@@ -342,7 +342,7 @@ func TestJoinableAndTypedQueuesAcrossProcesses(t *testing.T) {
 		t.Fatalf("TaskDone beyond Put: %v", err)
 	}
 	_ = tasks.Close()
-	if err := w.Wait(t.Context()); err != nil {
+	if err := w.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }

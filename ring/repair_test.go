@@ -65,12 +65,12 @@ func TestQueueSkipsDeadProducersClaim(t *testing.T) {
 				_, _, o, _ := q.slot(pos)
 				atomic.StoreUint32(o, deadID(t))
 			}
-			if err := q.Put(t.Context(), []byte("after")); err != nil {
+			if err := q.PutContext(t.Context(), []byte("after")); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
-			got, err := q.Get(ctx, nil)
+			got, err := q.GetContext(ctx, nil)
 			if err != nil || string(got) != "after" {
 				t.Fatalf("%q %v", got, err)
 			}
@@ -89,7 +89,7 @@ func TestQueueFreesDeadConsumersSlot(t *testing.T) {
 	}
 	defer q.Detach()
 	for _, m := range []string{"a", "b"} {
-		if err := q.Put(t.Context(), []byte(m)); err != nil {
+		if err := q.PutContext(t.Context(), []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,11 +98,11 @@ func TestQueueFreesDeadConsumersSlot(t *testing.T) {
 	atomic.StoreUint32(o, deadID(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	if err := q.Put(ctx, []byte("c")); err != nil {
+	if err := q.PutContext(ctx, []byte("c")); err != nil {
 		t.Fatalf("Put into a slot a dead consumer held: %v", err)
 	}
 	for _, want := range []string{"b", "c"} {
-		if got, err := q.Get(ctx, nil); err != nil || string(got) != want {
+		if got, err := q.GetContext(ctx, nil); err != nil || string(got) != want {
 			t.Fatalf("got %q %v, want %q", got, err, want)
 		}
 	}

@@ -19,7 +19,7 @@ func TestUncontendedPathsDoNotAllocate(t *testing.T) {
 		_ = m.Unlock()
 		_ = s.Acquire()
 		_ = s.Release()
-		_ = e.Wait(t.Context())
+		_ = e.WaitContext(t.Context())
 		_ = r.Lock(o)
 		_ = r.Unlock(o)
 	}); n != 0 {

@@ -92,10 +92,14 @@ func (b *Barrier) Broken() bool {
 }
 
 // Wait blocks until every party has called Wait, then returns this party's arrival index, 0
-// to parties-1 (distinct in each generation). If ctx ends first, or a party dies, or Abort or
-// Reset is called, the barrier breaks and every waiter gets ErrBrokenBarrier (the one whose
-// ctx ended gets ctx's error joined to it).
-func (b *Barrier) Wait(ctx context.Context) (int, error) {
+// to parties-1 (distinct in each generation). If a party dies (see Barrier), or Abort or Reset
+// is called, or a waiter's context ends (WaitContext), the barrier breaks and every waiter gets
+// ErrBrokenBarrier.
+func (b *Barrier) Wait() (int, error) { return b.WaitContext(context.Background()) }
+
+// WaitContext is Wait that gives up when ctx ends: the barrier breaks, and this waiter gets
+// ErrBrokenBarrier joined to ctx's error.
+func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	if b == nil {
 		return 0, ErrClosed
 	}

@@ -142,7 +142,7 @@ func BenchmarkPingPong(b *testing.B) {
 				warm(a, ping, pongW, i)
 			}
 			b.StopTimer()
-			if err := p.Wait(b.Context()); err != nil {
+			if err := p.WaitContext(b.Context()); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -191,7 +191,7 @@ type contendArgs struct {
 
 // contend locks and unlocks Ops times once Start is set.
 var contend = procs.Entry("sem.contend", func(ctx context.Context, a contendArgs) error {
-	if err := a.Start.Wait(ctx); err != nil {
+	if err := a.Start.WaitContext(ctx); err != nil {
 		return err
 	}
 	for range a.Ops {
@@ -222,7 +222,7 @@ func BenchmarkMutexContended(b *testing.B) {
 			_ = m.Lock()
 			_ = m.Unlock()
 		}
-		if err := p.Wait(b.Context()); err != nil {
+		if err := p.WaitContext(b.Context()); err != nil {
 			b.Fatal(err)
 		}
 	})

@@ -46,8 +46,11 @@ func (e *Event) Clear() error {
 // IsSet reports whether the flag is set.
 func (e *Event) IsSet() bool { return e != nil && atomic.LoadUint32(&e.flag) == 1 }
 
-// Wait returns nil once the flag is set, or ctx's error if ctx ends first.
-func (e *Event) Wait(ctx context.Context) error {
+// Wait returns once the flag is set.
+func (e *Event) Wait() error { return e.WaitContext(context.Background()) }
+
+// WaitContext is Wait that gives up with ctx's error when ctx ends.
+func (e *Event) WaitContext(ctx context.Context) error {
 	if e == nil {
 		return ErrClosed
 	}

@@ -46,7 +46,7 @@ func ExampleMutex() {
 	ctx := context.Background()
 	a, _ := tally.Start(ctx, tallyArgs{Lock: mu, Seg: seg, Times: 100})
 	b, _ := tally.Start(ctx, tallyArgs{Lock: mu, Seg: seg, Times: 100})
-	if err := errors.Join(a.Wait(ctx), b.Wait(ctx)); err != nil {
+	if err := errors.Join(a.WaitContext(ctx), b.WaitContext(ctx)); err != nil {
 		fmt.Println(err)
 		return
 	}

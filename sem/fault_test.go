@@ -32,7 +32,7 @@ var party = procs.Entry("sem.party", func(ctx context.Context, a partyArgs) erro
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	for g := 0; a.Gens == 0 || g < a.Gens; g++ {
-		if _, err := a.Barrier.Wait(ctx); err != nil {
+		if _, err := a.Barrier.WaitContext(ctx); err != nil {
 			return fmt.Errorf("generation %d: %w", g, err)
 		}
 	}
@@ -47,7 +47,7 @@ func brokenWithin(t *testing.T, b *sem.Barrier, limit time.Duration) {
 	defer cancel()
 	start := time.Now()
 	for {
-		_, err := b.Wait(ctx)
+		_, err := b.WaitContext(ctx)
 		if errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Wait hung until its deadline: %v", err)
 		}
@@ -83,10 +83,10 @@ func TestFaultBarrierPartyKilledBeforeFirstWait(t *testing.T) {
 		time.Sleep(time.Duration(rand.IntN(5000)) * time.Microsecond) // often before it has even attached
 		_ = late.Kill()
 		brokenWithin(t, b, 2*time.Second)
-		if err := other.Wait(t.Context()); err == nil || !strings.Contains(err.Error(), sem.ErrBrokenBarrier.Error()) {
+		if err := other.WaitContext(t.Context()); err == nil || !strings.Contains(err.Error(), sem.ErrBrokenBarrier.Error()) {
 			t.Fatalf("iteration %d: the other party ended with %v, want a broken barrier", i, err)
 		}
-		_ = late.Join(t.Context())
+		_ = late.JoinContext(t.Context())
 		_ = seg.Close()
 	}
 }
@@ -107,13 +107,13 @@ func TestBarrierPartyKilledBetweenCountAndRecord(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	_ = stopped.Kill()
-	_ = stopped.Join(t.Context())
+	_ = stopped.JoinContext(t.Context())
 	other, err := party.Start(t.Context(), partyArgs{Barrier: b})
 	if err != nil {
 		t.Fatal(err)
 	}
 	brokenWithin(t, b, 2*time.Second)
-	if err := other.Wait(t.Context()); err == nil || !strings.Contains(err.Error(), sem.ErrBrokenBarrier.Error()) {
+	if err := other.WaitContext(t.Context()); err == nil || !strings.Contains(err.Error(), sem.ErrBrokenBarrier.Error()) {
 		t.Fatalf("the other party ended with %v, want a broken barrier", err)
 	}
 }
@@ -138,7 +138,7 @@ func TestBarrierPartyLeavesAndIsReplaced(t *testing.T) {
 	defer cancel()
 	for g := range 30 {
 		if g == 10 {
-			if err := first.Wait(ctx); err != nil {
+			if err := first.WaitContext(ctx); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(100 * time.Millisecond) // two check slices with the first one gone
@@ -146,11 +146,11 @@ func TestBarrierPartyLeavesAndIsReplaced(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := b.Wait(ctx); err != nil {
+		if _, err := b.WaitContext(ctx); err != nil {
 			t.Fatalf("generation %d: %v", g, err)
 		}
 	}
-	if err := steady.Wait(ctx); err != nil {
+	if err := steady.WaitContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	testmain.WaitAll(t, procs.ActiveChildren()...)
@@ -221,7 +221,7 @@ var sleeper = procs.Entry("sem.sleeper", func(ctx context.Context, a sleeperArgs
 		return s.Acquire()
 	case "Event":
 		e, _ := sem.At[sem.Event](b, 0)
-		return e.Wait(ctx)
+		return e.WaitContext(ctx)
 	}
 	return fmt.Errorf("no kind %q", a.Kind)
 })
@@ -249,7 +249,7 @@ func TestKilledSleeperLeavesNoFlag(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 			_ = p.Kill()
-			_ = p.Join(t.Context())
+			_ = p.JoinContext(t.Context())
 			if atomic.LoadUint32(flag) == 0 {
 				t.Fatal("the flag was clear before any release: the test shows nothing")
 			}
@@ -280,7 +280,7 @@ type openArgs struct {
 
 // openMany opens the named Mutexes Prefix0 … PrefixN-1, racing the other openers for each.
 var openMany = procs.Entry("sem.openMany", func(ctx context.Context, a openArgs) error {
-	if err := a.Go.Wait(ctx); err != nil {
+	if err := a.Go.WaitContext(ctx); err != nil {
 		return err
 	}
 	for i := range a.N {
@@ -328,7 +328,7 @@ func TestFaultMutexUserKilled(t *testing.T) {
 		}
 		time.Sleep(time.Duration(20_000+rand.IntN(20_000)) * time.Microsecond)
 		_ = p.Kill()
-		_ = p.Join(t.Context())
+		_ = p.JoinContext(t.Context())
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		start := time.Now()
 		err = m.LockContext(ctx)

@@ -120,14 +120,14 @@ func killHolder(t *testing.T, m *sem.Mutex, ready *sem.Event, seg *shm.Segment) 
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := ready.Wait(ctx); err != nil {
+	if err := ready.WaitContext(ctx); err != nil {
 		t.Fatal("holder never took the lock:", err)
 	}
 	if m.OwnerPID() != p.Pid() {
 		t.Fatalf("owner pid %d, want the holder's %d", m.OwnerPID(), p.Pid())
 	}
 	_ = p.Kill()
-	_ = p.Join(t.Context())
+	_ = p.JoinContext(t.Context())
 }
 
 func TestOwnerDeathIsRecoverable(t *testing.T) {

@@ -187,7 +187,7 @@ type idleArgs struct {
 var idle = procs.Entry("sem.idle", func(ctx context.Context, a idleArgs) error {
 	return errors.Join(
 		testmain.BlockedCheaply(ctx, "Mutex.LockContext", a.For, a.Lock.LockContext),
-		testmain.BlockedCheaply(ctx, "Event.Wait", a.For, a.Event.Wait))
+		testmain.BlockedCheaply(ctx, "Event.Wait", a.For, a.Event.WaitContext))
 })
 
 func TestBlockedProcessUsesNoCPU(t *testing.T) {

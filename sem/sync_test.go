@@ -93,7 +93,7 @@ type barrierArgs struct {
 // cross waits at the barrier generation after generation, recording its arrival index.
 var cross = procs.Entry("sem.cross", func(ctx context.Context, a barrierArgs) error {
 	for g := 0; a.Generations == 0 || g < a.Generations; g++ {
-		idx, err := a.Barrier.Wait(ctx)
+		idx, err := a.Barrier.WaitContext(ctx)
 		if err != nil {
 			return fmt.Errorf("generation %d: %w", g, err)
 		}
@@ -135,7 +135,7 @@ func TestBarrierBreaksWhenAPartyDies(t *testing.T) {
 	_ = ps[0].Kill()
 	start := time.Now()
 	for _, p := range ps[1:] {
-		err := p.Wait(t.Context())
+		err := p.WaitContext(t.Context())
 		var ee *procs.ExitError
 		if !errors.As(err, &ee) || !strings.Contains(ee.Message, sem.ErrBrokenBarrier.Error()) {
 			t.Fatalf("survivor ended with %v, want ErrBrokenBarrier", err)
@@ -144,11 +144,11 @@ func TestBarrierBreaksWhenAPartyDies(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("survivors took %v to notice", d)
 	}
-	_ = ps[0].Join(t.Context())
+	_ = ps[0].JoinContext(t.Context())
 	if !b.Broken() {
 		t.Fatal("barrier not marked broken")
 	}
-	if _, err := b.Wait(t.Context()); !errors.Is(err, sem.ErrBrokenBarrier) {
+	if _, err := b.WaitContext(t.Context()); !errors.Is(err, sem.ErrBrokenBarrier) {
 		t.Fatalf("Wait on a broken barrier: %v", err)
 	}
 	if err := b.Reset(); err != nil || b.Broken() {
@@ -165,7 +165,7 @@ func TestBarrierTimeoutBreaksIt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := b.Wait(ctx)
+	_, err := b.WaitContext(ctx)
 	if !errors.Is(err, sem.ErrBrokenBarrier) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("%v, want ErrBrokenBarrier and DeadlineExceeded", err)
 	}
@@ -173,7 +173,7 @@ func TestBarrierTimeoutBreaksIt(t *testing.T) {
 		t.Fatalf("100 ms timeout took %v", d)
 	}
 	var zero sem.Barrier
-	if _, err := zero.Wait(t.Context()); !errors.Is(err, sem.ErrInvalid) {
+	if _, err := zero.WaitContext(t.Context()); !errors.Is(err, sem.ErrInvalid) {
 		t.Fatalf("Wait on an uninitialised barrier: %v", err)
 	}
 	if err := zero.Init(0); !errors.Is(err, sem.ErrInvalid) {
@@ -196,7 +196,7 @@ var waitFor = procs.Entry("sem.waitFor", func(ctx context.Context, a waitArgs) e
 	switch a.Mode {
 	case "event":
 		atomic.AddUint32(word(a.Seg, 64), 1)
-		if err := a.Event.Wait(ctx); err != nil {
+		if err := a.Event.WaitContext(ctx); err != nil {
 			return err
 		}
 	case "cond":
@@ -252,7 +252,7 @@ func TestEventAndBroadcastWakeEveryProcess(t *testing.T) {
 				}
 			}
 			for _, p := range ps {
-				if err := p.Wait(t.Context()); err != nil {
+				if err := p.WaitContext(t.Context()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -271,7 +271,7 @@ func TestTimeoutsAndCancellation(t *testing.T) {
 	}
 	for name, wait := range map[string]func(context.Context) error{
 		"Semaphore.AcquireContext": s.AcquireContext,
-		"Event.Wait":               e.Wait,
+		"Event.WaitContext":        e.WaitContext,
 		"Cond.WaitContext":         func(ctx context.Context) error { return c.WaitContext(ctx, m) },
 	} {
 		for _, kind := range []string{"timeout", "cancel"} {

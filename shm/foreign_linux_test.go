@@ -141,7 +141,7 @@ func TestFaultKilledCreator(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rand.IntN(60_000)) * time.Microsecond)
 		_ = p.Kill()
-		_ = p.Join(t.Context())
+		_ = p.JoinContext(t.Context())
 		s, err := shm.Open(name)
 		switch {
 		case errors.Is(err, shm.ErrNotExist):

@@ -68,7 +68,7 @@ func TestNoSpaceInsideMemoryCgroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Wait(t.Context()); err != nil {
+	if err := p.WaitContext(t.Context()); err != nil {
 		t.Fatalf("%v (exit code %d)", err, p.ExitCode())
 	}
 }

@@ -152,7 +152,7 @@ func TestTwoChildrenOneSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := errors.Join(a.Wait(t.Context()), b.Wait(t.Context())); err != nil {
+	if err := errors.Join(a.WaitContext(t.Context()), b.WaitContext(t.Context())); err != nil {
 		t.Fatal(err)
 	}
 	p := s.Bytes()
@@ -200,7 +200,7 @@ func TestOpenWaitsForReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Wait(context.Background())
+	defer p.WaitContext(context.Background())
 	var s *shm.Segment
 	for s == nil {
 		s, err = shm.Open(name, shm.Kind("test.slow"))
@@ -233,7 +233,7 @@ func TestCreatorDiesInitialising(t *testing.T) {
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.Join(t.Context())
+	_ = p.JoinContext(t.Context())
 	if _, err := shm.Open(name); !errors.Is(err, shm.ErrNotExist) {
 		t.Fatalf("open after the creator died initialising: %v, want ErrNotExist", err)
 	}
@@ -263,7 +263,7 @@ func TestKilledCreatorLeavesStaleSegment(t *testing.T) {
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.Join(t.Context())
+	_ = p.JoinContext(t.Context())
 	if p.ExitCode() != -int(syscall.SIGKILL) {
 		t.Fatalf("ExitCode %d, want -9", p.ExitCode())
 	}
@@ -321,7 +321,7 @@ func TestOpenGivesUpOnSlowCreator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = p.Kill(); _ = p.Join(context.Background()) }()
+	defer func() { _ = p.Kill(); _ = p.JoinContext(context.Background()) }()
 	time.Sleep(100 * time.Millisecond) // let it get into Init
 
 	start := time.Now()

@@ -123,7 +123,7 @@ func TestCLI(t *testing.T) {
 		}
 	}
 	_ = p.Kill()
-	_ = p.Join(t.Context())
+	_ = p.JoinContext(t.Context())
 	if p.ExitCode() != -9 {
 		t.Fatalf("ExitCode %d, want -9", p.ExitCode())
 	}

@@ -160,7 +160,7 @@ func StartN[A any](t testing.TB, e *procs.EntryPoint[A], n int, args func(i int)
 func WaitAll(t testing.TB, ps ...*procs.Process) {
 	t.Helper()
 	for _, p := range ps {
-		if err := p.Wait(t.Context()); err != nil {
+		if err := p.WaitContext(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
