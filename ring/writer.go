@@ -259,8 +259,13 @@ func (w *Writer) SendContext(ctx context.Context, b []byte) error {
 
 // SendBatch copies each message in as a record and publishes them together.
 func (w *Writer) SendBatch(msgs [][]byte) error {
+	return w.SendBatchContext(context.Background(), msgs)
+}
+
+// SendBatchContext is SendBatch that gives up with ctx's error when ctx ends.
+func (w *Writer) SendBatchContext(ctx context.Context, msgs [][]byte) error {
 	for _, m := range msgs {
-		buf, err := w.Reserve(len(m))
+		buf, err := w.ReserveContext(ctx, len(m))
 		if err != nil {
 			return err
 		}
