@@ -21,7 +21,7 @@ type JoinableQueue struct {
 
 // NewJoinableQueue creates a JoinableQueue as NewQueue creates a Queue.
 func NewJoinableQueue(name string, slots, slotSize int) (*JoinableQueue, error) {
-	q, err := newQueue(name, slots, slotSize, true)
+	q, err := newQueue(name, slots, slotSize, true, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -88,33 +88,44 @@ type TypedQueue[T any] struct {
 	size int
 }
 
-func typedLayout[T any]() (int, error) {
+// typedLayout checks T once, by reflection, and returns its size and the hash of its
+// descriptor (see package plain) that the queue's layout records.
+func typedLayout[T any]() (int, uint64, error) {
 	t := reflect.TypeFor[T]()
-	if err := plain.Check(t); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalid, err)
+	h, err := plain.Hash(t)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	return max(int(t.Size()), 1), nil
+	return max(int(t.Size()), 1), h, nil
 }
 
 // NewTypedQueue creates a queue of slots values of T (named, or anonymous if name is "").
-// A T with pointers, slices, strings, maps or interfaces is ErrInvalid.
+// A T with pointers, slices, strings, maps or interfaces, or with int, uint or uintptr (whose
+// size depends on the architecture) is ErrInvalid, naming the offending field. The queue
+// records T's layout: viewing it as another type is an error, not a reinterpretation.
 func NewTypedQueue[T any](name string, slots int) (*TypedQueue[T], error) {
-	size, err := typedLayout[T]()
+	size, elem, err := typedLayout[T]()
 	if err != nil {
 		return nil, err
 	}
-	q, err := NewQueue(name, slots, size)
+	q, err := newQueue(name, slots, size, false, elem)
 	if err != nil {
 		return nil, err
 	}
 	return &TypedQueue[T]{q, size}, nil
 }
 
-// Typed views an existing Queue as a TypedQueue of T; its slots must be T's size.
+// Typed views an existing Queue as a TypedQueue of T. A queue made by NewTypedQueue must hold
+// T's layout (ErrInvalid otherwise: a queue of float64 is not one of int64); a plain byte
+// queue must have slots of T's size.
 func Typed[T any](q *Queue) (*TypedQueue[T], error) {
-	size, err := typedLayout[T]()
+	size, elem, err := typedLayout[T]()
 	if err != nil {
 		return nil, err
+	}
+	if have := atomic.LoadUint64(&q.sh.elem); have != 0 && have != elem {
+		return nil, fmt.Errorf("%w: the queue holds another element type (layout hash %016x), not %s (%016x)",
+			ErrInvalid, have, reflect.TypeFor[T](), elem)
 	}
 	if q.SlotSize() != size {
 		return nil, fmt.Errorf("%w: slots of %d bytes, %s needs %d", ErrInvalid, q.SlotSize(), reflect.TypeFor[T](), size)

@@ -21,6 +21,7 @@ import (
 //	  24  unfinished   u32  tasks put and not yet TaskDone (futex word for Join)   atomic
 //	  28  joiners      u32  1: a process may sleep in Join         set by joiners, swapped to 0 by TaskDone
 //	  32  capacity     u64  messages the queue holds, 1 to slots   set once
+//	  40  elem         u64  plain.Hash of a TypedQueue's element type; 0: bytes   set once
 //	 128  enq          u64  next position producers claim          CAS by producers
 //	 256  deq          u64  next position consumers claim          CAS by consumers
 //	 384  notEmpty     u32  bumped when a message lands and a getter sleeps (futex word)
@@ -59,7 +60,8 @@ type queueShared struct {
 	unfinished  uint32
 	joiners     uint32
 	capacity    uint64
-	_           [lineSize - 40]byte
+	elem        uint64
+	_           [lineSize - 48]byte
 	enq         uint64
 	_           [lineSize - 8]byte
 	deq         uint64
@@ -88,8 +90,8 @@ const (
 
 var _ [queueSlots - unsafe.Sizeof(queueShared{})]struct{}
 
-func queueLayout(capacity, slotSize int) string {
-	return fmt.Sprintf("ring.Queue/v2 cap=%d slot=%d", capacity, slotSize)
+func queueLayout(capacity, slotSize int, elem uint64) string {
+	return fmt.Sprintf("ring.Queue/v2 cap=%d slot=%d elem=%016x", capacity, slotSize, elem)
 }
 
 // queueSlotsFor returns the slots a queue of capacity messages needs: a power of two, two at
@@ -125,10 +127,10 @@ type Queue struct {
 // NewQueue creates a Queue that holds up to capacity messages (1 to MaxSlots) of up to
 // slotSize bytes each, in a new segment called name, or an anonymous one if name is "".
 func NewQueue(name string, capacity, slotSize int) (*Queue, error) {
-	return newQueue(name, capacity, slotSize, false)
+	return newQueue(name, capacity, slotSize, false, 0)
 }
 
-func newQueue(name string, capacity, slotSize int, joinable bool) (*Queue, error) {
+func newQueue(name string, capacity, slotSize int, joinable bool, elem uint64) (*Queue, error) {
 	if capacity < 1 || capacity > MaxSlots {
 		return nil, fmt.Errorf("%w: capacity %d (want 1 to %d)", ErrInvalid, capacity, MaxSlots)
 	}
@@ -140,9 +142,9 @@ func newQueue(name string, capacity, slotSize int, joinable bool) (*Queue, error
 	if size > math.MaxInt || size > shm.MaxSize {
 		return nil, fmt.Errorf("%w: %d slots of %d bytes", ErrInvalid, slots, slotSize)
 	}
-	opts := []shm.Option{shm.Kind(queueKind), shm.Layout(queueLayout(capacity, slotSize)), shm.Init(func(b []byte) error {
+	opts := []shm.Option{shm.Kind(queueKind), shm.Layout(queueLayout(capacity, slotSize, elem)), shm.Init(func(b []byte) error {
 		sh := (*queueShared)(unsafe.Pointer(&b[0])) // not yet published: plain writes are fine
-		sh.slots, sh.slotSize, sh.capacity = uint64(slots), uint64(slotSize), uint64(capacity)
+		sh.slots, sh.slotSize, sh.capacity, sh.elem = uint64(slots), uint64(slotSize), uint64(capacity), elem
 		if joinable {
 			sh.joinable = 1
 		}
@@ -188,13 +190,13 @@ func attachQueue(seg *shm.Segment) (*Queue, error) {
 		return nil, fmt.Errorf("%w: %d-byte segment", ErrCorrupt, len(b))
 	}
 	sh := (*queueShared)(unsafe.Pointer(&b[0])) // the payload is 128-byte aligned
-	n, ss, c := atomic.LoadUint64(&sh.slots), atomic.LoadUint64(&sh.slotSize), atomic.LoadUint64(&sh.capacity)
+	n, ss, c, elem := atomic.LoadUint64(&sh.slots), atomic.LoadUint64(&sh.slotSize), atomic.LoadUint64(&sh.capacity), atomic.LoadUint64(&sh.elem)
 	if n < 2 || n > MaxSlots || n&(n-1) != 0 || ss < 1 || ss > MaxSlotSize || c < 1 || c > n ||
 		n != uint64(queueSlotsFor(int(c))) || uint64(len(b)) != queueSlots+n*stride(ss) {
 		return nil, fmt.Errorf("%w: capacity %d in %d slots of %d bytes in a %d-byte segment", ErrCorrupt, c, n, ss, len(b))
 	}
-	if seg.Fingerprint() != shm.Fingerprint(queueLayout(int(c), int(ss))) {
-		return nil, fmt.Errorf("%w: not %s", shm.ErrFingerprint, queueLayout(int(c), int(ss)))
+	if seg.Fingerprint() != shm.Fingerprint(queueLayout(int(c), int(ss), elem)) {
+		return nil, fmt.Errorf("%w: not %s", shm.ErrFingerprint, queueLayout(int(c), int(ss), elem))
 	}
 	q := &Queue{seg: seg, sh: sh, slots: b[queueSlots:], mask: n - 1, stride: stride(ss), slotSize: int(ss),
 		capacity: c, limited: c < n, members: member.Table(sh.members[:])}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -264,6 +265,20 @@ func TestQueueBadInput(t *testing.T) {
 	}
 	if _, err := ring.NewTypedQueue[struct{ P *int }]("", 8); !errors.Is(err, ring.ErrInvalid) {
 		t.Errorf("TypedQueue of a pointer type: %v", err)
+	}
+	if _, err := ring.NewTypedQueue[struct{ N int }]("", 8); !errors.Is(err, ring.ErrInvalid) || !strings.Contains(err.Error(), ".N: int") {
+		t.Errorf("TypedQueue of a type with an int (its size depends on GOARCH): %v", err)
+	}
+	fq, err := ring.NewTypedQueue[float64](testmain.Name(t), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fq.Queue().Detach()
+	if _, err := ring.Typed[int64](fq.Queue()); !errors.Is(err, ring.ErrInvalid) {
+		t.Errorf("a float64 queue viewed as int64: %v, want ErrInvalid", err)
+	}
+	if _, err := ring.Typed[float64](fq.Queue()); err != nil {
+		t.Errorf("a float64 queue viewed as float64: %v", err)
 	}
 	if _, err := ring.OpenJoinableQueue(q.Segment().Name()); !errors.Is(err, ring.ErrInvalid) {
 		t.Errorf("a plain queue opened as joinable: %v", err)

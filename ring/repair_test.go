@@ -24,7 +24,7 @@ func TestQueueLayout(t *testing.T) {
 		{"slots", unsafe.Offsetof(s.slots), 0}, {"slotSize", unsafe.Offsetof(s.slotSize), 8},
 		{"closed", unsafe.Offsetof(s.closed), 16}, {"joinable", unsafe.Offsetof(s.joinable), 20},
 		{"unfinished", unsafe.Offsetof(s.unfinished), 24}, {"joiners", unsafe.Offsetof(s.joiners), 28},
-		{"capacity", unsafe.Offsetof(s.capacity), 32},
+		{"capacity", unsafe.Offsetof(s.capacity), 32}, {"elem", unsafe.Offsetof(s.elem), 40},
 		{"enq", unsafe.Offsetof(s.enq), 128}, {"deq", unsafe.Offsetof(s.deq), 256},
 		{"notEmpty", unsafe.Offsetof(s.notEmpty), 384}, {"notFull", unsafe.Offsetof(s.notFull), 388},
 		{"getSleeping", unsafe.Offsetof(s.getSleeping), 392}, {"putSleeping", unsafe.Offsetof(s.putSleeping), 396},
