@@ -57,9 +57,6 @@ var arriveHook func()
 
 // Init sets the number of parties (1 to MaxParties). Call it once, before any process waits.
 func (b *Barrier) Init(parties int) error {
-	if b == nil {
-		return ErrClosed
-	}
 	if parties < 1 || parties > MaxParties {
 		return fmt.Errorf("%w: %d parties (want 1 to %d)", ErrInvalid, parties, MaxParties)
 	}
@@ -69,25 +66,16 @@ func (b *Barrier) Init(parties int) error {
 
 // Parties returns the number of parties.
 func (b *Barrier) Parties() int {
-	if b == nil {
-		return 0
-	}
 	return int(atomic.LoadUint32(&b.parties))
 }
 
 // Waiting returns how many parties wait in the current generation.
 func (b *Barrier) Waiting() int {
-	if b == nil {
-		return 0
-	}
 	return int(atomic.LoadUint32(&b.arrived))
 }
 
 // Broken reports whether the barrier is broken.
 func (b *Barrier) Broken() bool {
-	if b == nil {
-		return false
-	}
 	return atomic.LoadUint32(&b.broken) == atomic.LoadUint32(&b.gen)+1
 }
 
@@ -100,9 +88,6 @@ func (b *Barrier) Wait() (int, error) { return b.WaitContext(context.Background(
 // WaitContext is Wait that gives up when ctx ends: the barrier breaks, and this waiter gets
 // ErrBrokenBarrier joined to ctx's error.
 func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
-	if b == nil {
-		return 0, ErrClosed
-	}
 	parties := atomic.LoadUint32(&b.parties)
 	if parties == 0 {
 		return 0, fmt.Errorf("%w: barrier has no parties (Init it)", ErrInvalid)
@@ -214,9 +199,6 @@ func (b *Barrier) leave(i int) {
 
 // Expect implements shm.Expecter: process pid, just started, is about to attach the barrier.
 func (b *Barrier) Expect(pid int) error {
-	if b == nil {
-		return ErrClosed
-	}
 	id, err := member.IDOf(pid)
 	if err != nil {
 		return err
@@ -263,9 +245,6 @@ func (b *Barrier) breakGen(gen uint32) {
 
 // Abort breaks the barrier: current and future waiters get ErrBrokenBarrier until Reset.
 func (b *Barrier) Abort() error {
-	if b == nil {
-		return ErrClosed
-	}
 	b.breakGen(atomic.LoadUint32(&b.gen))
 	return nil
 }
@@ -273,9 +252,6 @@ func (b *Barrier) Abort() error {
 // Reset returns the barrier to its empty state: current waiters get ErrBrokenBarrier, and the
 // next Wait starts a fresh generation.
 func (b *Barrier) Reset() error {
-	if b == nil {
-		return ErrClosed
-	}
 	gen := atomic.LoadUint32(&b.gen)
 	atomic.StoreUint32(&b.broken, gen+1)
 	atomic.StoreUint32(&b.arrived, 0)

@@ -46,9 +46,6 @@ func (c *Cond) Wait(m *Mutex) error { return c.WaitContext(context.Background(),
 // returning ctx's error, so the caller holds m on every return but ErrNotOwner. A waiter that
 // was notified as ctx ended returns nil: the notification is not lost.
 func (c *Cond) WaitContext(ctx context.Context, m *Mutex) error {
-	if c == nil || m == nil {
-		return ErrClosed
-	}
 	atomic.AddUint64(&c.state, oneWaiter)
 	if err := m.Unlock(); err != nil {
 		if !c.withdraw() { // take this waiter out again, or the token a notification left it
@@ -105,9 +102,6 @@ func (c *Cond) withdraw() bool {
 
 // Signal wakes one waiter, if any.
 func (c *Cond) Signal() error {
-	if c == nil {
-		return ErrClosed
-	}
 	for {
 		s := atomic.LoadUint64(&c.state)
 		if s>>32 == 0 {
@@ -124,9 +118,6 @@ func (c *Cond) Signal() error {
 
 // Broadcast wakes every waiter.
 func (c *Cond) Broadcast() error {
-	if c == nil {
-		return ErrClosed
-	}
 	for {
 		s := atomic.LoadUint64(&c.state)
 		w := s >> 32
@@ -144,8 +135,5 @@ func (c *Cond) Broadcast() error {
 
 // Waiting returns how many waiters have not been notified (a snapshot, for diagnostics).
 func (c *Cond) Waiting() int {
-	if c == nil {
-		return 0
-	}
 	return int(atomic.LoadUint64(&c.state) >> 32)
 }

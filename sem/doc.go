@@ -13,9 +13,18 @@
 //	mu, _ := sem.At[sem.Mutex](seg.Bytes(), 0)
 //	ready, _ := sem.At[sem.Event](seg.Bytes(), 64)
 //
-// or alone in a small segment found by name (OpenMutex, OpenSemaphore, OpenEvent, …), and
-// each travels to a child inside a procs entry's argument, arriving as a pointer into the
-// child's own mapping of the same segment.
+// or made whole, alone in a small segment of its own, by one call, as Python's Lock() is:
+//
+//	mu, _ := sem.NewMutex()                // anonymous: travels to children, dies with its last user
+//	ready, _ := sem.CreateEvent("ready")   // named: ErrExist if the name is taken
+//	ready2, _ := sem.OpenEvent("ready")    // attach: ErrNotExist if it is not there
+//	jobs, _ := sem.OpenOrCreateSemaphore("jobs", 4)
+//	defer mu.Close()                       // this process detaches; the others go on
+//
+// The constructors return SharedMutex, SharedSemaphore, … (one per type), which have the
+// type's methods plus Close, Unlink and Segment; after Close every method is ErrClosed. Each
+// type, placed or made whole, travels to a child inside a procs entry's argument as it is,
+// arriving as a pointer into the child's own mapping of the same segment.
 //
 // # Blocking
 //
@@ -47,8 +56,9 @@
 //
 // The owner of a Mutex is a process: goroutines of one process share its ownership, as they
 // share a sync.Mutex. RMutex re-enters per Owner token (see NewOwner), since Go has no thread
-// identity. Objects must stay in an open segment while used; a named object's methods return
-// ErrClosed after its Close.
+// identity. A placed object must stay in an open segment while used (a nil or unmapped one
+// faults, as a nil sync.Mutex does); a Shared… object's methods return ErrClosed after Close,
+// which must not race with them.
 //
 // Linux is where this package is tested: sleeping uses futex(2) without the private flag, with
 // absolute CLOCK_MONOTONIC deadlines. On macOS and Windows, which compile but have not been run,

@@ -3,6 +3,7 @@ package sem
 import (
 	"errors"
 
+	"github.com/shmkit/shmkit/internal/object"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -28,11 +29,11 @@ var (
 	// more fails to attach (or to wait) with it.
 	ErrTooMany = errors.New("sem: too many processes attached")
 	// ErrMisaligned: an object placed at an offset that is not a multiple of 8.
-	ErrMisaligned = errors.New("sem: misaligned offset")
+	ErrMisaligned = object.ErrMisaligned
 	// ErrOutOfRange: an object placed where it does not fit in the buffer.
-	ErrOutOfRange = errors.New("sem: offset out of range")
+	ErrOutOfRange = object.ErrOutOfRange
 	// ErrInvalid: a bad count or party number (negative, zero parties, beyond the limit).
 	ErrInvalid = errors.New("sem: invalid argument")
-	// ErrClosed: use of a named object after Close. It is shm.ErrClosed (fs.ErrClosed).
+	// ErrClosed: use of a Shared… object after its Close. It is shm.ErrClosed (fs.ErrClosed).
 	ErrClosed = shm.ErrClosed
 )

@@ -25,9 +25,6 @@ type Event struct {
 
 // Set sets the flag and wakes every waiter.
 func (e *Event) Set() error {
-	if e == nil {
-		return ErrClosed
-	}
 	if atomic.SwapUint32(&e.flag, 1) == 0 && atomic.LoadUint32(&e.sleeping) != 0 && atomic.SwapUint32(&e.sleeping, 0) != 0 {
 		futex.Wake(&e.flag, -1)
 	}
@@ -36,24 +33,18 @@ func (e *Event) Set() error {
 
 // Clear clears the flag.
 func (e *Event) Clear() error {
-	if e == nil {
-		return ErrClosed
-	}
 	atomic.StoreUint32(&e.flag, 0)
 	return nil
 }
 
 // IsSet reports whether the flag is set.
-func (e *Event) IsSet() bool { return e != nil && atomic.LoadUint32(&e.flag) == 1 }
+func (e *Event) IsSet() bool { return atomic.LoadUint32(&e.flag) == 1 }
 
 // Wait returns once the flag is set.
 func (e *Event) Wait() error { return e.WaitContext(context.Background()) }
 
 // WaitContext is Wait that gives up with ctx's error when ctx ends.
 func (e *Event) WaitContext(ctx context.Context) error {
-	if e == nil {
-		return ErrClosed
-	}
 	if e.IsSet() || futex.Spin(e.IsSet) {
 		return nil
 	}

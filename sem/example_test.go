@@ -55,15 +55,15 @@ func ExampleMutex() {
 }
 
 // A named semaphore: any process that opens the name gets the same permits.
-func ExampleOpenSemaphore() {
+func ExampleCreateSemaphore() {
 	name := fmt.Sprintf("example-sem-%d", os.Getpid())
-	s, err := sem.OpenSemaphore(name, 2)
+	s, err := sem.CreateSemaphore(name, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	defer s.Unlink() // after Close: unlinking is by name
 	defer s.Close()
-	defer s.Unlink()
 
 	fmt.Println(s.TryAcquire(), s.TryAcquire(), s.TryAcquire())
 	_ = s.Release()

@@ -284,7 +284,7 @@ var openMany = procs.Entry("sem.openMany", func(ctx context.Context, a openArgs)
 		return err
 	}
 	for i := range a.N {
-		m, err := sem.OpenMutex(fmt.Sprintf("%s%d", a.Prefix, i))
+		m, err := sem.OpenOrCreateMutex(fmt.Sprintf("%s%d", a.Prefix, i))
 		if err != nil {
 			return fmt.Errorf("open %d: %w", i, err)
 		}

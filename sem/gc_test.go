@@ -25,18 +25,18 @@ func TestPointersOutliveTheirSegmentValue(t *testing.T) {
 	}()
 	name := testmain.Name(t)
 	named := func() *sem.Mutex {
-		n, err := sem.OpenMutex(name)
+		n, err := sem.CreateMutex(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return n.Mutex // the NamedMutex, and its segment, are dropped
+		return n.Mutex() // the SharedMutex, and its segment, are dropped
 	}()
 	event := func() *sem.Event {
-		n, err := sem.OpenEvent(testmain.Name(t))
+		n, err := sem.NewEvent()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return n.Event
+		return n.Event()
 	}()
 	for range 30 {
 		runtime.GC()

@@ -62,11 +62,8 @@ var selfID = uint32(pidinfo.SelfID())
 func alive(id uint32) bool { return pidinfo.ID(id).Alive() }
 
 // Lock locks m, sleeping while another holds it. It returns nil, ErrOwnerDead (the lock is
-// held; repair, then Consistent), ErrNotRecoverable, or ErrClosed for a closed named Mutex.
+// held; repair, then Consistent) or ErrNotRecoverable.
 func (m *Mutex) Lock() error {
-	if m == nil {
-		return ErrClosed
-	}
 	// Fast path: one compare-and-swap; atomic, so it orders the critical section after any
 	// earlier holder's Unlock.
 	if atomic.CompareAndSwapUint32(&m.word, 0, selfID) {
@@ -77,9 +74,6 @@ func (m *Mutex) Lock() error {
 
 // LockContext is Lock that gives up with ctx's error when ctx ends.
 func (m *Mutex) LockContext(ctx context.Context) error {
-	if m == nil {
-		return ErrClosed
-	}
 	if atomic.CompareAndSwapUint32(&m.word, 0, selfID) {
 		return nil
 	}
@@ -87,11 +81,8 @@ func (m *Mutex) LockContext(ctx context.Context) error {
 }
 
 // TryLock locks m if that needs no wait. ok reports whether the caller now holds it; err is
-// ErrOwnerDead (held, inconsistent), ErrNotRecoverable or ErrClosed.
+// ErrOwnerDead (held, inconsistent) or ErrNotRecoverable.
 func (m *Mutex) TryLock() (ok bool, err error) {
-	if m == nil {
-		return false, ErrClosed
-	}
 	if atomic.CompareAndSwapUint32(&m.word, 0, selfID) {
 		return true, nil
 	}
@@ -155,9 +146,6 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 // holder took it over from a dead owner and did not call Consistent, the Mutex becomes not
 // recoverable, and every locker, now and later, gets ErrNotRecoverable.
 func (m *Mutex) Unlock() error {
-	if m == nil {
-		return ErrClosed
-	}
 	if atomic.CompareAndSwapUint32(&m.word, selfID, 0) {
 		if atomic.LoadUint32(&m.sleeping) != 0 {
 			m.wake(1)
@@ -194,9 +182,6 @@ func (m *Mutex) unlockSlow() error {
 // Consistent marks a Mutex taken over from a dead owner as repaired, so Unlock releases it
 // normally. The caller must hold the lock.
 func (m *Mutex) Consistent() error {
-	if m == nil {
-		return ErrClosed
-	}
 	for {
 		old := atomic.LoadUint32(&m.word)
 		if old&idMask != selfID {
@@ -210,17 +195,11 @@ func (m *Mutex) Consistent() error {
 
 // Locked reports whether some process holds m (a snapshot, for diagnostics).
 func (m *Mutex) Locked() bool {
-	if m == nil {
-		return false
-	}
 	w := atomic.LoadUint32(&m.word)
 	return w&idMask != 0
 }
 
 // OwnerPID returns the pid of the process holding m, or 0.
 func (m *Mutex) OwnerPID() int {
-	if m == nil {
-		return 0
-	}
 	return int(atomic.LoadUint32(&m.word) & (1<<pidBits - 1))
 }

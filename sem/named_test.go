@@ -19,7 +19,7 @@ type namedArgs struct {
 
 // takeNamed opens a semaphore and an event by name, takes a permit, and signals.
 var takeNamed = procs.Entry("sem.takeNamed", func(ctx context.Context, a namedArgs) error {
-	s, err := sem.OpenSemaphore(a.Sem, 0)
+	s, err := sem.OpenSemaphore(a.Sem)
 	if err != nil {
 		return err
 	}
@@ -37,18 +37,18 @@ var takeNamed = procs.Entry("sem.takeNamed", func(ctx context.Context, a namedAr
 
 func TestNamedObjectsAcrossProcesses(t *testing.T) {
 	sname, ename := testmain.Name(t), testmain.Name(t)
-	s, err := sem.OpenSemaphore(sname, 1)
+	s, err := sem.CreateSemaphore(sname, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	defer s.Unlink()
-	e, err := sem.OpenEvent(ename)
+	defer s.Close()
+	e, err := sem.CreateEvent(ename)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
 	defer e.Unlink()
+	defer e.Close()
 	if err := takeNamed.Run(t.Context(), namedArgs{Sem: sname, Done: ename}); err != nil {
 		t.Fatal(err)
 	}
@@ -60,9 +60,126 @@ func TestNamedObjectsAcrossProcesses(t *testing.T) {
 	}
 }
 
+type sharedArgs struct {
+	Lock    *sem.SharedMutex
+	Sem     *sem.SharedSemaphore
+	Done    *sem.SharedEvent
+	Barrier *sem.SharedBarrier
+	Cond    *sem.SharedCond
+	RLock   *sem.SharedRMutex
+	Bounded *sem.SharedBoundedSemaphore
+}
+
+// useShared uses each object it was given, as the type a constructor returned.
+var useShared = procs.Entry("sem.useShared", func(ctx context.Context, a sharedArgs) error {
+	if err := a.Lock.Lock(); err != nil {
+		return err
+	}
+	if err := a.Lock.Unlock(); err != nil {
+		return err
+	}
+	if !a.Sem.TryAcquire() || !a.Bounded.TryAcquire() {
+		return errors.New("no permit")
+	}
+	o := sem.NewOwner()
+	if err := errors.Join(a.RLock.Lock(o), a.RLock.Lock(o), a.RLock.Unlock(o), a.RLock.Unlock(o)); err != nil {
+		return err
+	}
+	if _, err := a.Barrier.Wait(); err != nil {
+		return err
+	}
+	if err := a.Cond.Signal(); err != nil {
+		return err
+	}
+	return a.Done.Set()
+})
+
+// Every type a constructor returns travels in an entry's argument as it is (a *NamedMutex
+// used to arrive as a *Mutex the field could not hold), anonymous or named.
+func TestSharedObjectsTravelAsThemselves(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		name := func() string {
+			if named {
+				return testmain.Name(t)
+			}
+			return ""
+		}
+		mk := func(obj any, err error) any {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = obj.(interface{ Close() error }).Close(); _ = obj.(interface{ Unlink() error }).Unlink() })
+			return obj
+		}
+		var a sharedArgs
+		if named {
+			a = sharedArgs{
+				Lock: mk(sem.CreateMutex(name())).(*sem.SharedMutex), Sem: mk(sem.CreateSemaphore(name(), 1)).(*sem.SharedSemaphore),
+				Done: mk(sem.CreateEvent(name())).(*sem.SharedEvent), Barrier: mk(sem.CreateBarrier(name(), 1)).(*sem.SharedBarrier),
+				Cond: mk(sem.CreateCond(name())).(*sem.SharedCond), RLock: mk(sem.CreateRMutex(name())).(*sem.SharedRMutex),
+				Bounded: mk(sem.CreateBoundedSemaphore(name(), 1)).(*sem.SharedBoundedSemaphore),
+			}
+		} else {
+			a = sharedArgs{
+				Lock: mk(sem.NewMutex()).(*sem.SharedMutex), Sem: mk(sem.NewSemaphore(1)).(*sem.SharedSemaphore),
+				Done: mk(sem.NewEvent()).(*sem.SharedEvent), Barrier: mk(sem.NewBarrier(1)).(*sem.SharedBarrier),
+				Cond: mk(sem.NewCond()).(*sem.SharedCond), RLock: mk(sem.NewRMutex()).(*sem.SharedRMutex),
+				Bounded: mk(sem.NewBoundedSemaphore(1)).(*sem.SharedBoundedSemaphore),
+			}
+		}
+		if err := useShared.Run(t.Context(), a); err != nil {
+			t.Fatalf("named %v: %v", named, err)
+		}
+		if !a.Done.IsSet() || a.Sem.Value() != 0 || a.Bounded.Value() != 0 {
+			t.Fatalf("named %v: the child's work is not seen", named)
+		}
+	}
+}
+
+func TestConstructorConventions(t *testing.T) {
+	name := testmain.Name(t)
+	if _, err := sem.OpenMutex(name); !errors.Is(err, shm.ErrNotExist) {
+		t.Fatalf("Open of a free name: %v, want ErrNotExist", err)
+	}
+	m, err := sem.CreateMutex(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	defer m.Unlink()
+	if _, err := sem.CreateMutex(name); !errors.Is(err, shm.ErrExist) {
+		t.Fatalf("Create of a taken name: %v, want ErrExist", err)
+	}
+	m2, err := sem.OpenMutex(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := m2.TryLock(); ok || !m2.Locked() {
+		t.Fatal("two handles on one name are not one Mutex")
+	}
+	_ = m.Unlock()
+	_ = m2.Close()
+	m3, err := sem.OpenOrCreateMutex(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m3.Close()
+	fresh := testmain.Name(t)
+	m4, err := sem.OpenOrCreateMutex(fresh)
+	if err != nil {
+		t.Fatalf("OpenOrCreate of a free name: %v", err)
+	}
+	_ = m4.Close()
+	_ = m4.Unlink()
+}
+
 func TestNamedBadInput(t *testing.T) {
 	name := testmain.Name(t)
-	s, err := sem.OpenSemaphore(name, 3)
+	s, err := sem.CreateSemaphore(name, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,31 +190,34 @@ func TestNamedBadInput(t *testing.T) {
 	if s.Value() != 3 {
 		t.Errorf("the failed open changed the semaphore: %d", s.Value())
 	}
-	if _, err := sem.OpenSemaphore(testmain.Name(t), -1); !errors.Is(err, sem.ErrInvalid) {
+	if _, err := sem.CreateSemaphore(testmain.Name(t), -1); !errors.Is(err, sem.ErrInvalid) {
 		t.Errorf("negative count: %v", err)
 	}
-	if _, err := sem.OpenBoundedSemaphore(testmain.Name(t), -1); !errors.Is(err, sem.ErrInvalid) {
+	if _, err := sem.NewBoundedSemaphore(-1); !errors.Is(err, sem.ErrInvalid) {
 		t.Errorf("negative bound: %v", err)
 	}
 	for _, parties := range []int{0, -1, sem.MaxParties + 1} {
-		if _, err := sem.OpenBarrier(testmain.Name(t), parties); !errors.Is(err, sem.ErrInvalid) {
+		if _, err := sem.CreateBarrier(testmain.Name(t), parties); !errors.Is(err, sem.ErrInvalid) {
 			t.Errorf("%d parties: %v", parties, err)
 		}
 	}
 	bname := testmain.Name(t)
-	b, err := sem.OpenBarrier(bname, 3)
+	b, err := sem.CreateBarrier(bname, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
 	defer b.Unlink()
-	if _, err := sem.OpenBarrier(bname, 4); !errors.Is(err, sem.ErrInvalid) {
+	if _, err := sem.OpenOrCreateBarrier(bname, 4); !errors.Is(err, sem.ErrInvalid) {
 		t.Errorf("barrier reopened with other parties: %v", err)
 	}
 	if err := s.ReleaseN(0); !errors.Is(err, sem.ErrInvalid) {
 		t.Errorf("ReleaseN(0): %v", err)
 	}
-	if _, err := sem.OpenMutex("bad/name"); !errors.Is(err, shm.ErrInvalidName) {
+	if _, err := sem.CreateMutex("bad/name"); !errors.Is(err, shm.ErrInvalidName) {
+		t.Errorf("bad name: %v", err)
+	}
+	if _, err := sem.OpenMutex("-flag"); !errors.Is(err, shm.ErrInvalidName) {
 		t.Errorf("bad name: %v", err)
 	}
 
@@ -123,11 +243,10 @@ func TestNamedBadInput(t *testing.T) {
 	if s.Value() != 0 || s.TryAcquire() {
 		t.Error("a closed semaphore still reports permits")
 	}
-	m, err := sem.OpenMutex(testmain.Name(t))
+	m, err := sem.NewMutex()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = m.Unlink()
 	_ = m.Close()
 	if err := m.Lock(); !errors.Is(err, sem.ErrClosed) {
 		t.Errorf("Lock after Close: %v", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/shmkit/shmkit/internal/object"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -26,17 +27,13 @@ func Sizeof[T Object]() int {
 // a multiple of Align. The zero bytes of a fresh segment are a ready (unlocked, clear, empty) T;
 // BoundedSemaphore and Barrier also need Init.
 func At[T Object](b []byte, off int) (*T, error) {
-	size := Sizeof[T]()
-	if off < 0 || off > len(b)-size {
-		return nil, fmt.Errorf("%w: %d bytes at offset %d of %d", ErrOutOfRange, size, off, len(b))
+	// Sound: every Object is fixed-size and pointer-free, object.At checks the range and the
+	// alignment, and the memory stays mapped while a pointer into it lives (the GC rule).
+	p, err := object.At[T](b, off, Align)
+	if err != nil {
+		return nil, fmt.Errorf("sem: %w", err)
 	}
-	// Sound: the range was checked above, and the memory is a mapping that outlives the
-	// pointer as long as the caller keeps its segment open.
-	p := unsafe.Pointer(&b[off])
-	if uintptr(p)%Align != 0 {
-		return nil, fmt.Errorf("%w: offset %d (address %#x) is not a multiple of %d", ErrMisaligned, off, uintptr(p), Align)
-	}
-	return (*T)(p), nil
+	return p, nil
 }
 
 // Each type travels to a child process (inside a procs entry's argument) as the segment it

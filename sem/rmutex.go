@@ -45,9 +45,6 @@ func (r *RMutex) Lock(o Owner) error { return r.LockContext(context.Background()
 
 // LockContext is Lock that gives up with ctx's error when ctx ends.
 func (r *RMutex) LockContext(ctx context.Context, o Owner) error {
-	if r == nil {
-		return ErrClosed
-	}
 	if r.heldBy(o) {
 		atomic.AddUint32(&r.depth, 1)
 		return nil
@@ -62,9 +59,6 @@ func (r *RMutex) LockContext(ctx context.Context, o Owner) error {
 
 // TryLock is Lock without waiting; ok reports whether o holds r afterwards.
 func (r *RMutex) TryLock(o Owner) (ok bool, err error) {
-	if r == nil {
-		return false, ErrClosed
-	}
 	if r.heldBy(o) {
 		atomic.AddUint32(&r.depth, 1)
 		return true, nil
@@ -83,9 +77,6 @@ func (r *RMutex) heldBy(o Owner) bool {
 
 // Unlock undoes one Lock by o, releasing r after the last. ErrNotOwner if o does not hold it.
 func (r *RMutex) Unlock(o Owner) error {
-	if r == nil {
-		return ErrClosed
-	}
 	if !r.heldBy(o) {
 		return fmt.Errorf("%w: owner %#x", ErrNotOwner, uint64(o))
 	}
@@ -98,9 +89,6 @@ func (r *RMutex) Unlock(o Owner) error {
 
 // Consistent marks r repaired after ErrOwnerDead; o must hold it.
 func (r *RMutex) Consistent(o Owner) error {
-	if r == nil {
-		return ErrClosed
-	}
 	if !r.heldBy(o) {
 		return ErrNotOwner
 	}
@@ -109,8 +97,5 @@ func (r *RMutex) Consistent(o Owner) error {
 
 // Depth returns how many times the holder has locked r (0 if unlocked).
 func (r *RMutex) Depth() int {
-	if r == nil {
-		return 0
-	}
 	return int(atomic.LoadUint32(&r.depth))
 }

@@ -37,9 +37,6 @@ func (s *Semaphore) Acquire() error { return s.AcquireContext(context.Background
 
 // AcquireContext is Acquire that gives up with ctx's error when ctx ends.
 func (s *Semaphore) AcquireContext(ctx context.Context) error {
-	if s == nil {
-		return ErrClosed
-	}
 	if s.tryTake() {
 		return nil
 	}
@@ -48,7 +45,7 @@ func (s *Semaphore) AcquireContext(ctx context.Context) error {
 
 // TryAcquire takes a permit if one is free now.
 func (s *Semaphore) TryAcquire() bool {
-	return s != nil && s.tryTake()
+	return s.tryTake()
 }
 
 func (s *Semaphore) tryTake() bool {
@@ -103,9 +100,6 @@ func (s *Semaphore) Release() error { return s.ReleaseN(1) }
 
 // ReleaseN gives back n permits (n ≥ 1), waking up to n sleepers.
 func (s *Semaphore) ReleaseN(n int) error {
-	if s == nil {
-		return ErrClosed
-	}
 	if n < 1 {
 		return fmt.Errorf("%w: release of %d permits", ErrInvalid, n)
 	}
@@ -124,9 +118,6 @@ func (s *Semaphore) ReleaseN(n int) error {
 
 // Value returns the number of free permits (a snapshot).
 func (s *Semaphore) Value() int {
-	if s == nil {
-		return 0
-	}
 	return int(atomic.LoadUint32(&s.count))
 }
 
@@ -146,9 +137,6 @@ type BoundedSemaphore struct {
 
 // Init gives b n permits and the bound n. Call it once, before any process uses b.
 func (b *BoundedSemaphore) Init(n int) error {
-	if b == nil {
-		return ErrClosed
-	}
 	if n < 0 || n > MaxPermits {
 		return fmt.Errorf("%w: bounded semaphore of %d", ErrInvalid, n)
 	}
@@ -162,21 +150,15 @@ func (b *BoundedSemaphore) Acquire() error { return b.AcquireContext(context.Bac
 
 // AcquireContext is Acquire that gives up with ctx's error when ctx ends.
 func (b *BoundedSemaphore) AcquireContext(ctx context.Context) error {
-	if b == nil {
-		return ErrClosed
-	}
 	return b.s.AcquireContext(ctx)
 }
 
 // TryAcquire takes a permit if one is free now.
-func (b *BoundedSemaphore) TryAcquire() bool { return b != nil && b.s.TryAcquire() }
+func (b *BoundedSemaphore) TryAcquire() bool { return b.s.TryAcquire() }
 
 // Release gives back a permit; ErrOverRelease, with the count unchanged, if that would exceed
 // the initial value.
 func (b *BoundedSemaphore) Release() error {
-	if b == nil {
-		return ErrClosed
-	}
 	bound := atomic.LoadUint32(&b.bound)
 	for {
 		c := atomic.LoadUint32(&b.s.count)
@@ -193,16 +175,10 @@ func (b *BoundedSemaphore) Release() error {
 
 // Value returns the number of free permits (a snapshot).
 func (b *BoundedSemaphore) Value() int {
-	if b == nil {
-		return 0
-	}
 	return b.s.Value()
 }
 
 // Bound returns the initial value, beyond which Release fails.
 func (b *BoundedSemaphore) Bound() int {
-	if b == nil {
-		return 0
-	}
 	return int(atomic.LoadUint32(&b.bound))
 }
