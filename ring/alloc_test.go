@@ -9,11 +9,11 @@ import (
 // The hot paths allocate nothing: a send and a receive that need no wait, on a pipe and on a
 // queue.
 func TestHotPathsDoNotAllocate(t *testing.T) {
-	p, err := ring.NewPipe("", 4096)
+	p, err := ring.NewPipe(ring.Capacity(4096))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Detach()
+	defer p.Close()
 	w, _ := p.Writer()
 	r, _ := p.Reader()
 	msg := make([]byte, 64)
@@ -26,11 +26,11 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("pipe Reserve/Commit/Next/Release: %v allocations", n)
 	}
-	q, err := ring.NewQueue("", 16, 64)
+	q, err := ring.NewQueue(ring.Capacity(16), ring.SlotSize(64))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer q.Detach()
+	defer q.Close()
 	buf := make([]byte, 64)
 	if n := testing.AllocsPerRun(1000, func() {
 		_ = q.PutContext(t.Context(), msg)

@@ -3,6 +3,7 @@ package ring_test
 import (
 	"context"
 	"errors"
+	"io"
 
 	"sync"
 	"sync/atomic"
@@ -333,7 +334,7 @@ var mpmcPart = procs.Entry("ring.mpmcPart", func(ctx context.Context, a mpmcArgs
 			continue
 		}
 		if _, err := a.Q.GetContext(ctx, buf); err != nil {
-			if errors.Is(err, ring.ErrClosed) {
+			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
@@ -375,7 +376,7 @@ func BenchmarkMPMC64(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		_ = q.Close()
+		_ = q.Shutdown()
 		for _, p := range parts[2:] {
 			if err := p.WaitContext(b.Context()); err != nil {
 				b.Fatal(err)

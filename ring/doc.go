@@ -4,7 +4,14 @@
 // # Pipe
 //
 // A Pipe has one writing process and one reading process (Python's Pipe(duplex=False); two
-// Pipes make a duplex pair). The writer fills records in place and publishes them:
+// Pipes make a Duplex). Every ring is made by the module's constructor convention:
+//
+//	p, _ := ring.NewPipe()                                  // anonymous, 1 MiB: pass it to a child
+//	p, _ := ring.CreatePipe("feed", ring.Capacity(8<<20))   // named: ErrExist if taken
+//	p, _ := ring.OpenPipe("feed")                           // attach: ErrNotExist if absent
+//	defer p.Close()                                         // this process detaches
+//
+// The writer fills records in place and publishes them:
 //
 //	w, _ := p.Writer()
 //	buf, _ := w.Reserve(n) // n bytes of the ring itself
@@ -24,16 +31,23 @@
 // record is contiguous, and payloads of 1 KiB or more start on a 64-byte line. A record is
 // published by its own header, stored last (as in Aeron), so a hand-off moves only the
 // record's cache lines; the writer's and reader's indices each have their own 128-byte line,
-// are published in batches and read only when a side must. Closing the writer makes the
-// reader drain, then get io.EOF.
+// are published in batches and read only when a side must. Closing the writer (its process
+// sends no more, as Python's close()) makes the reader drain, then get io.EOF; Shutdown ends
+// both sides for everyone.
 //
 // # Queue
 //
 // A Queue is Dmitry Vyukov's bounded MPMC queue with a sequence number per slot, in shared
 // memory: any number of processes Put and Get fixed-capacity messages, copied in and out, with
 // compare-and-swap and no lock (Python's Queue and SimpleQueue; JoinableQueue adds TaskDone
-// and Join; TypedQueue[T] carries a plain Go type without encoding). A message longer than
-// the slot size is ErrTooLarge: nothing is truncated. Close makes Get drain, then ErrClosed.
+// and Join; TypedQueue[T] carries a plain Go type without encoding):
+//
+//	q, _ := ring.NewQueue()                                         // 1024 messages of up to 1 KiB
+//	q, _ := ring.CreateQueue("jobs", ring.Capacity(1), ring.SlotSize(64))
+//
+// Any capacity from 1 is exact. A message longer than the slot size is ErrTooLarge: nothing
+// is truncated. Close detaches this process; Shutdown ends the queue for every process: Put is
+// ErrClosed from then on, and Get and TryGet return what is left, then io.EOF.
 //
 // # Waiting and dead peers
 //

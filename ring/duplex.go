@@ -3,6 +3,8 @@ package ring
 import (
 	"errors"
 	"fmt"
+
+	"github.com/shmkit/shmkit/shm"
 )
 
 // A Duplex is two Pipes, one each way: Python's Pipe(duplex=True), for request and response.
@@ -12,21 +14,45 @@ type Duplex struct {
 	AB, BA *Pipe // side 0 writes AB and reads BA; side 1 the opposite
 }
 
-// NewDuplex creates the two pipes, each with capacity bytes, named name+"-ab" and name+"-ba"
-// (so name is at most 27 bytes), or anonymous if name is "".
-func NewDuplex(name string, capacity int) (*Duplex, error) {
+// NewDuplex makes two anonymous pipes (options as for NewPipe: Capacity is each pipe's).
+func NewDuplex(opts ...shm.Option) (*Duplex, error) { return makeDuplex("", opts) }
+
+// CreateDuplex makes the two pipes named name+"-ab" and name+"-ba" (so name is at most 27
+// bytes); shm.ErrExist if either is taken.
+func CreateDuplex(name string, opts ...shm.Option) (*Duplex, error) {
+	if err := shm.ValidateName(name + "-ab"); err != nil {
+		return nil, err
+	}
+	return makeDuplex(name, opts)
+}
+
+// OpenDuplex attaches the two pipes CreateDuplex made under name.
+func OpenDuplex(name string, opts ...shm.Option) (*Duplex, error) {
+	p1, err := OpenPipe(name+"-ab", opts...)
+	if err != nil {
+		return nil, err
+	}
+	p2, err := OpenPipe(name+"-ba", opts...)
+	if err != nil {
+		_ = p1.Close()
+		return nil, err
+	}
+	return &Duplex{AB: p1, BA: p2}, nil
+}
+
+func makeDuplex(name string, opts []shm.Option) (*Duplex, error) {
 	ab, ba := name, name
 	if name != "" {
 		ab, ba = name+"-ab", name+"-ba"
 	}
-	p1, err := NewPipe(ab, capacity)
+	p1, err := makePipe(ab, opts)
 	if err != nil {
 		return nil, err
 	}
-	p2, err := NewPipe(ba, capacity)
+	p2, err := makePipe(ba, opts)
 	if err != nil {
 		_ = p1.Unlink()
-		_ = p1.Detach()
+		_ = p1.Close()
 		return nil, err
 	}
 	return &Duplex{AB: p1, BA: p2}, nil
@@ -54,8 +80,11 @@ func (d *Duplex) Side(i int) (*Conn, error) {
 	return &Conn{r, w}, nil
 }
 
-// Detach unmaps both pipes from this process.
-func (d *Duplex) Detach() error { return errors.Join(d.AB.Detach(), d.BA.Detach()) }
+// Close detaches this process from both pipes.
+func (d *Duplex) Close() error { return errors.Join(d.AB.Close(), d.BA.Close()) }
+
+// Shutdown ends both pipes for every process.
+func (d *Duplex) Shutdown() error { return errors.Join(d.AB.Shutdown(), d.BA.Shutdown()) }
 
 // Unlink removes both pipes' names.
 func (d *Duplex) Unlink() error { return errors.Join(d.AB.Unlink(), d.BA.Unlink()) }

@@ -1,8 +1,8 @@
 package ring_test
 
 import (
-	"context"
 	"fmt"
+	"io"
 
 	"github.com/shmkit/shmkit/ring"
 )
@@ -10,12 +10,12 @@ import (
 // Records written in place and read in place, in one process for brevity; pass the Pipe to a
 // child with procs to use it across processes.
 func ExamplePipe() {
-	p, err := ring.NewPipe("", 4096) // anonymous
+	p, err := ring.NewPipe(ring.Capacity(4096)) // anonymous
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer p.Detach()
+	defer p.Close()
 	w, _ := p.Writer()
 	r, _ := p.Reader()
 
@@ -44,26 +44,27 @@ func ExampleTypedQueue() {
 		Seq   uint64
 		Price float64
 	}
-	q, err := ring.NewTypedQueue[tick]("", 64)
+	q, err := ring.NewTypedQueue[tick](ring.Capacity(64))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer q.Queue().Detach()
-	ctx := context.Background()
-	_ = q.PutContext(ctx, tick{1, 101.5})
-	_ = q.PutContext(ctx, tick{2, 99.25})
-	_ = q.Queue().Close()
+	defer q.Close() // this process detaches
+	_ = q.Put(tick{1, 101.5})
+	_ = q.Put(tick{2, 99.25})
+	_ = q.Shutdown() // no more puts, by anyone: readers drain, then io.EOF
 	for {
-		t, err := q.GetContext(ctx)
+		t, err := q.Get()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
 			fmt.Println(err)
-			break
+			return
 		}
 		fmt.Println(t.Seq, t.Price)
 	}
 	// Output:
 	// 1 101.5
 	// 2 99.25
-	// file already closed
 }

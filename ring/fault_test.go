@@ -66,11 +66,12 @@ func TestFaultPipeEndKilledBeforeClaim(t *testing.T) {
 		t.Run(fmt.Sprintf("named=%v", named), func(t *testing.T) {
 			var gone, done int
 			for i := range testmain.FaultRuns() {
-				name := ""
+				name, mk := "", ring.NewPipe
 				if named {
 					name = testmain.Name(t)
+					mk = func(opts ...shm.Option) (*ring.Pipe, error) { return ring.CreatePipe(name, opts...) }
 				}
-				p, err := ring.NewPipe(name, 4096)
+				p, err := mk(ring.Capacity(4096))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -97,7 +98,7 @@ func TestFaultPipeEndKilledBeforeClaim(t *testing.T) {
 					t.Fatalf("iteration %d (%s killed): %v", i, role, err)
 				}
 				_ = child.JoinContext(t.Context())
-				_ = p.Detach()
+				_ = p.Close()
 				if named {
 					_ = shm.Remove(name)
 				}
@@ -190,14 +191,14 @@ func TestQueueTryGetOnClosedDrainedQueue(t *testing.T) {
 	if _, err := q.TryPut([]byte("last")); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Close(); err != nil {
+	if err := q.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	if m, ok, err := q.TryGet(nil); !ok || err != nil || string(m) != "last" {
 		t.Fatalf("draining: %q %v %v", m, ok, err)
 	}
-	if _, ok, err := q.TryGet(nil); ok || !errors.Is(err, ring.ErrClosed) {
-		t.Fatalf("TryGet on a closed, drained queue: %v %v, want ErrClosed", ok, err)
+	if _, ok, err := q.TryGet(nil); ok || !errors.Is(err, io.EOF) {
+		t.Fatalf("TryGet on a shut-down, drained queue: %v %v, want io.EOF", ok, err)
 	}
 }
 
@@ -293,11 +294,11 @@ var putTwice = procs.Entry("ring.putTwice", func(ctx context.Context, a putTwice
 // The largest capacity the constants allow can be asked for: it fails for want of memory,
 // not as an invalid size.
 func TestMaxPipeCapacityIsReal(t *testing.T) {
-	_, err := ring.NewPipe("", ring.MaxPipeCapacity)
+	_, err := ring.NewPipe(ring.Capacity(ring.MaxPipeCapacity))
 	if !errors.Is(err, shm.ErrNoSpace) {
 		t.Fatalf("NewPipe of MaxPipeCapacity: %v, want ErrNoSpace on a machine with less memory", err)
 	}
-	if _, err := ring.NewPipe("", ring.MaxPipeCapacity*2); !errors.Is(err, ring.ErrInvalid) {
+	if _, err := ring.NewPipe(ring.Capacity(ring.MaxPipeCapacity * 2)); !errors.Is(err, ring.ErrInvalid) {
 		t.Fatalf("twice MaxPipeCapacity: %v, want ErrInvalid", err)
 	}
 }
@@ -307,7 +308,7 @@ func TestMaxPipeCapacityIsReal(t *testing.T) {
 // message, keep each producer's order, and end with ErrPeerGone, not a hang.
 func TestFaultQueueEndKilled(t *testing.T) {
 	for i := range testmain.FaultRuns() {
-		q, err := ring.NewQueue("", 64, 8)
+		q, err := ring.NewQueue(ring.Capacity(64), ring.SlotSize(8))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -365,6 +366,6 @@ func TestFaultQueueEndKilled(t *testing.T) {
 			}
 			_ = c.JoinContext(t.Context())
 		}
-		_ = q.Detach()
+		_ = q.Close()
 	}
 }

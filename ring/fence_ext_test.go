@@ -92,11 +92,11 @@ func TestLightWriterWakesSleepingReader(t *testing.T) {
 }
 
 func newTestPipe(t *testing.T) *ring.Pipe {
-	p, err := ring.NewPipe("", 4096)
+	p, err := ring.NewPipe(ring.Capacity(4096))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Detach() })
+	t.Cleanup(func() { _ = p.Close() })
 	return p
 }
 

@@ -11,7 +11,7 @@ import (
 // Pipe, its ends and its segment are dropped and collected, they must stay usable.
 func TestRecordsOutliveTheirPipeValue(t *testing.T) {
 	space, record := func() ([]byte, []byte) {
-		p, err := ring.NewPipe("", 4096)
+		p, err := ring.NewPipe(ring.Capacity(4096))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,24 +19,31 @@ type JoinableQueue struct {
 	*Queue
 }
 
-// NewJoinableQueue creates a JoinableQueue as NewQueue creates a Queue.
-func NewJoinableQueue(name string, slots, slotSize int) (*JoinableQueue, error) {
-	q, err := newQueue(name, slots, slotSize, true, 0)
-	if err != nil {
+// NewJoinableQueue makes an anonymous JoinableQueue, with NewQueue's options.
+func NewJoinableQueue(opts ...shm.Option) (*JoinableQueue, error) {
+	return joinable(makeQueue("", opts, true, 0))
+}
+
+// CreateJoinableQueue makes the JoinableQueue called name; shm.ErrExist if the name is taken.
+func CreateJoinableQueue(name string, opts ...shm.Option) (*JoinableQueue, error) {
+	if err := shm.ValidateName(name); err != nil {
 		return nil, err
 	}
-	return &JoinableQueue{q}, nil
+	return joinable(makeQueue(name, opts, true, 0))
 }
 
 // OpenJoinableQueue attaches the JoinableQueue called name; a plain Queue's name is ErrInvalid.
-func OpenJoinableQueue(name string) (*JoinableQueue, error) {
-	q, err := OpenQueue(name)
+func OpenJoinableQueue(name string, opts ...shm.Option) (*JoinableQueue, error) {
+	return joinable(OpenQueue(name, opts...))
+}
+
+func joinable(q *Queue, err error) (*JoinableQueue, error) {
 	if err != nil {
 		return nil, err
 	}
 	if atomic.LoadUint32(&q.sh.joinable) == 0 {
-		_ = q.Detach()
-		return nil, fmt.Errorf("%w: queue %q is not joinable", ErrInvalid, name)
+		_ = q.Close()
+		return nil, fmt.Errorf("%w: queue %q is not joinable", ErrInvalid, q.Name())
 	}
 	return &JoinableQueue{q}, nil
 }
@@ -99,16 +106,39 @@ func typedLayout[T any]() (int, uint64, error) {
 	return max(int(t.Size()), 1), h, nil
 }
 
-// NewTypedQueue creates a queue of slots values of T (named, or anonymous if name is "").
-// A T with pointers, slices, strings, maps or interfaces, or with int, uint or uintptr (whose
-// size depends on the architecture) is ErrInvalid, naming the offending field. The queue
-// records T's layout: viewing it as another type is an error, not a reinterpretation.
-func NewTypedQueue[T any](name string, slots int) (*TypedQueue[T], error) {
+// NewTypedQueue makes an anonymous queue of values of T (option: Capacity; the slot size is
+// T's). A T with pointers, slices, strings, maps or interfaces, or with int, uint or uintptr
+// (whose size depends on the architecture) is ErrInvalid, naming the offending field. The
+// queue records T's layout: viewing it as another type is an error, not a reinterpretation.
+func NewTypedQueue[T any](opts ...shm.Option) (*TypedQueue[T], error) { return makeTyped[T]("", opts) }
+
+// CreateTypedQueue makes the queue of T called name; shm.ErrExist if the name is taken.
+func CreateTypedQueue[T any](name string, opts ...shm.Option) (*TypedQueue[T], error) {
+	if err := shm.ValidateName(name); err != nil {
+		return nil, err
+	}
+	return makeTyped[T](name, opts)
+}
+
+// OpenTypedQueue attaches the queue called name as a queue of T (see Typed).
+func OpenTypedQueue[T any](name string, opts ...shm.Option) (*TypedQueue[T], error) {
+	q, err := OpenQueue(name, opts...)
+	if err != nil {
+		return nil, err
+	}
+	t, err := Typed[T](q)
+	if err != nil {
+		_ = q.Close()
+	}
+	return t, err
+}
+
+func makeTyped[T any](name string, opts []shm.Option) (*TypedQueue[T], error) {
 	size, elem, err := typedLayout[T]()
 	if err != nil {
 		return nil, err
 	}
-	q, err := newQueue(name, slots, size, false, elem)
+	q, err := makeQueue(name, append(opts, SlotSize(size)), false, elem)
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +202,20 @@ func (t *TypedQueue[T]) TryGet() (T, bool, error) {
 	return v, ok, err
 }
 
-// Queue returns the underlying Queue (to Close, Detach or share it).
+// Queue returns the underlying Queue.
 func (t *TypedQueue[T]) Queue() *Queue { return t.q }
+
+// Close detaches this process from the queue.
+func (t *TypedQueue[T]) Close() error { return t.q.Close() }
+
+// Shutdown ends the queue for every process (see Queue.Shutdown).
+func (t *TypedQueue[T]) Shutdown() error { return t.q.Shutdown() }
+
+// Unlink removes the queue's name.
+func (t *TypedQueue[T]) Unlink() error { return t.q.Unlink() }
+
+// Len returns the number of values put and not yet got (a snapshot).
+func (t *TypedQueue[T]) Len() int { return t.q.Len() }
 
 // ShareHandle implements shm.Shareable: a TypedQueue travels as its Queue.
 func (t *TypedQueue[T]) ShareHandle() (shm.Handle, error) { return t.q.ShareHandle() }

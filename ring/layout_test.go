@@ -102,11 +102,11 @@ func FuzzReader(f *testing.F) {
 	f.Add(seed[:], uint64(16))
 	f.Add(bytes.Repeat([]byte{1, 0, 0, 0, 1, 0, 0, 0}, 32), uint64(8))
 	f.Fuzz(func(t *testing.T, region []byte, head uint64) {
-		p, err := NewPipe("", 256)
+		p, err := NewPipe(Capacity(256))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer p.Detach()
+		defer p.Close()
 		copy(p.data, region)
 		p.sh.head = head &^ 7
 		r, err := p.Reader()

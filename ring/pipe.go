@@ -9,6 +9,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/futex"
 	"github.com/shmkit/shmkit/internal/member"
+	"github.com/shmkit/shmkit/internal/object"
 	"github.com/shmkit/shmkit/internal/pidinfo"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -87,8 +88,11 @@ func pipeLayout(capacity int) string { return fmt.Sprintf("ring.Pipe/v3 cap=%d",
 
 // A Pipe is a one-way channel of variable-length records in shared memory, for one writer
 // process and one reader process: Python's Pipe(duplex=False), without a copy or a system call
-// on the way. Take its ends with Writer and Reader; pass the Pipe itself to a child.
+// on the way. Make one with NewPipe (anonymous), CreatePipe or OpenPipe; take its ends with
+// Writer and Reader; pass the Pipe itself to a child. Close detaches this process; ending the
+// stream is the Writer's Close (or Shutdown, for both ends at once).
 type Pipe struct {
+	object.Handle
 	seg     *shm.Segment
 	sh      *pipeShared
 	data    []byte
@@ -96,46 +100,9 @@ type Pipe struct {
 	members member.Table
 }
 
-// NewPipe creates a Pipe whose data region holds capacity bytes (a power of two, at least
-// MinPipeCapacity) in a new segment called name, or in an anonymous segment if name is "".
-// The largest record is capacity/2 - 8 bytes (MaxRecord).
-func NewPipe(name string, capacity int) (*Pipe, error) {
-	if capacity < MinPipeCapacity || capacity > MaxPipeCapacity || capacity&(capacity-1) != 0 {
-		return nil, fmt.Errorf("%w: pipe capacity %d (want a power of two from %d to %d)", ErrInvalid, capacity, MinPipeCapacity, int64(MaxPipeCapacity))
-	}
-	opts := []shm.Option{shm.Kind(pipeKind), shm.Layout(pipeLayout(capacity)), shm.Init(func(b []byte) error {
-		(*pipeShared)(unsafe.Pointer(&b[0])).capacity = uint64(capacity) // before publication
-		return nil
-	})}
-	var seg *shm.Segment
-	var err error
-	if name == "" {
-		seg, err = shm.Anonymous(pipeData+capacity, opts...)
-	} else {
-		seg, err = shm.Create(name, pipeData+capacity, opts...)
-	}
-	if err != nil {
-		return nil, err
-	}
-	p, err := attachPipe(seg)
-	if err != nil {
-		_ = seg.Close()
-	}
-	return p, err
-}
-
-// OpenPipe attaches the Pipe called name.
-func OpenPipe(name string) (*Pipe, error) {
-	seg, err := shm.Open(name, shm.Kind(pipeKind))
-	if err != nil {
-		return nil, err
-	}
-	p, err := attachPipe(seg)
-	if err != nil {
-		_ = seg.Close()
-	}
-	return p, err
-}
+// pipeAt is the control block at the start of a Pipe's payload. Sound: the payload is
+// 128-byte aligned and callers check it holds at least pipeData bytes.
+func pipeAt(b []byte) *pipeShared { return (*pipeShared)(unsafe.Pointer(&b[0])) }
 
 // attachPipe validates the control block against the segment before trusting it.
 func attachPipe(seg *shm.Segment) (*Pipe, error) {
@@ -143,8 +110,7 @@ func attachPipe(seg *shm.Segment) (*Pipe, error) {
 	if len(b) < pipeData+MinPipeCapacity {
 		return nil, fmt.Errorf("%w: %d-byte segment", ErrCorrupt, len(b))
 	}
-	// Sound: the payload is 128-byte aligned and at least pipeData long.
-	sh := (*pipeShared)(unsafe.Pointer(&b[0]))
+	sh := pipeAt(b)
 	c := atomic.LoadUint64(&sh.capacity)
 	if c < MinPipeCapacity || c&(c-1) != 0 || uint64(len(b)) != pipeData+c {
 		return nil, fmt.Errorf("%w: capacity %d in a %d-byte segment", ErrCorrupt, c, len(b))
@@ -156,6 +122,7 @@ func attachPipe(seg *shm.Segment) (*Pipe, error) {
 	if err := attachMember(seg, p.members); err != nil {
 		return nil, err
 	}
+	p.Bind(seg)
 	return p, nil
 }
 
@@ -167,9 +134,6 @@ func (p *Pipe) Capacity() int { return len(p.data) }
 
 // MaxRecord returns the longest record the Pipe carries.
 func (p *Pipe) MaxRecord() int { return len(p.data)/2 - recordHeader }
-
-// Segment returns the segment the Pipe lives in.
-func (p *Pipe) Segment() *shm.Segment { return p.seg }
 
 // Len returns the bytes (headers included) published and not yet released, as the shared
 // indices show them: a snapshot. The reader publishes its position in batches of a quarter
@@ -185,11 +149,22 @@ func (p *Pipe) Len() int {
 	return int(min(t-head, uint64(len(p.data))))
 }
 
-// Detach unmaps the Pipe from this process (its ends' Close is what ends the stream).
-func (p *Pipe) Detach() error { return p.seg.Close() }
-
-// Unlink removes the Pipe's name (see shm.Segment.Unlink).
-func (p *Pipe) Unlink() error { return p.seg.Unlink() }
+// Shutdown ends the pipe for every process: the reader gets what was committed, then io.EOF;
+// the writer, and any Writer or Reader claimed from now on, ErrClosed.
+func (p *Pipe) Shutdown() error {
+	if p.Closed() {
+		return ErrClosed
+	}
+	atomic.StoreUint32(&p.sh.writerClosed, 1)
+	atomic.StoreUint32(&p.sh.readerClosed, 1)
+	futex.Wake(p.headWord(), -1)
+	h := atomic.LoadUint64(&p.sh.head)
+	t, err := p.frontier(max(atomic.LoadUint64(&p.sh.tail), h), h)
+	if err == nil {
+		futex.Wake(p.typeWord(t&p.mask), -1) // a reader asleep at the end looks again
+	}
+	return nil
+}
 
 // claim takes an end for this process: free, already ours, or held by a dead process. A
 // sleeping flag the previous holder left (it died asleep) is cleared: nobody sleeps there now.
@@ -321,7 +296,7 @@ func init() {
 
 // ShareHandle implements shm.Shareable: a Pipe travels as its segment.
 func (p *Pipe) ShareHandle() (shm.Handle, error) {
-	if p == nil || p.seg.Bytes() == nil {
+	if p == nil || p.Closed() {
 		return shm.Handle{}, ErrClosed
 	}
 	return shm.Handle{Type: pipeType, Segment: p.seg}, nil

@@ -106,11 +106,11 @@ func verify(r *ring.Reader, g *gen, limit int) (int, error) {
 
 func newPipe(t testing.TB, capacity int) *ring.Pipe {
 	t.Helper()
-	p, err := ring.NewPipe(testmain.Name(t), capacity)
+	p, err := ring.CreatePipe(testmain.Name(t), ring.Capacity(capacity))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Detach() })
+	t.Cleanup(func() { _ = p.Close() })
 	return p
 }
 
@@ -577,10 +577,25 @@ func TestPipeTimeouts(t *testing.T) {
 }
 
 func TestPipeBadInput(t *testing.T) {
-	for _, c := range []int{0, 63, 100, 1 << 41} {
-		if _, err := ring.NewPipe(testmain.Name(t), c); !errors.Is(err, ring.ErrInvalid) {
+	for _, c := range []int{0, -1, 1 << 41} {
+		if _, err := ring.CreatePipe(testmain.Name(t), ring.Capacity(c)); !errors.Is(err, ring.ErrInvalid) {
 			t.Errorf("capacity %d: %v", c, err)
 		}
+	}
+	// A capacity that is not a power of two is rounded up (and at least MinPipeCapacity).
+	for c, want := range map[int]int{1: 64, 63: 64, 100: 128, 4096: 4096} {
+		p, err := ring.NewPipe(ring.Capacity(c))
+		if err != nil || p.Capacity() != want {
+			t.Errorf("capacity %d: %v, %v, want %d", c, p, err, want)
+		}
+		if p != nil {
+			_ = p.Close()
+		}
+	}
+	if p, err := ring.NewPipe(); err != nil || p.Capacity() != ring.DefaultPipeCapacity {
+		t.Errorf("NewPipe(): %v %v", p, err)
+	} else {
+		_ = p.Close()
 	}
 	p := newPipe(t, 256)
 	w, _ := p.Writer()
@@ -653,11 +668,11 @@ var serve = procs.Entry("ring.serve", func(ctx context.Context, a serveArgs) err
 })
 
 func TestDuplexRequestResponse(t *testing.T) {
-	d, err := ring.NewDuplex(testmain.Name(t), 4096)
+	d, err := ring.CreateDuplex(testmain.Name(t), ring.Capacity(4096))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Detach()
+	defer d.Close()
 	defer d.Unlink()
 	c, err := d.Side(0)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shmkit/shmkit/internal/futex"
 	"github.com/shmkit/shmkit/internal/member"
+	"github.com/shmkit/shmkit/internal/object"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -16,7 +17,7 @@ import (
 //
 //	   0  slots        u64  number of slots, a power of two, at least 2   set once, before publication
 //	   8  slotSize     u64  longest message, bytes                 set once
-//	  16  closed       u32  1 once closed                          atomic
+//	  16  shutdown     u32  1 once shut down (for every process)   atomic
 //	  20  joinable     u32  1: Put counts unfinished tasks         set once
 //	  24  unfinished   u32  tasks put and not yet TaskDone (futex word for Join)   atomic
 //	  28  joiners      u32  1: a process may sleep in Join         set by joiners, swapped to 0 by TaskDone
@@ -55,7 +56,7 @@ import (
 type queueShared struct {
 	slots       uint64
 	slotSize    uint64
-	closed      uint32
+	shutdown    uint32
 	joinable    uint32
 	unfinished  uint32
 	joiners     uint32
@@ -109,8 +110,10 @@ func stride(slotSize uint64) uint64 { return align8(slotHeader + slotSize) }
 // A Queue is a bounded many-producer, many-consumer queue of messages in shared memory:
 // Python's multiprocessing.Queue and SimpleQueue (this one type is both). Each message is at
 // most SlotSize bytes and is copied once in and once out; there is no lock, and a wait sleeps in
-// the kernel only when the queue is empty (or full).
+// the kernel only when the queue is empty (or full). Make one with NewQueue (anonymous),
+// CreateQueue or OpenQueue. Close detaches this process; Shutdown ends the queue for all.
 type Queue struct {
+	object.Handle
 	seg       *shm.Segment
 	sh        *queueShared
 	slots     []byte
@@ -124,64 +127,30 @@ type Queue struct {
 	getBudget spinBudget
 }
 
-// NewQueue creates a Queue that holds up to capacity messages (1 to MaxSlots) of up to
-// slotSize bytes each, in a new segment called name, or an anonymous one if name is "".
-func NewQueue(name string, capacity, slotSize int) (*Queue, error) {
-	return newQueue(name, capacity, slotSize, false, 0)
-}
-
-func newQueue(name string, capacity, slotSize int, joinable bool, elem uint64) (*Queue, error) {
-	if capacity < 1 || capacity > MaxSlots {
-		return nil, fmt.Errorf("%w: capacity %d (want 1 to %d)", ErrInvalid, capacity, MaxSlots)
-	}
-	if slotSize < 1 || slotSize > MaxSlotSize {
-		return nil, fmt.Errorf("%w: slot size %d (want 1 to %d)", ErrInvalid, slotSize, MaxSlotSize)
+// queueSpec is the segment of a queue as the options describe it.
+func queueSpec(opts []shm.Option, joinable bool, elem uint64) (object.Spec, error) {
+	capacity, slotSize, err := queueParams(opts)
+	if err != nil {
+		return object.Spec{}, err
 	}
 	slots := queueSlotsFor(capacity)
 	size := uint64(queueSlots) + uint64(slots)*stride(uint64(slotSize))
 	if size > math.MaxInt || size > shm.MaxSize {
-		return nil, fmt.Errorf("%w: %d slots of %d bytes", ErrInvalid, slots, slotSize)
+		return object.Spec{}, fmt.Errorf("%w: %d slots of %d bytes", ErrInvalid, slots, slotSize)
 	}
-	opts := []shm.Option{shm.Kind(queueKind), shm.Layout(queueLayout(capacity, slotSize, elem)), shm.Init(func(b []byte) error {
-		sh := (*queueShared)(unsafe.Pointer(&b[0])) // not yet published: plain writes are fine
-		sh.slots, sh.slotSize, sh.capacity, sh.elem = uint64(slots), uint64(slotSize), uint64(capacity), elem
-		if joinable {
-			sh.joinable = 1
-		}
-		st := stride(uint64(slotSize))
-		for i := uint64(0); i < uint64(slots); i++ {
-			binary.LittleEndian.PutUint64(b[queueSlots+i*st:], i)
-		}
-		return nil
-	})}
-	var seg *shm.Segment
-	var err error
-	if name == "" {
-		seg, err = shm.Anonymous(int(size), opts...)
-	} else {
-		seg, err = shm.Create(name, int(size), opts...)
-	}
-	if err != nil {
-		return nil, err
-	}
-	q, err := attachQueue(seg)
-	if err != nil {
-		_ = seg.Close()
-	}
-	return q, err
-}
-
-// OpenQueue attaches the Queue called name.
-func OpenQueue(name string) (*Queue, error) {
-	seg, err := shm.Open(name, shm.Kind(queueKind))
-	if err != nil {
-		return nil, err
-	}
-	q, err := attachQueue(seg)
-	if err != nil {
-		_ = seg.Close()
-	}
-	return q, err
+	return object.Spec{Kind: queueKind, Layout: queueLayout(capacity, slotSize, elem), Size: int(size), Variable: true,
+		Init: func(b []byte) error {
+			sh := (*queueShared)(unsafe.Pointer(&b[0])) // not yet published: plain writes are fine
+			sh.slots, sh.slotSize, sh.capacity, sh.elem = uint64(slots), uint64(slotSize), uint64(capacity), elem
+			if joinable {
+				sh.joinable = 1
+			}
+			st := stride(uint64(slotSize))
+			for i := uint64(0); i < uint64(slots); i++ {
+				binary.LittleEndian.PutUint64(b[queueSlots+i*st:], i)
+			}
+			return nil
+		}}, nil
 }
 
 func attachQueue(seg *shm.Segment) (*Queue, error) {
@@ -203,6 +172,7 @@ func attachQueue(seg *shm.Segment) (*Queue, error) {
 	if err := attachMember(seg, q.members); err != nil {
 		return nil, err
 	}
+	q.Bind(seg)
 	return q, nil
 }
 
@@ -222,19 +192,14 @@ func (q *Queue) Len() int {
 	return int(min(e-d, q.capacity))
 }
 
-// Segment returns the segment the Queue lives in.
-func (q *Queue) Segment() *shm.Segment { return q.seg }
-
-// Detach unmaps the Queue from this process; the queue itself goes on (see Close).
-func (q *Queue) Detach() error { return q.seg.Close() }
-
-// Unlink removes the Queue's name (see shm.Segment.Unlink).
-func (q *Queue) Unlink() error { return q.seg.Unlink() }
-
-// Close closes the queue for every process: Put fails with ErrClosed, and Get returns what is
-// left, then ErrClosed.
-func (q *Queue) Close() error {
-	if atomic.SwapUint32(&q.sh.closed, 1) != 0 {
+// Shutdown ends the queue for every process: Put fails with ErrClosed from then on, and Get
+// returns what is left, then io.EOF (Python 3.13's shutdown()). A second Shutdown is
+// ErrClosed. To detach only this process, Close.
+func (q *Queue) Shutdown() error {
+	if q.Closed() {
+		return ErrClosed
+	}
+	if atomic.SwapUint32(&q.sh.shutdown, 1) != 0 {
 		return ErrClosed
 	}
 	atomic.AddUint32(&q.sh.notEmpty, 1)
@@ -244,8 +209,8 @@ func (q *Queue) Close() error {
 	return nil
 }
 
-// Closed reports whether the queue was closed.
-func (q *Queue) Closed() bool { return atomic.LoadUint32(&q.sh.closed) != 0 }
+// IsShutdown reports whether some process shut the queue down.
+func (q *Queue) IsShutdown() bool { return !q.Closed() && atomic.LoadUint32(&q.sh.shutdown) != 0 }
 
 // slot returns the header words and message area of slot pos.
 func (q *Queue) slot(pos uint64) (seq *uint64, length, owner *uint32, msg []byte) {
@@ -266,7 +231,7 @@ func init() {
 
 // ShareHandle implements shm.Shareable: a Queue travels as its segment.
 func (q *Queue) ShareHandle() (shm.Handle, error) {
-	if q == nil || q.seg.Bytes() == nil {
+	if q == nil || q.Closed() {
 		return shm.Handle{}, ErrClosed
 	}
 	return shm.Handle{Type: queueType, Segment: q.seg}, nil
@@ -282,7 +247,7 @@ func (q *Queue) String() string {
 	enq, deq := atomic.LoadUint64(&sh.enq), atomic.LoadUint64(&sh.deq)
 	es, _, eo, _ := q.slot(enq)
 	ds, _, do, _ := q.slot(deq)
-	return fmt.Sprintf("ring.Queue{enq %d (seq %#x owner %#x) deq %d (seq %#x owner %#x) cap %d slots %d closed %d sleeping get %d put %d}",
+	return fmt.Sprintf("ring.Queue{enq %d (seq %#x owner %#x) deq %d (seq %#x owner %#x) cap %d slots %d shutdown %d sleeping get %d put %d}",
 		enq, atomic.LoadUint64(es), atomic.LoadUint32(eo), deq, atomic.LoadUint64(ds), atomic.LoadUint32(do),
-		q.capacity, q.mask+1, atomic.LoadUint32(&sh.closed), atomic.LoadUint32(&sh.getSleeping), atomic.LoadUint32(&sh.putSleeping))
+		q.capacity, q.mask+1, atomic.LoadUint32(&sh.shutdown), atomic.LoadUint32(&sh.getSleeping), atomic.LoadUint32(&sh.putSleeping))
 }

@@ -3,6 +3,7 @@ package ring
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -43,13 +44,17 @@ func (c *stuck) dead(pos, seq uint64, owner uint32) bool {
 func never() bool { return false }
 
 // Put copies msg into the queue, waiting while it is full. It fails with ErrTooLarge for a
-// message longer than SlotSize (nothing is sent), ErrClosed once the queue is closed, and
+// message longer than SlotSize (nothing is sent), ErrClosed once the queue is shut down (or
+// this process closed it), and
 // ErrPeerGone when the queue stays full and no other process is left to take from it: every
 // other process that had it attached is gone, and at least one died without detaching.
 func (q *Queue) Put(msg []byte) error { return q.PutContext(context.Background(), msg) }
 
 // PutContext is Put that gives up with ctx's error when ctx ends.
 func (q *Queue) PutContext(ctx context.Context, msg []byte) error {
+	if q.Closed() {
+		return ErrClosed
+	}
 	if len(msg) > q.slotSize {
 		return fmt.Errorf("%w: %d bytes, slots hold %d", ErrTooLarge, len(msg), q.slotSize)
 	}
@@ -99,6 +104,9 @@ func (q *Queue) passOn(flag, word *uint32, worth bool) {
 
 // TryPut puts msg if a slot is free now; ok reports whether it did.
 func (q *Queue) TryPut(msg []byte) (ok bool, err error) {
+	if q.Closed() {
+		return false, ErrClosed
+	}
 	if len(msg) > q.slotSize {
 		return false, fmt.Errorf("%w: %d bytes, slots hold %d", ErrTooLarge, len(msg), q.slotSize)
 	}
@@ -123,7 +131,7 @@ func (q *Queue) PutBatchContext(ctx context.Context, msgs [][]byte) (int, error)
 func (q *Queue) tryPut(msg []byte) (bool, error) {
 	sh := q.sh
 	for {
-		if atomic.LoadUint32(&sh.closed) != 0 {
+		if atomic.LoadUint32(&sh.shutdown) != 0 {
 			return false, ErrClosed
 		}
 		pos := atomic.LoadUint64(&sh.enq)
@@ -178,7 +186,8 @@ func (q *Queue) tryPut(msg []byte) (bool, error) {
 }
 
 // Get copies the next message into buf (reusing its storage), waiting while the queue is
-// empty. Once the queue is closed and drained it returns ErrClosed. When the queue stays empty
+// empty. Once the queue is shut down and drained it returns io.EOF (ErrClosed if this process
+// closed it). When the queue stays empty
 // and no other process is left to put into it (every other process that had it attached is
 // gone, and at least one died without detaching), it returns ErrPeerGone; while any other
 // process has it attached, or when they all detached, it waits (for its context).
@@ -186,13 +195,16 @@ func (q *Queue) Get(buf []byte) ([]byte, error) { return q.GetContext(context.Ba
 
 // GetContext is Get that gives up with ctx's error when ctx ends.
 func (q *Queue) GetContext(ctx context.Context, buf []byte) ([]byte, error) {
+	if q.Closed() {
+		return buf[:0], ErrClosed
+	}
 	out, done, err := q.tryGet(buf)
 	if done || err != nil {
 		return out, err
 	}
 	sh := q.sh
 	if spinWait(SpinThenSleep, &q.getBudget, func() bool { out, done, err = q.tryGet(buf); return done || err != nil },
-		func() bool { return ctx.Err() != nil || atomic.LoadUint32(&sh.closed) != 0 }, never) {
+		func() bool { return ctx.Err() != nil || atomic.LoadUint32(&sh.shutdown) != 0 }, never) {
 		return out, err
 	}
 	var st stuck
@@ -208,7 +220,7 @@ func (q *Queue) GetContext(ctx context.Context, buf []byte) ([]byte, error) {
 			return out, err
 		}
 		if q.drained() {
-			return buf[:0], ErrClosed
+			return buf[:0], io.EOF
 		}
 		if err := futex.Park(ctx, &sh.notEmpty, v, futex.CheckSlice); err != nil {
 			q.passOn(&sh.getSleeping, &sh.notEmpty, q.Len() > 0)
@@ -223,17 +235,20 @@ func (q *Queue) GetContext(ctx context.Context, buf []byte) ([]byte, error) {
 	}
 }
 
-// drained reports a closed queue with nothing left in it.
+// drained reports a shut-down queue with nothing left in it.
 func (q *Queue) drained() bool {
-	return atomic.LoadUint32(&q.sh.closed) != 0 && atomic.LoadUint64(&q.sh.enq) == atomic.LoadUint64(&q.sh.deq)
+	return atomic.LoadUint32(&q.sh.shutdown) != 0 && atomic.LoadUint64(&q.sh.enq) == atomic.LoadUint64(&q.sh.deq)
 }
 
-// TryGet takes the next message if there is one now; ok reports whether it did. On a closed
-// queue with nothing left it returns ErrClosed, as Get does.
+// TryGet takes the next message if there is one now; ok reports whether it did. On a shut-down
+// queue with nothing left it returns io.EOF, as Get does.
 func (q *Queue) TryGet(buf []byte) (msg []byte, ok bool, err error) {
+	if q.Closed() {
+		return buf[:0], false, ErrClosed
+	}
 	msg, ok, err = q.tryGet(buf)
 	if !ok && err == nil && q.drained() {
-		err = ErrClosed
+		err = io.EOF
 	}
 	return msg, ok, err
 }

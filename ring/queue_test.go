@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,11 +20,11 @@ import (
 
 func newQueue(t testing.TB, slots, size int) *ring.Queue {
 	t.Helper()
-	q, err := ring.NewQueue(testmain.Name(t), slots, size)
+	q, err := ring.CreateQueue(testmain.Name(t), ring.Capacity(slots), ring.SlotSize(size))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = q.Detach() })
+	t.Cleanup(func() { _ = q.Close() })
 	return q
 }
 
@@ -64,7 +65,7 @@ var getSeq = procs.Entry("ring.getSeq", func(ctx context.Context, a mpArgs) erro
 		gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		m, err := a.Q.GetContext(gctx, buf)
 		cancel()
-		if errors.Is(err, ring.ErrClosed) {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
@@ -107,7 +108,7 @@ func TestQueueManyProducersManyConsumers(t *testing.T) {
 	gets := testmain.StartN(t, getSeq, consumers, func(int) mpArgs { return mpArgs{Q: q, Seen: seen, N: n} })
 	puts := testmain.StartN(t, putSeq, producers, func(i int) mpArgs { return mpArgs{Q: q, Producer: i, N: n} })
 	testmain.WaitAll(t, puts...)
-	if err := q.Close(); err != nil {
+	if err := q.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	testmain.WaitAll(t, gets...)
@@ -232,7 +233,7 @@ func TestQueueCloseAndTimeouts(t *testing.T) {
 	if q.Len() != 4 || q.Cap() != 4 {
 		t.Fatalf("Len %d Cap %d", q.Len(), q.Cap())
 	}
-	if err := q.Close(); err != nil {
+	if err := q.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.PutContext(t.Context(), []byte{1}); !errors.Is(err, ring.ErrClosed) {
@@ -242,17 +243,17 @@ func TestQueueCloseAndTimeouts(t *testing.T) {
 	if err != nil || len(got) != 4 || got[3][0] != 3 {
 		t.Fatalf("draining a closed queue: %v %v", got, err)
 	}
-	if _, err := q.GetContext(t.Context(), nil); !errors.Is(err, ring.ErrClosed) {
-		t.Fatalf("Get on a closed, drained queue: %v", err)
+	if _, err := q.GetContext(t.Context(), nil); !errors.Is(err, io.EOF) {
+		t.Fatalf("Get on a shut-down, drained queue: %v, want io.EOF", err)
 	}
-	if err := q.Close(); !errors.Is(err, ring.ErrClosed) {
+	if err := q.Shutdown(); !errors.Is(err, ring.ErrClosed) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
 
 func TestQueueBadInput(t *testing.T) {
 	for _, c := range [][2]int{{0, 8}, {-1, 8}, {8, 0}, {8, -1}, {1<<30 + 1, 8}} {
-		if _, err := ring.NewQueue(testmain.Name(t), c[0], c[1]); !errors.Is(err, ring.ErrInvalid) {
+		if _, err := ring.CreateQueue(testmain.Name(t), ring.Capacity(c[0]), ring.SlotSize(c[1])); !errors.Is(err, ring.ErrInvalid) {
 			t.Errorf("NewQueue(%d, %d): %v", c[0], c[1], err)
 		}
 	}
@@ -263,17 +264,17 @@ func TestQueueBadInput(t *testing.T) {
 	if q.Len() != 0 {
 		t.Error("a refused message was queued")
 	}
-	if _, err := ring.NewTypedQueue[struct{ P *int }]("", 8); !errors.Is(err, ring.ErrInvalid) {
+	if _, err := ring.NewTypedQueue[struct{ P *int }](ring.Capacity(8)); !errors.Is(err, ring.ErrInvalid) {
 		t.Errorf("TypedQueue of a pointer type: %v", err)
 	}
-	if _, err := ring.NewTypedQueue[struct{ N int }]("", 8); !errors.Is(err, ring.ErrInvalid) || !strings.Contains(err.Error(), ".N: int") {
+	if _, err := ring.NewTypedQueue[struct{ N int }](ring.Capacity(8)); !errors.Is(err, ring.ErrInvalid) || !strings.Contains(err.Error(), ".N: int") {
 		t.Errorf("TypedQueue of a type with an int (its size depends on GOARCH): %v", err)
 	}
-	fq, err := ring.NewTypedQueue[float64](testmain.Name(t), 8)
+	fq, err := ring.CreateTypedQueue[float64](testmain.Name(t), ring.Capacity(8))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fq.Queue().Detach()
+	defer fq.Queue().Close()
 	if _, err := ring.Typed[int64](fq.Queue()); !errors.Is(err, ring.ErrInvalid) {
 		t.Errorf("a float64 queue viewed as int64: %v, want ErrInvalid", err)
 	}
@@ -301,7 +302,7 @@ var work = procs.Entry("ring.work", func(ctx context.Context, a workArgs) error 
 	for {
 		m, err := a.Tasks.GetContext(ctx, nil)
 		if err != nil {
-			if errors.Is(err, ring.ErrClosed) {
+			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
@@ -317,16 +318,16 @@ var work = procs.Entry("ring.work", func(ctx context.Context, a workArgs) error 
 })
 
 func TestJoinableAndTypedQueuesAcrossProcesses(t *testing.T) {
-	tasks, err := ring.NewJoinableQueue(testmain.Name(t), 8, 1)
+	tasks, err := ring.CreateJoinableQueue(testmain.Name(t), ring.Capacity(8), ring.SlotSize(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tasks.Detach()
-	out, err := ring.NewTypedQueue[point3]("", 256)
+	defer tasks.Close()
+	out, err := ring.NewTypedQueue[point3](ring.Capacity(256))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer out.Queue().Detach()
+	defer out.Queue().Close()
 	w, err := work.Start(t.Context(), workArgs{Tasks: tasks, Out: out})
 	if err != nil {
 		t.Fatal(err)
@@ -356,7 +357,7 @@ func TestJoinableAndTypedQueuesAcrossProcesses(t *testing.T) {
 	if err := tasks.TaskDone(); !errors.Is(err, ring.ErrInvalid) {
 		t.Fatalf("TaskDone beyond Put: %v", err)
 	}
-	_ = tasks.Close()
+	_ = tasks.Shutdown()
 	if err := w.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
 	}

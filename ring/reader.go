@@ -42,6 +42,9 @@ func (r *Reader) SetWaitMode(m WaitMode) {
 // one, and may be given again records the dead one had already read (at least once, never
 // lost).
 func (p *Pipe) Reader() (*Reader, error) {
+	if p.Closed() {
+		return nil, ErrClosed
+	}
 	if err := claim(&p.sh.readerID, &p.sh.readerClosed, &p.sh.readerSleep); err != nil {
 		return nil, err
 	}
@@ -57,7 +60,7 @@ func (r *Reader) Next() ([]byte, error) { return r.NextContext(context.Backgroun
 
 // NextContext is Next that gives up with ctx's error when ctx ends.
 func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
-	if r.closed {
+	if r.closed || r.p.Closed() {
 		return nil, ErrClosed
 	}
 	if r.held {

@@ -22,7 +22,7 @@ func TestQueueLayout(t *testing.T) {
 		got, want uintptr
 	}{
 		{"slots", unsafe.Offsetof(s.slots), 0}, {"slotSize", unsafe.Offsetof(s.slotSize), 8},
-		{"closed", unsafe.Offsetof(s.closed), 16}, {"joinable", unsafe.Offsetof(s.joinable), 20},
+		{"shutdown", unsafe.Offsetof(s.shutdown), 16}, {"joinable", unsafe.Offsetof(s.joinable), 20},
 		{"unfinished", unsafe.Offsetof(s.unfinished), 24}, {"joiners", unsafe.Offsetof(s.joiners), 28},
 		{"capacity", unsafe.Offsetof(s.capacity), 32}, {"elem", unsafe.Offsetof(s.elem), 40},
 		{"enq", unsafe.Offsetof(s.enq), 128}, {"deq", unsafe.Offsetof(s.deq), 256},
@@ -55,11 +55,11 @@ func deadID(t *testing.T) uint32 {
 func TestQueueSkipsDeadProducersClaim(t *testing.T) {
 	for _, owner := range []string{"dead", "never written"} {
 		t.Run(owner, func(t *testing.T) {
-			q, err := NewQueue("", 8, 8)
+			q, err := NewQueue(Capacity(8), SlotSize(8))
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer q.Detach()
+			defer q.Close()
 			pos := atomic.AddUint64(&q.sh.enq, 1) - 1 // the claim, as the dead producer made it
 			if owner == "dead" {
 				_, _, o, _ := q.slot(pos)
@@ -83,11 +83,11 @@ func TestQueueSkipsDeadProducersClaim(t *testing.T) {
 
 // A consumer that took a message and died before freeing its slot: producers free it.
 func TestQueueFreesDeadConsumersSlot(t *testing.T) {
-	q, err := NewQueue("", 2, 8)
+	q, err := NewQueue(Capacity(2), SlotSize(8))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer q.Detach()
+	defer q.Close()
 	for _, m := range []string{"a", "b"} {
 		if err := q.PutContext(t.Context(), []byte(m)); err != nil {
 			t.Fatal(err)
@@ -111,11 +111,11 @@ func TestQueueFreesDeadConsumersSlot(t *testing.T) {
 // A queue whose member table holds only live processes refuses the next attach with
 // ErrTooMany, instead of leaving it untracked (and later calling it gone while it lives).
 func TestQueueMembersFull(t *testing.T) {
-	q, err := NewQueue("", 4, 8)
+	q, err := NewQueue(Capacity(4), SlotSize(8))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer q.Detach()
+	defer q.Close()
 	for i := range q.sh.members {
 		if q.sh.members[i] == 0 {
 			q.sh.members[i] = uint32(self) // this process, attached many times over
@@ -137,11 +137,11 @@ func TestQueueMembersFull(t *testing.T) {
 // A getter killed asleep leaves getSleeping set; the next Put clears it, so the Puts after it
 // make no wake system call for nobody.
 func TestQueueDeadSleepersFlagIsCleared(t *testing.T) {
-	q, err := NewQueue("", 4, 8)
+	q, err := NewQueue(Capacity(4), SlotSize(8))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer q.Detach()
+	defer q.Close()
 	atomic.StoreUint32(&q.sh.getSleeping, 1) // as a getter killed in its sleep leaves it
 	for range 3 {
 		if ok, err := q.TryPut([]byte("m")); !ok || err != nil {
@@ -157,12 +157,12 @@ func TestQueueDeadSleepersFlagIsCleared(t *testing.T) {
 // collector releases it, so a long-running process that opens a queue again and again does
 // not fill the table.
 func TestForgottenAttachLeavesMembers(t *testing.T) {
-	q, err := NewQueue(fmt.Sprintf("t%d-forgotten", os.Getpid()), 4, 8)
+	q, err := CreateQueue(fmt.Sprintf("t%d-forgotten", os.Getpid()), Capacity(4), SlotSize(8))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Unlink()
-	defer q.Detach()
+	defer q.Close()
 	for range 2 * QueueMembers {
 		if _, err := OpenQueue(q.Segment().Name()); err != nil {
 			t.Fatal(err)
@@ -182,11 +182,11 @@ func TestForgottenAttachLeavesMembers(t *testing.T) {
 // A reader killed asleep leaves readerSleep set, which makes the writer wake it on every
 // Commit; the reader that takes the end over clears it (and likewise for the writer's flag).
 func TestPipeClaimClearsDeadSleepersFlag(t *testing.T) {
-	p, err := NewPipe("", 4096)
+	p, err := NewPipe(Capacity(4096))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Detach()
+	defer p.Close()
 	dead := deadID(t)
 	atomic.StoreUint32(&p.sh.readerID, dead)
 	atomic.StoreUint32(&p.sh.readerSleep, 1)

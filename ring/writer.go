@@ -40,6 +40,9 @@ func (w *Writer) SetWaitMode(m WaitMode) { w.mode = m }
 // Writer claims the writing end for this process. It fails with ErrBusy if a live process
 // holds it, and ErrClosed if it was closed. A dead holder's claim is taken over.
 func (p *Pipe) Writer() (*Writer, error) {
+	if p.Closed() {
+		return nil, ErrClosed
+	}
 	if err := claim(&p.sh.writerID, &p.sh.writerClosed, &p.sh.writerSleep); err != nil {
 		return nil, err
 	}
@@ -90,7 +93,7 @@ func (w *Writer) Reserve(n int) ([]byte, error) { return w.ReserveContext(contex
 // ReserveContext is Reserve that gives up with ctx's error when ctx ends.
 func (w *Writer) ReserveContext(ctx context.Context, n int) ([]byte, error) {
 	switch {
-	case w.closed:
+	case w.closed || w.p.Closed():
 		return nil, ErrClosed
 	case n < 0 || n > w.p.MaxRecord():
 		return nil, fmt.Errorf("%w: %d bytes, this pipe carries at most %d", ErrTooLarge, n, w.p.MaxRecord())

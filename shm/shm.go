@@ -36,6 +36,7 @@ type config struct {
 	timeout     time.Duration
 	populate    int             // 0: by size, 1: always, -1: never
 	ctx         context.Context // ends Open's wait early; nil: never
+	settings    map[any]any     // for the constructors of objects built on segments (Setting)
 }
 
 func newConfig(opts []Option) *config {
@@ -44,6 +45,25 @@ func newConfig(opts []Option) *config {
 		o(c)
 	}
 	return c
+}
+
+// Setting returns an Option that carries a value for the constructor of an object built on a
+// segment, such as a ring's capacity (ring.Capacity is Setting with a key of ring's own), so
+// that every constructor takes one list of Options. Segment functions ignore settings. Keys
+// are compared as map keys: use an unexported type, as with context.WithValue.
+func Setting(key, value any) Option {
+	return func(c *config) {
+		if c.settings == nil {
+			c.settings = map[any]any{}
+		}
+		c.settings[key] = value
+	}
+}
+
+// SettingOf returns the value the last Setting for key in opts carries, if it is a T.
+func SettingOf[T any](opts []Option, key any) (T, bool) {
+	v, ok := newConfig(opts).settings[key].(T)
+	return v, ok
 }
 
 // Kind names what the payload holds, such as "ring.Queue" (at most 32 printable ASCII bytes).

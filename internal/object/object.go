@@ -27,6 +27,10 @@ type Spec struct {
 	Layout string                     // the layout descriptor, hashed into the fingerprint
 	Size   int                        // payload bytes
 	Init   func(payload []byte) error // prepares a fresh payload before anyone can see it
+	// Variable says the layout depends on parameters the creator chose (a ring's capacity):
+	// Open then checks the kind only, and the object's own attach reads the parameters from
+	// the payload and checks the fingerprint against them.
+	Variable bool
 }
 
 func (s Spec) options(opts []shm.Option) []shm.Option {
@@ -50,7 +54,11 @@ func Make(s Spec, name string, opts []shm.Option) (*shm.Segment, error) {
 // Open attaches the named object's segment, checking its kind and layout (ErrNotExist if the
 // name is free, shm.ErrKind or shm.ErrFingerprint if it holds something else).
 func Open(s Spec, name string, opts []shm.Option) (*shm.Segment, error) {
-	return shm.Open(name, append([]shm.Option{shm.Kind(s.Kind), shm.Layout(s.Layout)}, opts...)...)
+	check := []shm.Option{shm.Kind(s.Kind)}
+	if !s.Variable {
+		check = append(check, shm.Layout(s.Layout))
+	}
+	return shm.Open(name, append(check, opts...)...)
 }
 
 // OpenOrCreate attaches the named object, or makes it if the name is free; created reports
