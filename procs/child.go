@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shmkit/shmkit/internal/codec"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -93,7 +94,7 @@ func runChild(name string) int {
 	}
 	var spec launchSpec
 	if err == nil {
-		err = unmarshal(data, &spec)
+		err = codec.Unmarshal(data, &spec)
 	}
 	if err != nil {
 		return report(statusArgs, 1, fmt.Sprintf("%v: launch spec: %v", ErrArgs, err))
@@ -251,16 +252,17 @@ func startEntry(ctx context.Context, entryName string, args reflect.Value, opts 
 		name = fmt.Sprintf("%s-%d", entryName, childSeq.Add(1))
 	}
 	sh := &sharer{}
-	enc := &encoder{share: sh.share}
-	if err := enc.encode(args, 0); err != nil {
-		sh.closeFiles()
-		return nil, fmt.Errorf("%w: %v", ErrEncode, atPath(err, "args"))
-	}
-	sh.spec.Args = enc.buf
-	spec, err := marshal(sh.spec)
+	enc := codec.Encoder{Share: sh.share}
+	argBytes, err := enc.Append(nil, args)
 	if err != nil {
 		sh.closeFiles()
-		return nil, fmt.Errorf("%w: %v", ErrEncode, err)
+		return nil, fmt.Errorf("%w: %w", ErrEncode, codec.AtPath(err, "args"))
+	}
+	sh.spec.Args = argBytes
+	spec, err := codec.Marshal(sh.spec)
+	if err != nil {
+		sh.closeFiles()
+		return nil, fmt.Errorf("%w: %w", ErrEncode, err)
 	}
 	specR, specW, err := os.Pipe()
 	if err != nil {

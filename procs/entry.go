@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/shmkit/shmkit/internal/codec"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -51,12 +52,13 @@ func Entry[A any](name string, fn func(ctx context.Context, args A) error) *Entr
 	}
 	registry[name] = &entry{prepare: func(b []byte, attach func(int) (shm.Shareable, error)) (func(context.Context) error, error) {
 		var a A
-		d := &decoder{buf: b, attach: attach}
-		if err := d.decode(reflect.ValueOf(&a).Elem(), 0); err != nil {
-			return nil, atPath(err, "args")
+		d := codec.Decoder{Attach: attach}
+		rest, err := d.Decode(b, reflect.ValueOf(&a).Elem())
+		if err != nil {
+			return nil, codec.AtPath(err, "args")
 		}
-		if len(d.buf) != 0 {
-			return nil, fmt.Errorf("%d bytes left over after the argument", len(d.buf))
+		if len(rest) != 0 {
+			return nil, fmt.Errorf("%d bytes left over after the argument", len(rest))
 		}
 		return func(ctx context.Context) error { return fn(ctx, a) }, nil
 	}}

@@ -69,7 +69,7 @@ type pipeShared struct {
 }
 
 const (
-	lineSize = 128
+	lineSize = object.LineSize
 	// PipeMembers is how many attachments a Pipe records (one per process that has it open);
 	// one more is ErrTooMany. An end nobody has claimed is gone when every other member is.
 	PipeMembers = 256
