@@ -40,7 +40,7 @@
 // A Queue is Dmitry Vyukov's bounded MPMC queue with a sequence number per slot, in shared
 // memory: any number of processes Put and Get fixed-capacity messages, copied in and out, with
 // compare-and-swap and no lock (Python's Queue and SimpleQueue; JoinableQueue adds TaskDone
-// and Join; TypedQueue[T] carries a plain Go type without encoding):
+// and Join):
 //
 //	q, _ := ring.NewQueue()                                         // 1024 messages of up to 1 KiB
 //	q, _ := ring.CreateQueue("jobs", ring.Capacity(1), ring.SlotSize(64))
@@ -48,6 +48,21 @@
 // Any capacity from 1 is exact. A message longer than the slot size is ErrTooLarge: nothing
 // is truncated. Close detaches this process; Shutdown ends the queue for every process: Put is
 // ErrClosed from then on, and Get and TryGet return what is left, then io.EOF.
+//
+// # Any Go value
+//
+// QueueOf[T] and PipeOf[T] carry values of any T, as Python's put(obj) and send(obj) carry
+// any picklable object:
+//
+//	q, _ := ring.NewQueueOf[Order](ring.SlotSize(4096))
+//	q.Put(Order{ID: 7, Lines: lines})
+//	o, _ := q.Get()
+//
+// A fixed-size, pointer-free T travels as its bytes (no reflection, no allocation per
+// message). Any other T (strings, slices, maps, pointers, interface values of types
+// registered with shm.RegisterType) is encoded straight into the slot or record reserved for
+// it, sized first so nothing is truncated (ErrTooLarge) and nothing goes through a buffer.
+// The ring records T, so opening it as another type is ErrInvalid.
 //
 // # Waiting and dead peers
 //

@@ -45,11 +45,11 @@ func makeDuplex(name string, opts []shm.Option) (*Duplex, error) {
 	if name != "" {
 		ab, ba = name+"-ab", name+"-ba"
 	}
-	p1, err := makePipe(ab, opts)
+	p1, err := makePipe(ab, opts, 0)
 	if err != nil {
 		return nil, err
 	}
-	p2, err := makePipe(ba, opts)
+	p2, err := makePipe(ba, opts, 0)
 	if err != nil {
 		_ = p1.Unlink()
 		_ = p1.Close()

@@ -39,12 +39,12 @@ func ExamplePipe() {
 }
 
 // A queue of fixed-size values: no encoding per message.
-func ExampleTypedQueue() {
+func ExampleQueueOf() {
 	type tick struct {
 		Seq   uint64
 		Price float64
 	}
-	q, err := ring.NewTypedQueue[tick](ring.Capacity(64))
+	q, err := ring.NewQueueOf[tick](ring.Capacity(64))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -21,6 +21,7 @@ func TestPipeLayout(t *testing.T) {
 		{"readerID", unsafe.Offsetof(s.readerID), 20},
 		{"writerLight", unsafe.Offsetof(s.writerLight), 24},
 		{"fullFence", unsafe.Offsetof(s.fullFence), 28},
+		{"elem", unsafe.Offsetof(s.elem), 32},
 		{"tail", unsafe.Offsetof(s.tail), 128},
 		{"head", unsafe.Offsetof(s.head), 256},
 		{"readerSleep", unsafe.Offsetof(s.readerSleep), 384},

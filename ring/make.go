@@ -46,24 +46,25 @@ func pipeCapacity(opts []shm.Option) (int, error) {
 	return c, nil
 }
 
-func pipeSpec(capacity int) object.Spec {
-	return object.Spec{Kind: pipeKind, Layout: pipeLayout(capacity), Size: pipeData + capacity, Variable: true,
+func pipeSpec(capacity int, elem uint64) object.Spec {
+	return object.Spec{Kind: pipeKind, Layout: pipeLayout(capacity, elem), Size: pipeData + capacity, Variable: true,
 		Init: func(b []byte) error {
-			pipeAt(b).capacity = uint64(capacity) // before publication: plain writes are fine
+			sh := pipeAt(b) // before publication: plain writes are fine
+			sh.capacity, sh.elem = uint64(capacity), elem
 			return nil
 		}}
 }
 
 // NewPipe makes an anonymous Pipe (Python's Pipe(duplex=False)): it lives while a process
 // has it, and travels to children in an entry's argument. Options: Capacity, and those of shm.
-func NewPipe(opts ...shm.Option) (*Pipe, error) { return makePipe("", opts) }
+func NewPipe(opts ...shm.Option) (*Pipe, error) { return makePipe("", opts, 0) }
 
 // CreatePipe makes the Pipe called name; shm.ErrExist if the name is taken.
 func CreatePipe(name string, opts ...shm.Option) (*Pipe, error) {
 	if err := shm.ValidateName(name); err != nil {
 		return nil, err
 	}
-	return makePipe(name, opts)
+	return makePipe(name, opts, 0)
 }
 
 // OpenPipe attaches the Pipe called name; shm.ErrNotExist if there is none.
@@ -82,19 +83,19 @@ func OpenOrCreatePipe(name string, opts ...shm.Option) (*Pipe, error) {
 	if err != nil {
 		return nil, err
 	}
-	seg, _, err := object.OpenOrCreate(pipeSpec(c), name, opts)
+	seg, _, err := object.OpenOrCreate(pipeSpec(c, 0), name, opts)
 	if err != nil {
 		return nil, err
 	}
 	return attachOwned(seg, attachPipe)
 }
 
-func makePipe(name string, opts []shm.Option) (*Pipe, error) {
+func makePipe(name string, opts []shm.Option, elem uint64) (*Pipe, error) {
 	c, err := pipeCapacity(opts)
 	if err != nil {
 		return nil, err
 	}
-	seg, err := object.Make(pipeSpec(c), name, opts)
+	seg, err := object.Make(pipeSpec(c, elem), name, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 //	 20  readerID        u32  pidinfo.ID of the reader process, 0: none       CAS by claimers
 //	 24  writerLight     u32  1: the writer publishes without a full fence    writer, atomic
 //	 28  fullFence       u32  1: the reader asks the writer for full fences  reader, atomic
+//	 32  elem            u64  a PipeOf's element type (see elemHash); 0: bytes  set once
 //	128  tail            u64  bytes published, stored every quarter capacity  writer, atomic
 //	256  head            u64  bytes released, stored every quarter capacity   reader, atomic
 //	384  readerSleep     u32  the reader sleeps (or is about to)              reader, atomic
@@ -57,7 +58,8 @@ type pipeShared struct {
 	readerID     uint32
 	writerLight  uint32
 	fullFence    uint32
-	_            [lineSize - 32]byte
+	elem         uint64
+	_            [lineSize - 40]byte
 	tail         uint64
 	_            [lineSize - 8]byte
 	head         uint64
@@ -84,7 +86,9 @@ var _ [pipeData - unsafe.Sizeof(pipeShared{})]struct{}
 
 const pipeKind = "ring.Pipe"
 
-func pipeLayout(capacity int) string { return fmt.Sprintf("ring.Pipe/v3 cap=%d", capacity) }
+func pipeLayout(capacity int, elem uint64) string {
+	return fmt.Sprintf("ring.Pipe/v3 cap=%d elem=%016x", capacity, elem)
+}
 
 // A Pipe is a one-way channel of variable-length records in shared memory, for one writer
 // process and one reader process: Python's Pipe(duplex=False), without a copy or a system call
@@ -115,8 +119,9 @@ func attachPipe(seg *shm.Segment) (*Pipe, error) {
 	if c < MinPipeCapacity || c&(c-1) != 0 || uint64(len(b)) != pipeData+c {
 		return nil, fmt.Errorf("%w: capacity %d in a %d-byte segment", ErrCorrupt, c, len(b))
 	}
-	if seg.Fingerprint() != shm.Fingerprint(pipeLayout(int(c))) {
-		return nil, fmt.Errorf("%w: layout fingerprint %#x is not %s's", shm.ErrFingerprint, seg.Fingerprint(), pipeLayout(int(c)))
+	elem := atomic.LoadUint64(&sh.elem)
+	if seg.Fingerprint() != shm.Fingerprint(pipeLayout(int(c), elem)) {
+		return nil, fmt.Errorf("%w: layout fingerprint %#x is not %s's", shm.ErrFingerprint, seg.Fingerprint(), pipeLayout(int(c), elem))
 	}
 	p := &Pipe{seg: seg, sh: sh, data: b[pipeData:], mask: c - 1, members: member.Table(sh.members[:])}
 	if err := attachMember(seg, p.members); err != nil {

@@ -22,7 +22,7 @@ import (
 //	  24  unfinished   u32  tasks put and not yet TaskDone (futex word for Join)   atomic
 //	  28  joiners      u32  1: a process may sleep in Join         set by joiners, swapped to 0 by TaskDone
 //	  32  capacity     u64  messages the queue holds, 1 to slots   set once
-//	  40  elem         u64  plain.Hash of a TypedQueue's element type; 0: bytes   set once
+//	  40  elem         u64  a QueueOf's element type (see elemOf); 0: bytes   set once
 //	 128  enq          u64  next position producers claim          CAS by producers
 //	 256  deq          u64  next position consumers claim          CAS by consumers
 //	 384  notEmpty     u32  bumped when a message lands and a getter sleeps (futex word)

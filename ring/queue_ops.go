@@ -58,12 +58,17 @@ func (q *Queue) PutContext(ctx context.Context, msg []byte) error {
 	if len(msg) > q.slotSize {
 		return fmt.Errorf("%w: %d bytes, slots hold %d", ErrTooLarge, len(msg), q.slotSize)
 	}
-	done, err := q.tryPut(msg)
+	return q.put(ctx, msg, len(msg), nil)
+}
+
+// put waits for a slot and fills it with msg, or, if fill is not nil, with fill's n bytes.
+func (q *Queue) put(ctx context.Context, msg []byte, n int, fill func([]byte) error) error {
+	done, err := q.tryPut(msg, n, fill)
 	if done || err != nil {
 		return err
 	}
 	sh := q.sh
-	if spinWait(SpinThenSleep, &q.putBudget, func() bool { done, err = q.tryPut(msg); return done || err != nil },
+	if spinWait(SpinThenSleep, &q.putBudget, func() bool { done, err = q.tryPut(msg, n, fill); return done || err != nil },
 		func() bool { return ctx.Err() != nil }, never) {
 		return err
 	}
@@ -72,7 +77,7 @@ func (q *Queue) PutContext(ctx context.Context, msg []byte) error {
 	for i := 0; ; i++ {
 		atomic.StoreUint32(&sh.putSleeping, 1) // before the last look: see queueShared
 		v := atomic.LoadUint32(&sh.notFull)
-		if done, err = q.tryPut(msg); done || err != nil {
+		if done, err = q.tryPut(msg, n, fill); done || err != nil {
 			if i > 0 {
 				q.putBudget.slept(time.Since(asleep))
 			}
@@ -110,7 +115,7 @@ func (q *Queue) TryPut(msg []byte) (ok bool, err error) {
 	if len(msg) > q.slotSize {
 		return false, fmt.Errorf("%w: %d bytes, slots hold %d", ErrTooLarge, len(msg), q.slotSize)
 	}
-	return q.tryPut(msg)
+	return q.tryPut(msg, len(msg), nil)
 }
 
 // PutBatch puts every message in order, waiting as Put does; it returns how many it put.
@@ -128,7 +133,10 @@ func (q *Queue) PutBatchContext(ctx context.Context, msgs [][]byte) (int, error)
 	return len(msgs), nil
 }
 
-func (q *Queue) tryPut(msg []byte) (bool, error) {
+// tryPut claims a free slot, if there is one now, and fills it: a copy of msg, or, if fill is
+// not nil, n bytes that fill writes in place (a value encoded straight into the slot). A fill
+// that fails gives the claim up as skipped, as a dead producer's is, and nothing is delivered.
+func (q *Queue) tryPut(msg []byte, n int, fill func([]byte) error) (bool, error) {
 	sh := q.sh
 	for {
 		if atomic.LoadUint32(&sh.shutdown) != 0 {
@@ -163,13 +171,21 @@ func (q *Queue) tryPut(msg []byte) (bool, error) {
 		}
 		// The slot is this producer's until it publishes.
 		atomic.StoreUint32(owner, uint32(self))
-		copy(area, msg)
+		if fill == nil {
+			copy(area, msg)
+		} else if err := fill(area[:n]); err != nil {
+			atomic.StoreUint32(owner, 0)
+			if atomic.CompareAndSwapUint64(seq, pos, (pos+1)|skipBit) {
+				q.passOn(&sh.getSleeping, &sh.notEmpty, true) // a sleeping getter moves past it
+			}
+			return false, err
+		}
 		if atomic.LoadUint32(&sh.joinable) != 0 {
 			atomic.AddUint32(&sh.unfinished, 1) // before publication, so Join cannot see 0 early
 		}
 		// len and owner side by side are one little-endian u64: the length, and owner 0
 		// (finished), in one store.
-		atomic.StoreUint64((*uint64)(unsafe.Pointer(length)), uint64(len(msg)))
+		atomic.StoreUint64((*uint64)(unsafe.Pointer(length)), uint64(n))
 		if !atomic.CompareAndSwapUint64(seq, pos, pos+1) {
 			// A consumer took the claim over, believing this process dead: the message is lost.
 			if atomic.LoadUint32(&sh.joinable) != 0 {
@@ -198,12 +214,18 @@ func (q *Queue) GetContext(ctx context.Context, buf []byte) ([]byte, error) {
 	if q.Closed() {
 		return buf[:0], ErrClosed
 	}
-	out, done, err := q.tryGet(buf)
+	return q.get(ctx, buf, nil)
+}
+
+// get waits for a message and copies it into buf, or, if use is not nil, hands it to use in
+// place (a value decoded straight from the slot) and returns buf[:0].
+func (q *Queue) get(ctx context.Context, buf []byte, use func([]byte) error) ([]byte, error) {
+	out, done, err := q.tryGet(buf, use)
 	if done || err != nil {
 		return out, err
 	}
 	sh := q.sh
-	if spinWait(SpinThenSleep, &q.getBudget, func() bool { out, done, err = q.tryGet(buf); return done || err != nil },
+	if spinWait(SpinThenSleep, &q.getBudget, func() bool { out, done, err = q.tryGet(buf, use); return done || err != nil },
 		func() bool { return ctx.Err() != nil || atomic.LoadUint32(&sh.shutdown) != 0 }, never) {
 		return out, err
 	}
@@ -212,7 +234,7 @@ func (q *Queue) GetContext(ctx context.Context, buf []byte) ([]byte, error) {
 	for i := 0; ; i++ {
 		atomic.StoreUint32(&sh.getSleeping, 1) // before the last look: see queueShared
 		v := atomic.LoadUint32(&sh.notEmpty)
-		if out, done, err = q.tryGet(buf); done || err != nil {
+		if out, done, err = q.tryGet(buf, use); done || err != nil {
 			if i > 0 {
 				q.getBudget.slept(time.Since(asleep))
 			}
@@ -246,7 +268,7 @@ func (q *Queue) TryGet(buf []byte) (msg []byte, ok bool, err error) {
 	if q.Closed() {
 		return buf[:0], false, ErrClosed
 	}
-	msg, ok, err = q.tryGet(buf)
+	msg, ok, err = q.tryGet(buf, nil)
 	if !ok && err == nil && q.drained() {
 		err = io.EOF
 	}
@@ -267,7 +289,7 @@ func (q *Queue) GetBatchContext(ctx context.Context, max int, dst [][]byte) ([][
 	}
 	dst = append(dst, m)
 	for len(dst) < max {
-		m, ok, err := q.tryGet(nil)
+		m, ok, err := q.tryGet(nil, nil)
 		if err != nil || !ok {
 			return dst, err
 		}
@@ -276,7 +298,9 @@ func (q *Queue) GetBatchContext(ctx context.Context, max int, dst [][]byte) ([][
 	return dst, nil
 }
 
-func (q *Queue) tryGet(buf []byte) ([]byte, bool, error) {
+// tryGet takes the next message, if there is one now: a copy into buf, or, if use is not nil,
+// the message in place handed to use, which must be done with it when it returns.
+func (q *Queue) tryGet(buf []byte, use func([]byte) error) ([]byte, bool, error) {
 	sh := q.sh
 	for {
 		pos := atomic.LoadUint64(&sh.deq)
@@ -300,10 +324,12 @@ func (q *Queue) tryGet(buf []byte) ([]byte, bool, error) {
 		var err error
 		if s&skipBit == 0 {
 			atomic.StoreUint32(owner, uint32(self))
-			if n := atomic.LoadUint32(length); int(n) <= q.slotSize {
-				out = append(buf[:0], area[:n]...)
-			} else {
+			if n := atomic.LoadUint32(length); int(n) > q.slotSize {
 				err = fmt.Errorf("%w: message of %d bytes in a %d-byte slot", ErrCorrupt, n, q.slotSize)
+			} else if use != nil {
+				out, err = buf[:0], use(area[:n])
+			} else {
+				out = append(buf[:0], area[:n]...)
 			}
 		}
 		atomic.StoreUint32(owner, 0)

@@ -264,21 +264,30 @@ func TestQueueBadInput(t *testing.T) {
 	if q.Len() != 0 {
 		t.Error("a refused message was queued")
 	}
-	if _, err := ring.NewTypedQueue[struct{ P *int }](ring.Capacity(8)); !errors.Is(err, ring.ErrInvalid) {
-		t.Errorf("TypedQueue of a pointer type: %v", err)
+	if _, err := ring.NewQueueOf[struct{ C chan int }](ring.Capacity(8)); !errors.Is(err, ring.ErrInvalid) || !strings.Contains(err.Error(), ".C") {
+		t.Errorf("QueueOf a type with a channel: %v", err)
 	}
-	if _, err := ring.NewTypedQueue[struct{ N int }](ring.Capacity(8)); !errors.Is(err, ring.ErrInvalid) || !strings.Contains(err.Error(), ".N: int") {
-		t.Errorf("TypedQueue of a type with an int (its size depends on GOARCH): %v", err)
+	// A type with an int is not plain (its size depends on GOARCH): it travels encoded.
+	iq, err := ring.NewQueueOf[struct{ N int }](ring.Capacity(8), ring.SlotSize(16))
+	if err != nil {
+		t.Fatal(err)
 	}
-	fq, err := ring.CreateTypedQueue[float64](testmain.Name(t), ring.Capacity(8))
+	if err := iq.Put(struct{ N int }{-5}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := iq.Get(); err != nil || v.N != -5 {
+		t.Errorf("an encoded int: %v %v", v, err)
+	}
+	_ = iq.Close()
+	fq, err := ring.CreateQueueOf[float64](testmain.Name(t), ring.Capacity(8))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fq.Queue().Close()
-	if _, err := ring.Typed[int64](fq.Queue()); !errors.Is(err, ring.ErrInvalid) {
+	if _, err := ring.AsQueueOf[int64](fq.Queue()); !errors.Is(err, ring.ErrInvalid) {
 		t.Errorf("a float64 queue viewed as int64: %v, want ErrInvalid", err)
 	}
-	if _, err := ring.Typed[float64](fq.Queue()); err != nil {
+	if _, err := ring.AsQueueOf[float64](fq.Queue()); err != nil {
 		t.Errorf("a float64 queue viewed as float64: %v", err)
 	}
 	if _, err := ring.OpenJoinableQueue(q.Segment().Name()); !errors.Is(err, ring.ErrInvalid) {
@@ -294,7 +303,7 @@ type point3 struct{ X, Y, Z float64 }
 
 type workArgs struct {
 	Tasks *ring.JoinableQueue
-	Out   *ring.TypedQueue[point3]
+	Out   *ring.QueueOf[point3]
 }
 
 // work takes tasks, answers each on Out, and marks it done.
@@ -323,7 +332,7 @@ func TestJoinableAndTypedQueuesAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tasks.Close()
-	out, err := ring.NewTypedQueue[point3](ring.Capacity(256))
+	out, err := ring.NewQueueOf[point3](ring.Capacity(256))
 	if err != nil {
 		t.Fatal(err)
 	}

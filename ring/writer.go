@@ -32,6 +32,7 @@ type Writer struct {
 	pendingHeader uint64 // its header, stored by Commit
 	sharedTail    uint64 // tail as last stored in the control block
 	light         bool   // publish without a full fence: see publish
+	lastData      uint64 // offset of the last data record reserved (for cancel)
 }
 
 // SetWaitMode sets how Reserve waits for space (SpinThenSleep by default).
@@ -139,12 +140,27 @@ func (w *Writer) ReserveContext(ctx context.Context, n int) ([]byte, error) {
 func (w *Writer) put(off uint64, length, typ uint32, size uint64) {
 	*w.p.header((off + size) & w.p.mask) = 0
 	h := uint64(length) | uint64(typ)<<32
+	if typ == recData {
+		w.lastData = off
+	}
 	if w.tail == w.published {
 		w.pending, w.pendingHeader = off, h
 	} else {
 		*w.p.header(off) = h
 	}
 	w.tail += size
+}
+
+// cancel turns the record Reserve just handed out, n bytes long and not yet committed, into
+// padding: the reader skips it. For a value whose encoding failed after its space was taken.
+func (w *Writer) cancel(n int) {
+	h := uint64(align8(uint64(n))) | uint64(recPad)<<32
+	if w.pending == w.lastData && w.tail != w.published && w.pendingHeader>>32 == recData &&
+		w.pendingHeader&0xffffffff == uint64(n) {
+		w.pendingHeader = h // still held back for Commit
+		return
+	}
+	*w.p.header(w.lastData) = h
 }
 
 // Commit publishes every record reserved since the last Commit (and any padding between).

@@ -144,3 +144,37 @@ func planOf(t reflect.Type) (*structPlan, error) {
 	}
 	return p, nil
 }
+
+// Check reports whether values of t can travel, without a value: it refuses the kinds that
+// never can (funcs, channels, unsafe pointers) and structs with unexported fields, wherever
+// they sit in t. What an interface holds is checked when a value is encoded.
+func Check(t reflect.Type) error { return check(t, map[reflect.Type]bool{}) }
+
+func check(t reflect.Type, seen map[reflect.Type]bool) error {
+	if seen[t] || classOf(t) != classPlain {
+		return nil
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer, reflect.Invalid:
+		return encErr("a %s cannot cross a process boundary", t)
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return AtPath(check(t.Elem(), seen), "[]")
+	case reflect.Map:
+		if err := check(t.Key(), seen); err != nil {
+			return AtPath(err, "[key]")
+		}
+		return AtPath(check(t.Elem(), seen), "[…]")
+	case reflect.Struct:
+		p, err := planOf(t)
+		if err != nil {
+			return err
+		}
+		for k, i := range p.fields {
+			if err := check(t.Field(i).Type, seen); err != nil {
+				return AtPath(err, p.names[k])
+			}
+		}
+	}
+	return nil
+}
