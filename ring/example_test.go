@@ -68,3 +68,23 @@ func ExampleQueueOf() {
 	// 1 101.5
 	// 2 99.25
 }
+
+// Any Go value through a queue, as Python's put(obj): strings, slices and maps are encoded
+// straight into the slot.
+func ExampleNewQueueOf() {
+	type order struct {
+		Client string
+		Items  []string
+		Qty    map[string]int
+	}
+	q, err := ring.NewQueueOf[order](ring.SlotSize(256))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer q.Close()
+	_ = q.Put(order{"ada", []string{"tea", "cake"}, map[string]int{"tea": 2, "cake": 1}})
+	o, err := q.Get()
+	fmt.Println(o.Client, o.Items, o.Qty["tea"], err)
+	// Output: ada [tea cake] 2 <nil>
+}

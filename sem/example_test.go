@@ -83,3 +83,21 @@ func ExampleMutex_Consistent() {
 	fmt.Println(m.Locked(), m.Unlock(), m.Locked())
 	// Output: true <nil> false
 }
+
+// Python's Lock(): one call makes an anonymous Mutex that children receive in their argument.
+func ExampleNewMutex() {
+	mu, err := sem.NewMutex()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mu.Close() // this process detaches; the Mutex lives while another process has it
+
+	_ = mu.Lock()
+	fmt.Println(mu.Locked())
+	_ = mu.Unlock()
+	fmt.Println(mu.Locked(), mu.Close(), mu.Lock() != nil)
+	// Output:
+	// true
+	// false <nil> true
+}
