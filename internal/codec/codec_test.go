@@ -152,6 +152,11 @@ func FuzzDecode(f *testing.F) {
 		if err != nil || !bytes.Equal(e1, e2) {
 			t.Fatalf("decode, encode, decode, encode: the encodings differ (%v)", err)
 		}
+		// time.Time carries its zone as a *Location, a new one per decode: compare instants.
+		if !v1.T.Equal(v2.T) || v1.T.Format(time.RFC3339Nano) != v2.T.Format(time.RFC3339Nano) {
+			t.Fatalf("decode, encode, decode: times differ: %v, %v", v1.T, v2.T)
+		}
+		v1.T, v2.T = time.Time{}, time.Time{}
 		if !hasNaN(v1) && !reflect.DeepEqual(v1, v2) {
 			t.Fatalf("decode, encode, decode: values differ\n%+v\n%+v", v1, v2)
 		}

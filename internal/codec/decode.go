@@ -54,6 +54,15 @@ func (d *Decoder) take(n uint64) ([]byte, error) {
 	return b, nil
 }
 
+// lengthPrefixed reads a uvarint length and that many bytes.
+func (d *Decoder) lengthPrefixed() ([]byte, error) {
+	n, err := d.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	return d.take(n)
+}
+
 // count reads a length for a collection of t, bounded by what the stream can still hold: every
 // element takes at least a byte, unless its type encodes to nothing (struct{}, [0]T).
 func (d *Decoder) count(t reflect.Type) (int, bool, error) {
@@ -100,11 +109,7 @@ func (d *Decoder) decode(v reflect.Value, depth int) error {
 	case classShareable:
 		return d.decodeShareable(v, t)
 	case classMarshaler:
-		n, err := d.uvarint()
-		if err != nil {
-			return err
-		}
-		b, err := d.take(n)
+		b, err := d.lengthPrefixed()
 		if err != nil {
 			return err
 		}
@@ -156,11 +161,7 @@ func (d *Decoder) decode(v reflect.Value, depth int) error {
 		le := binary.LittleEndian
 		v.SetComplex(complex(math.Float64frombits(le.Uint64(b)), math.Float64frombits(le.Uint64(b[8:]))))
 	case reflect.String:
-		n, err := d.uvarint()
-		if err != nil {
-			return err
-		}
-		b, err := d.take(n)
+		b, err := d.lengthPrefixed()
 		if err != nil {
 			return err
 		}
