@@ -49,7 +49,8 @@ func (c *Cmd) Args() []string { return slices.Clone(c.cmd.Args) }
 //
 //	key         the segment's name ("" for an anonymous segment)
 //	key_FD      for an anonymous segment, the inherited fd that maps it
-//	key_OFFSET  where the payload starts in the mapping: 0 for Raw, shm.HeaderSize otherwise
+//	key_OFFSET  where the payload starts in the mapping (seg.PayloadOffset: 0 for Raw and Trailer
+//	            segments, shm.HeaderSize otherwise)
 //	key_SIZE    the payload size in bytes
 //
 // Python attaches a named Raw segment with multiprocessing.shared_memory.SharedMemory(name);
@@ -58,10 +59,7 @@ func (c *Cmd) Share(key string, seg *shm.Segment) error {
 	if seg.Bytes() == nil {
 		return fmt.Errorf("procs: share %s: %w", key, shm.ErrClosed)
 	}
-	off := shm.HeaderSize
-	if seg.IsRaw() {
-		off = 0
-	}
+	off := seg.PayloadOffset()
 	if c.started {
 		return fmt.Errorf("procs: share %s: %w", key, ErrStarted)
 	}

@@ -57,6 +57,7 @@ const (
 	stateInitialising = 0
 	stateReady        = 1
 	flagAnonymous     = 1 << 0
+	flagTrailer       = 1 << 1 // the header follows the payload, at trailerAt(payload size)
 )
 
 var magic = [8]byte{'S', 'H', 'M', 'K', 'I', 'T', 0, 1}

@@ -32,6 +32,8 @@ type config struct {
 	checkFP     bool
 	perm        fs.FileMode
 	raw         bool
+	trailer     bool
+	size        int // the payload size asked for (Create, Anonymous)
 	init        func(payload []byte) error
 	timeout     time.Duration
 	populate    int             // 0: by size, 1: always, -1: never
@@ -87,6 +89,12 @@ func Perm(perm fs.FileMode) Option { return func(c *config) { c.perm = perm.Perm
 // can map it. Open with Raw maps any file whole, without validation.
 func Raw() Option { return func(c *config) { c.raw = true } }
 
+// Trailer puts the header after the payload instead of before it: the payload starts at
+// offset 0 of the file, so a file format with a header of its own at the start stays valid (a
+// ctypes array segment is a .npy file numpy can load), and the shmkit header sits at the end of
+// the file, on a 128-byte boundary. Open finds either placement by itself.
+func Trailer() Option { return func(c *config) { c.trailer = true } }
+
 // Init runs fn on the new payload before the segment is published as ready, so Open in
 // another process never sees a half-initialised payload. If fn fails, Create removes the
 // segment and returns fn's error.
@@ -132,6 +140,7 @@ func (c *config) shouldPopulate(n int64) bool {
 type Segment struct {
 	name    string // "" for anonymous segments
 	raw     bool
+	trailer bool // the header follows the payload (Trailer)
 	kind    string
 	fp      uint64
 	mapping []byte // the whole mapping, header included
@@ -204,10 +213,27 @@ func fileSize(size int, cfg *config) (int64, error) {
 	if !validKind(cfg.kind) {
 		return 0, fmt.Errorf("%w: %q is not up to %d printable ASCII bytes", ErrInvalidKind, cfg.kind, maxKindLen)
 	}
+	cfg.size = size
 	if cfg.raw {
 		return int64(size), nil
 	}
+	if cfg.trailer {
+		return trailerAt(int64(size)) + HeaderSize, nil
+	}
 	return int64(size) + HeaderSize, nil
+}
+
+// trailerAt is where a trailing header starts: after the payload, on a 128-byte boundary.
+func trailerAt(payload int64) int64 { return (payload + HeaderSize - 1) / HeaderSize * HeaderSize }
+
+// split returns the header and the payload of a mapping: a leading header, or a trailing one
+// (flagTrailer) after payloadSize bytes.
+func split(m []byte, trailer bool, payloadSize int64) (hdr, payload []byte) {
+	if trailer {
+		at := trailerAt(payloadSize)
+		return m[at : at+HeaderSize : at+HeaderSize], m[:payloadSize:payloadSize]
+	}
+	return m[:HeaderSize:HeaderSize], m[HeaderSize : HeaderSize+payloadSize : HeaderSize+payloadSize]
 }
 
 // initSegment maps a freshly sized file, writes the header, runs Init and publishes ready.
@@ -216,18 +242,28 @@ func initSegment(f *file, name string, total int64, flags uint32, cfg *config) (
 	if err != nil {
 		return nil, err
 	}
-	s := newSegment(f, name, m, cfg.raw)
+	var hdr []byte
+	payload := m
+	if !cfg.raw {
+		size := total - HeaderSize
+		if cfg.trailer {
+			flags |= flagTrailer
+			size = int64(cfg.size)
+		}
+		hdr, payload = split(m, cfg.trailer, size)
+	}
+	s := newSegment(f, name, m, payload, cfg.raw)
 	if !cfg.raw {
 		pid, start := pidinfo.Self()
 		h := header{
 			Magic: magic, Version: headerVersion, HeaderSize: HeaderSize,
-			PayloadSize: uint64(total - HeaderSize), Fingerprint: cfg.fingerprint,
+			PayloadSize: uint64(len(payload)), Fingerprint: cfg.fingerprint,
 			CreatorPID: uint32(pid), Flags: flags, CreatorTime: start,
 			Created: time.Now().UnixNano(),
 		}
 		copy(h.Kind[:], cfg.kind)
-		h.encode(m)
-		s.kind, s.fp = cfg.kind, cfg.fingerprint
+		h.encode(hdr)
+		s.kind, s.fp, s.trailer = cfg.kind, cfg.fingerprint, cfg.trailer
 	}
 	if cfg.init != nil {
 		if err := cfg.init(s.payload); err != nil {
@@ -238,16 +274,13 @@ func initSegment(f *file, name string, total int64, flags uint32, cfg *config) (
 		}
 	}
 	if !cfg.raw {
-		publishReady(m)
+		publishReady(hdr)
 	}
 	return s, nil
 }
 
-func newSegment(f *file, name string, m []byte, raw bool) *Segment {
-	s := &Segment{name: name, raw: raw, mapping: m, file: f, payload: m}
-	if !raw {
-		s.payload = m[HeaderSize:len(m):len(m)]
-	}
+func newSegment(f *file, name string, m, payload []byte, raw bool) *Segment {
+	s := &Segment{name: name, raw: raw, mapping: m, file: f, payload: payload}
 	s.onClose = &closeHooks{}
 	s.cleanup = runtime.AddCleanup(s, resources.forget, resources{s.payload, f, s.onClose})
 	register(s)
@@ -341,9 +374,11 @@ func attach(f *file, name string, alone bool, cfg *config) (*Segment, error) {
 		return nil, err
 	}
 	if cfg.raw {
-		return newSegment(f, name, m, true), nil
+		return newSegment(f, name, m, m, true), nil
 	}
-	h, err := awaitReady(m, alone, cfg)
+	hdr := findHeader(m)
+	h, err := awaitReady(hdr, alone, cfg)
+	trailer := h.Flags&flagTrailer != 0
 	if err == nil {
 		err = checkHeader(&h, size, f.exactSize(), cfg)
 	}
@@ -351,12 +386,32 @@ func attach(f *file, name string, alone bool, cfg *config) (*Segment, error) {
 		_ = unmap(m)
 		return nil, err
 	}
-	if want := int(h.PayloadSize + HeaderSize); len(m) > want {
+	if want := int(fileLen(&h)); len(m) > want {
 		m = m[:want:want]
 	}
-	s := newSegment(f, name, m, false)
-	s.kind, s.fp = h.kind(), h.Fingerprint
+	_, payload := split(m, trailer, int64(h.PayloadSize))
+	s := newSegment(f, name, m, payload, false)
+	s.kind, s.fp, s.trailer = h.kind(), h.Fingerprint, trailer
 	return s, nil
+}
+
+// findHeader returns where a mapping's header is: at the start, or, when the start is not a
+// header and the end is, at the end (a Trailer segment).
+func findHeader(m []byte) []byte {
+	if len(m) >= HeaderSize && [8]byte(m[:8]) != magic {
+		if t := m[len(m)-HeaderSize:]; [8]byte(t[:8]) == magic {
+			return t
+		}
+	}
+	return m
+}
+
+// fileLen is the file length a header describes.
+func fileLen(h *header) int64 {
+	if h.Flags&flagTrailer != 0 {
+		return trailerAt(int64(h.PayloadSize)) + HeaderSize
+	}
+	return int64(h.PayloadSize) + HeaderSize
 }
 
 // awaitSize returns the file's size once it can hold a header (or anything, for Raw). A creator
@@ -411,7 +466,7 @@ func awaitReady(m []byte, alone bool, cfg *config) (header, error) {
 
 // checkHeader compares a parsed header with the file and the caller's expectations.
 func checkHeader(h *header, size int64, exact bool, cfg *config) error {
-	want := int64(h.PayloadSize) + HeaderSize
+	want := fileLen(h)
 	switch {
 	case size < want:
 		return fmt.Errorf("%w: header says %d bytes, file has %d", ErrTruncated, want, size)
@@ -447,6 +502,16 @@ func (s *Segment) Kind() string { return s.kind }
 
 // Fingerprint returns the layout fingerprint recorded in the header (0 if none).
 func (s *Segment) Fingerprint() uint64 { return s.fp }
+
+// PayloadOffset returns where the payload starts in the file: HeaderSize, or 0 for a Raw
+// segment or one whose header trails (Trailer). Another program mapping the file by name
+// (Python, C) finds the payload there.
+func (s *Segment) PayloadOffset() int {
+	if s.raw || s.trailer {
+		return 0
+	}
+	return HeaderSize
+}
 
 // IsRaw reports whether the segment has no header.
 func (s *Segment) IsRaw() bool { return s.raw }

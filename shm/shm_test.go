@@ -345,3 +345,51 @@ func TestOpenFDValidates(t *testing.T) {
 		t.Fatal("OpenFD mapping does not share memory")
 	}
 }
+
+// A Trailer segment's file starts with the payload and ends with the header, on a 128-byte
+// boundary; Open, Stat and Remove find the header there by themselves.
+func TestTrailerSegment(t *testing.T) {
+	name := testmain.Name(t)
+	s, err := shm.Create(name, 1000, shm.Trailer(), shm.Kind("test.trailer"), shm.Layout("trailer/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Size() != 1000 || s.PayloadOffset() != 0 {
+		t.Fatalf("size %d, payload at %d", s.Size(), s.PayloadOffset())
+	}
+	copy(s.Bytes(), "payload first")
+	file, err := os.ReadFile(shm.Dir + "/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(file) != 1024+shm.HeaderSize || string(file[:13]) != "payload first" || string(file[1024:1030]) != "SHMKIT" {
+		t.Fatalf("file of %d bytes starting %q, header at 1024 %q", len(file), file[:13], file[1024:1030])
+	}
+	o, err := shm.Open(name, shm.Kind("test.trailer"), shm.Layout("trailer/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Size() != 1000 || string(o.Bytes()[:13]) != "payload first" || o.PayloadOffset() != 0 {
+		t.Fatalf("reopened: %d bytes, %q", o.Size(), o.Bytes()[:13])
+	}
+	_ = o.Close()
+	if _, err := shm.Open(name, shm.Layout("trailer/v2")); !errors.Is(err, shm.ErrFingerprint) {
+		t.Fatalf("another layout: %v", err)
+	}
+	if info, err := shm.Stat(name); err != nil || info.Size != 1000 || info.Kind != "test.trailer" || info.Problem != "" {
+		t.Fatalf("Stat: %+v %v", info, err)
+	}
+	a, err := shm.Anonymous(64, shm.Trailer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Size() != 64 || a.PayloadOffset() != 0 {
+		t.Fatalf("anonymous trailer: %d at %d", a.Size(), a.PayloadOffset())
+	}
+	_ = a.Close()
+	_ = s.Close()
+	if err := shm.Remove(name); err != nil {
+		t.Fatalf("Remove of a Trailer segment: %v", err)
+	}
+}

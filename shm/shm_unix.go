@@ -241,11 +241,24 @@ func checkOurs(path string) error {
 		return err
 	}
 	defer unix.Close(fd)
-	var b [8]byte
-	if n, _ := unix.Pread(fd, b[:], 0); n == len(b) && b == magic || isRawMarked(fd) {
+	if b, n := readHeader(fd, st.Size); n >= 8 && [8]byte(b[:8]) == magic || isRawMarked(fd) {
 		return nil
 	}
 	return fmt.Errorf("%w: a %d-byte file with neither a shmkit header nor shmkit's Raw mark (another program's)", ErrBadMagic, st.Size)
+}
+
+// readHeader reads the header at the start of a file of size bytes or, if the start is not
+// one, the header that trails it (see Trailer); n is how many bytes it read.
+func readHeader(fd int, size int64) (b [HeaderSize]byte, n int) {
+	n, _ = unix.Pread(fd, b[:], 0)
+	if n >= 8 && [8]byte(b[:8]) == magic || size < HeaderSize {
+		return b, n
+	}
+	var t [HeaderSize]byte
+	if m, _ := unix.Pread(fd, t[:], size-HeaderSize); m == HeaderSize && [8]byte(t[:8]) == magic {
+		return t, m
+	}
+	return b, n
 }
 
 // fileType names a file that is not a regular one ("" for a regular file).
@@ -340,21 +353,20 @@ func probe(fd int, name string) (Info, bool) {
 	info.FileSize, info.Size = st.Size, st.Size
 	info.dev, info.ino = uint64(st.Dev), uint64(st.Ino)
 	info.uid, info.perm = st.Uid, uint32(st.Mode)&0o777
-	var b [HeaderSize]byte
-	n, _ := unix.Pread(fd, b[:], 0)
+	b, n := readHeader(fd, st.Size)
 	if n >= len(magic) && [8]byte(b[:8]) == magic {
 		h, err := parseHeader(b[:n])
 		info.fill(&h, err)
-		switch {
+		switch want := fileLen(&h); {
 		case err != nil && n < HeaderSize:
 			info.Size = 0
 			info.Problem = fmt.Sprintf("truncated: the file has %d bytes, a header needs %d", st.Size, HeaderSize)
 		case err != nil:
 			info.Size = 0
-		case info.Size+HeaderSize > info.FileSize:
-			info.Problem = fmt.Sprintf("truncated: header says %d bytes, file has %d", info.Size+HeaderSize, info.FileSize)
-		case info.Size+HeaderSize < info.FileSize:
-			info.Problem = fmt.Sprintf("size mismatch: header says %d bytes, file has %d", info.Size+HeaderSize, info.FileSize)
+		case want > info.FileSize:
+			info.Problem = fmt.Sprintf("truncated: header says %d bytes, file has %d", want, info.FileSize)
+		case want < info.FileSize:
+			info.Problem = fmt.Sprintf("size mismatch: header says %d bytes, file has %d", want, info.FileSize)
 		}
 	} else if isRawMarked(fd) {
 		info.Raw, info.Ready = true, true
