@@ -1,0 +1,22 @@
+package ctypes
+
+import (
+	"errors"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// Errors returned by this package; test for them with errors.Is.
+var (
+	// ErrInvalid: a type that cannot live in shared memory (with pointers, of no fixed size, or
+	// int, uint and uintptr, whose size depends on the architecture), a bad length, or an atomic
+	// operation on a type that has none. The message names the offending field.
+	ErrInvalid = errors.New("ctypes: invalid argument")
+	// ErrType: the segment holds another element type or length than the one asked for; the
+	// message names both.
+	ErrType = errors.New("ctypes: element type mismatch")
+	// ErrCorrupt: the segment's array header cannot be valid.
+	ErrCorrupt = errors.New("ctypes: corrupt array segment")
+	// ErrClosed: use after Close. It is shm.ErrClosed (fs.ErrClosed).
+	ErrClosed = shm.ErrClosed
+)
