@@ -2,6 +2,8 @@ package ctypes_test
 
 import (
 	"context"
+	"fmt"
+	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -90,5 +92,158 @@ func BenchmarkArraySet(b *testing.B) {
 		for i := range b.N {
 			s[i&1023] = float64(i)
 		}
+	})
+}
+
+const benchKeys = 1 << 14
+
+func benchKey(i int) []byte { return fmt.Appendf(nil, "key-%08d", i&(benchKeys-1)) }
+
+func filledMap(b *testing.B) *ctypes.Map {
+	m, err := ctypes.NewMap(ctypes.MapConfig{Capacity: 4 * benchKeys, KeyMax: 16, ValueMax: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	val := make([]byte, 64)
+	for i := range benchKeys {
+		if err := m.Set(benchKey(i), val); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return m
+}
+
+type mapBenchArgs struct {
+	M    *ctypes.Map
+	Go   *sem.SharedEvent
+	Done *sem.SharedSemaphore
+	N    int
+	Set  bool
+}
+
+// mapBencher gets (or sets) N keys, then releases Done.
+var mapBencher = procs.Entry("ctypes.mapBencher", func(ctx context.Context, a mapBenchArgs) error {
+	if err := a.Go.WaitContext(ctx); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	keys := make([][]byte, benchKeys)
+	for i := range keys {
+		keys[i] = benchKey(i)
+	}
+	for i := range a.N {
+		if a.Set {
+			if err := a.M.Set(keys[i&(benchKeys-1)], buf); err != nil {
+				return err
+			}
+		} else if _, _, err := a.M.Get(keys[i&(benchKeys-1)], buf); err != nil {
+			return err
+		}
+	}
+	return a.Done.Release()
+})
+
+// BenchmarkMap: gets and sets of 64-byte values among 16 K keys, from one process and from
+// two (this one and a child, N ops each: ns/op is per op over both), beside a Go map under a
+// sync.RWMutex in one process. CPython's Manager().dict() is timed by python3 in the same run.
+func BenchmarkMap(b *testing.B) {
+	keys := make([][]byte, benchKeys)
+	for i := range keys {
+		keys[i] = benchKey(i)
+	}
+	for _, op := range []string{"get", "set"} {
+		b.Run("op="+op+"/impl=shmkit-1-process", func(b *testing.B) {
+			m := filledMap(b)
+			defer m.Close()
+			buf := make([]byte, 64)
+			b.ResetTimer()
+			for i := range b.N {
+				if op == "get" {
+					buf, _, _ = m.Get(keys[i&(benchKeys-1)], buf)
+				} else {
+					_ = m.Set(keys[i&(benchKeys-1)], buf)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+		b.Run("op="+op+"/impl=shmkit-2-processes", func(b *testing.B) {
+			m := filledMap(b)
+			defer m.Close()
+			start, _ := sem.NewEvent()
+			defer start.Close()
+			done, _ := sem.NewSemaphore(0)
+			defer done.Close()
+			p, err := mapBencher.Start(b.Context(), mapBenchArgs{M: m, Go: start, Done: done, N: b.N, Set: op == "set"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 64)
+			b.ResetTimer()
+			_ = start.Set()
+			for i := range b.N {
+				if op == "get" {
+					buf, _, _ = m.Get(keys[i&(benchKeys-1)], buf)
+				} else {
+					_ = m.Set(keys[i&(benchKeys-1)], buf)
+				}
+			}
+			_ = done.Acquire()
+			b.StopTimer()
+			_ = p.Wait()
+			b.ReportMetric(float64(2*b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+		b.Run("op="+op+"/impl=go-map-rwmutex", func(b *testing.B) {
+			var mu sync.RWMutex
+			gm := map[string][]byte{}
+			for _, k := range keys {
+				gm[string(k)] = make([]byte, 64)
+			}
+			buf := make([]byte, 64)
+			b.ResetTimer()
+			for i := range b.N {
+				k := keys[i&(benchKeys-1)]
+				if op == "get" {
+					mu.RLock()
+					buf = append(buf[:0], gm[string(k)]...)
+					mu.RUnlock()
+				} else {
+					mu.Lock()
+					copy(gm[string(k)], buf)
+					mu.Unlock()
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+	b.Run("op=mixed/impl=python-manager-dict", func(b *testing.B) {
+		py, err := exec.LookPath("python3")
+		if err != nil {
+			b.Skip("python3 not installed")
+		}
+		out, err := exec.Command(py, "-c", `
+import multiprocessing as mp, time
+if __name__ == "__main__":
+    with mp.Manager() as m:
+        d = m.dict()
+        keys = ["key-%08d" % i for i in range(1024)]
+        for k in keys: d[k] = b"x" * 64
+        n = 20000
+        t = time.perf_counter()
+        for i in range(n): d[keys[i % 1024]]
+        g = (time.perf_counter() - t) / n
+        t = time.perf_counter()
+        for i in range(n): d[keys[i % 1024]] = b"y" * 64
+        s = (time.perf_counter() - t) / n
+        print(g * 1e9, s * 1e9)
+`).Output()
+		if err != nil {
+			b.Skip(err)
+		}
+		var g, s float64
+		fmt.Sscan(string(out), &g, &s)
+		for range b.N {
+		}
+		b.ReportMetric(1e9/g, "get-ops/s")
+		b.ReportMetric(1e9/s, "set-ops/s")
 	})
 }

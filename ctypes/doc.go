@@ -26,6 +26,17 @@
 //
 // Manager().Namespace() is a Value of a struct.
 //
+// # Map
+//
+// A Map is the fast answer to Manager().dict(): a fixed-capacity hash table of byte keys and
+// values in one segment, with no server process. Readers take no lock (a seqlock per slot);
+// writers lock one of its stripes; a writer killed mid-write is repaired by the next user.
+//
+//	m, _ := ctypes.NewMap(ctypes.MapConfig{Capacity: 1 << 16, KeyMax: 32, ValueMax: 128})
+//	m.Set([]byte("job-7"), []byte("done"))
+//	v, ok, _ := m.Get([]byte("job-7"), nil)
+//	pts, _ := ctypes.NewMapOf[int64, Point](ctypes.MapConfig{})   // map[int64]Point, no encoding
+//
 // # numpy, with no copy and no shmkit code
 //
 // An array segment is also a .npy file: a version 1.0 header at offset 0 (dtype and shape),
