@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/object"
@@ -91,6 +92,37 @@ type block struct {
 	data unsafe.Pointer // the first element
 	n    int
 	mu   *sem.Mutex // the control block's lock
+
+	placed       bool        // in a segment the caller owns (place.go)
+	off          int         // where, when placed
+	elem         uint64      // plain.Hash of T, when placed
+	closedPlaced atomic.Bool // Close of a placed view
+}
+
+// Close detaches this process: from the array's own segment, or, for a placed array, from
+// the view only (the segment is its owner's).
+func (b *block) Close() error {
+	if b.placed {
+		return b.closePlaced()
+	}
+	return b.Handle.Close()
+}
+
+// Unlink removes the array's name; a placed array has none of its own (ErrInvalid: unlink its
+// segment instead).
+func (b *block) Unlink() error {
+	if b.placed {
+		return fmt.Errorf("%w: a placed array has no name of its own", ErrInvalid)
+	}
+	return b.Handle.Unlink()
+}
+
+// Closed reports whether this process closed the array (or its placed view).
+func (b *block) Closed() bool {
+	if b.placed {
+		return b.closedPlaced.Load() || b.seg.Bytes() == nil
+	}
+	return b.Handle.Closed()
 }
 
 // spec is an array segment's; fill, if not nil, writes the first values (of len(data) bytes)
@@ -295,14 +327,19 @@ func (b *block) ShareHandle() (shm.Handle, error) {
 	if b.Closed() {
 		return shm.Handle{}, ErrClosed
 	}
+	if b.placed {
+		return shm.Handle{Type: placedType, Segment: b.seg, Offset: int64(b.off), Param: b.placedParam()}, nil
+	}
 	return shm.Handle{Type: blockType, Segment: b.seg}, nil
 }
 
 // adopt turns the untyped block a child attached into the caller's typed view.
 func adopt(s shm.Shareable, kind string, e elemInfo) (*block, error) {
-	b, ok := s.(*block)
-	if !ok {
-		return nil, fmt.Errorf("%w: a %T is not an array", ErrInvalid, s)
+	switch b := s.(type) {
+	case *block:
+		return b, b.check(kind, e)
+	case *placedHandle:
+		return adoptPlaced(b, kind, e)
 	}
-	return b, b.check(kind, e)
+	return nil, fmt.Errorf("%w: a %T is not an array", ErrInvalid, s)
 }

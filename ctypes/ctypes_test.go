@@ -264,3 +264,62 @@ func Example() {
 	fmt.Println(n)
 	// Output: 42
 }
+
+type placedArgs struct {
+	Raw *ctypes.RawArray[int32]
+	Arr *ctypes.Array[float64]
+	Val *ctypes.Value[int64]
+}
+
+var usePlaced = procs.Entry("ctypes.usePlaced", func(ctx context.Context, a placedArgs) error {
+	a.Raw.Slice()[1] = 7
+	if err := a.Arr.Set(0, 2.5); err != nil {
+		return err
+	}
+	_, err := a.Val.Add(5)
+	return err
+})
+
+// Arrays and values placed at offsets of a segment the caller owns: usable, passable to a
+// child, and their Close leaves the segment to its owner. Bad offsets are refused.
+func TestPlacedArrays(t *testing.T) {
+	seg, err := shm.Anonymous(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	raw, err := ctypes.RawArrayAt[int32](seg, 0, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arr, err := ctypes.ArrayAt[float64](seg, 128, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := ctypes.ValueAt[int64](seg, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := usePlaced.Run(t.Context(), placedArgs{Raw: raw, Arr: arr, Val: val}); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := arr.At(0)
+	v, _ := val.Load()
+	if raw.Slice()[1] != 7 || x != 2.5 || v != 5 {
+		t.Fatalf("the child's writes: %v %v %v", raw.Slice()[1], x, v)
+	}
+	if err := raw.Close(); err != nil || seg.Bytes() == nil {
+		t.Fatalf("closing a placed array closed its segment: %v", err)
+	}
+	if raw.Slice() != nil {
+		t.Fatal("a closed placed view still hands out its slice")
+	}
+	for _, c := range []struct{ off, n int }{{4, 1}, {-8, 1}, {4096, 1}, {0, 2000}} {
+		if _, err := ctypes.RawArrayAt[int32](seg, c.off, c.n); !errors.Is(err, ctypes.ErrInvalid) {
+			t.Errorf("RawArrayAt(%d, %d): %v", c.off, c.n, err)
+		}
+	}
+	if _, err := ctypes.ArrayAt[int64](seg, 4096-64, 1); !errors.Is(err, ctypes.ErrInvalid) {
+		t.Errorf("an Array whose elements do not fit: %v", err)
+	}
+}
