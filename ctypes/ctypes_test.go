@@ -242,6 +242,20 @@ func TestBadInput(t *testing.T) {
 	if got, err := f.AddFloat(0.5); err != nil || got != 1.5 {
 		t.Errorf("AddFloat: %v %v", got, err)
 	}
+	if ok, err := f.CompareAndSwap(1.5, 2.25); !ok || err != nil {
+		t.Errorf("CompareAndSwap on a float64: %v %v", ok, err)
+	}
+	if got, err := f.Load(); got != 2.25 || err != nil {
+		t.Errorf("Load of a float64: %v %v", got, err)
+	}
+	pv, err := ctypes.NewValue[pair](pair{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pv.Load(); !errors.Is(err, ctypes.ErrInvalid) {
+		t.Errorf("atomic Load of a struct: %v", err)
+	}
+	_ = pv.Close()
 	if _, err := a.At(10); !errors.Is(err, ctypes.ErrInvalid) {
 		t.Errorf("index 10 of 10: %v", err)
 	}

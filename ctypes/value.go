@@ -14,8 +14,9 @@ import (
 // A Value is one T in shared memory with a robust lock of its own: Python's
 // multiprocessing.Value (and, for a struct T, Manager().Namespace()). Get, Set and Update take
 // the lock. Where T is a 4- or 8-byte integer, Load, Store, Add and CompareAndSwap are single
-// atomic instructions with no lock, and for float64 AddFloat is a compare-and-swap loop on its
-// bits. Its segment is a .npy file of shape ().
+// atomic instructions with no lock; for float32 and float64 Load, Store and CompareAndSwap work
+// on the bits, and AddFloat is a compare-and-swap loop on them. Its segment is a .npy file of
+// shape ().
 type Value[T any] struct {
 	b    *block
 	word int // 4 or 8 for an integer T (atomics), 0 else
@@ -54,8 +55,8 @@ func wrapValue[T any](b *block, err error) (*Value[T], error) {
 	switch t := reflect.TypeFor[T](); t.Kind() {
 	case reflect.Int32, reflect.Uint32, reflect.Int64, reflect.Uint64:
 		v.word = int(t.Size())
-	case reflect.Float64:
-		v.flt = true
+	case reflect.Float32, reflect.Float64:
+		v.word, v.flt = int(t.Size()), true
 	}
 	return v, nil
 }
@@ -124,7 +125,7 @@ func (v *Value[T]) atomicWord() error {
 	case v.b.Closed():
 		return ErrClosed
 	case v.word == 0:
-		return fmt.Errorf("%w: %s is not a 4- or 8-byte integer (use Get/Set/Update)", ErrInvalid, reflect.TypeFor[T]())
+		return fmt.Errorf("%w: %s is not a 4- or 8-byte number (use Get/Set/Update)", ErrInvalid, reflect.TypeFor[T]())
 	}
 	return nil
 }
@@ -165,6 +166,9 @@ func (v *Value[T]) Add(delta T) (T, error) {
 	if err := v.atomicWord(); err != nil {
 		return out, err
 	}
+	if v.flt {
+		return out, fmt.Errorf("%w: Add on a %s: use AddFloat", ErrInvalid, reflect.TypeFor[T]())
+	}
 	p := unsafe.Pointer(v.ptr())
 	if v.word == 4 {
 		*(*uint32)(unsafe.Pointer(&out)) = atomic.AddUint32((*uint32)(p), *(*uint32)(unsafe.Pointer(&delta)))
@@ -192,7 +196,7 @@ func (v *Value[T]) AddFloat(delta float64) (float64, error) {
 	switch {
 	case v.b.Closed():
 		return 0, ErrClosed
-	case !v.flt:
+	case !v.flt || v.word != 8:
 		return 0, fmt.Errorf("%w: AddFloat on a %s", ErrInvalid, reflect.TypeFor[T]())
 	}
 	p := (*uint64)(unsafe.Pointer(v.ptr()))
