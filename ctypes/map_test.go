@@ -300,3 +300,17 @@ func TestMapOf(t *testing.T) {
 		t.Fatalf("a string key: %v", err)
 	}
 }
+
+// Manager().dict() without a server process.
+func ExampleNewMap() {
+	m, err := ctypes.NewMap(ctypes.MapConfig{Capacity: 1024, KeyMax: 16, ValueMax: 16})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+	_ = m.Set([]byte("job-7"), []byte("done"))
+	v, ok, _ := m.Get([]byte("job-7"), nil)
+	fmt.Println(string(v), ok, m.Len())
+	// Output: done true 1
+}
