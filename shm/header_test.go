@@ -112,3 +112,21 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// A trailing header is found after page padding too (a Windows section is a whole number of
+// pages): the last 64 KiB are searched on 128-byte boundaries for a header that trails a
+// payload ending just there.
+func TestFindTrailerBehindPadding(t *testing.T) {
+	m := make([]byte, 1024+HeaderSize+3000)
+	h := header{Magic: magic, Version: headerVersion, HeaderSize: HeaderSize, PayloadSize: 1000, Flags: flagTrailer}
+	h.encode(m[1024:])
+	if got := findHeader(m); len(got) == 0 || &got[0] != &m[1024] {
+		t.Fatal("the trailing header was not found behind the padding")
+	}
+	wrong := make([]byte, 4096)
+	h.PayloadSize = 10 // says it ends at 128, not at 1024
+	h.encode(wrong[1024:])
+	if got := findHeader(wrong); &got[0] != &wrong[0] {
+		t.Fatal("a header whose payload does not end where it sits was taken")
+	}
+}

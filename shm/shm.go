@@ -396,10 +396,19 @@ func attach(f *file, name string, alone bool, cfg *config) (*Segment, error) {
 }
 
 // findHeader returns where a mapping's header is: at the start, or, when the start is not a
-// header and the end is, at the end (a Trailer segment).
+// header, trailing (a Trailer segment): at the end of the file, or, where the system rounds a
+// mapping up to whole pages (a Windows section), in the last 64 KiB, on a 128-byte boundary,
+// where a header that parses says it trails a payload ending just there.
 func findHeader(m []byte) []byte {
-	if len(m) >= HeaderSize && [8]byte(m[:8]) != magic {
-		if t := m[len(m)-HeaderSize:]; [8]byte(t[:8]) == magic {
+	if len(m) < HeaderSize || [8]byte(m[:8]) == magic {
+		return m
+	}
+	for at := (len(m) - HeaderSize) &^ (HeaderSize - 1); at >= 0 && at >= len(m)-64<<10; at -= HeaderSize {
+		t := m[at:]
+		if [8]byte(t[:8]) != magic {
+			continue
+		}
+		if h, err := parseHeader(t); err == nil && h.Flags&flagTrailer != 0 && trailerAt(int64(h.PayloadSize)) == int64(at) {
 			return t
 		}
 	}
