@@ -24,6 +24,9 @@ type entry struct {
 	// prepare decodes the argument (attaching shared objects through attach) and returns the
 	// call to make.
 	prepare func(args []byte, attach func(int) (shm.Shareable, error)) (func(context.Context) error, error)
+	// call, for a Func, decodes a chunk of inputs, runs the function on each, and encodes the
+	// outputs (see pool.go).
+	call func(ctx context.Context, in []byte) ([]byte, error)
 }
 
 var (
