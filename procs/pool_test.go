@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/testmain"
 	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/sem"
 )
 
 var poolSquare = procs.Func("procs.poolSquare", func(ctx context.Context, x int64) (int64, error) { return x * x, nil })
@@ -28,6 +30,24 @@ var failOn = procs.Func("procs.failOn", func(ctx context.Context, x int) (string
 
 var slow = procs.Func("procs.slow", func(ctx context.Context, d time.Duration) (int, error) {
 	time.Sleep(d)
+	return 1, nil
+})
+
+type markedSleep struct {
+	D    time.Duration
+	Mark string // a named Event the task sets once it runs
+}
+
+var slowMarked = procs.Func("procs.slowMarked", func(ctx context.Context, a markedSleep) (int, error) {
+	e, err := sem.OpenEvent(a.Mark)
+	if err != nil {
+		return 0, err
+	}
+	defer e.Close()
+	if err := e.Set(); err != nil {
+		return 0, err
+	}
+	time.Sleep(a.D)
 	return 1, nil
 })
 
@@ -102,12 +122,22 @@ func TestPoolWorkerKilledMidTask(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := p.Pids()
+		mark := testmain.Name(t)
+		running, err := sem.CreateEvent(mark)
+		if err != nil {
+			t.Fatal(err)
+		}
 		done := make(chan error, 1)
 		go func() {
-			_, err := procs.Apply(t.Context(), p, slow, 300*time.Millisecond)
+			_, err := procs.Apply(t.Context(), p, slowMarked, markedSleep{D: 2 * time.Second, Mark: mark})
 			done <- err
 		}()
-		time.Sleep(100 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		if err := running.WaitContext(ctx); err != nil { // the task runs: kill in the middle of it
+			t.Fatal(err)
+		}
+		cancel()
+		_ = running.Close()
 		for _, pid := range before {
 			_ = syscall.Kill(pid, syscall.SIGKILL) // the busy one and the idle one
 		}
