@@ -117,7 +117,7 @@ var poolWorker = Entry("procs.poolWorker", func(ctx context.Context, a workerArg
 	}
 	for {
 		t, err := in.RecvContext(ctx)
-		if errors.Is(err, errEOF) {
+		if errors.Is(err, io.EOF) {
 			return out.Close()
 		}
 		if err != nil {
@@ -180,7 +180,6 @@ type worker struct {
 	pipes   [3]interface{ Close() error }
 	in      *ring.WriterOf[task]
 	out     *ring.ReaderOf[result]
-	pending chan result // this worker's one result, or its death
 }
 
 // NewPool starts cfg.Workers worker processes (CPUCount() if 0). ctx bounds their lives.
@@ -407,33 +406,61 @@ func Map[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []In
 		chunk = max(1, (len(inputs)+4*p.cfg.Workers-1)/(4*max(p.cfg.Workers, 1)))
 	}
 	outs := make([]Out, len(inputs))
-	var wg sync.WaitGroup
-	var once sync.Once
+	var mu sync.Mutex // guards next and first
+	next := 0
 	var first error
-	for lo, hi := 0, 0; lo < len(inputs); lo = hi {
-		hi = min(lo+chunk, len(inputs))
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+	}
+	// claim encodes the next chunk, halving it until it fits a record; ok is false when the
+	// inputs are used up or a chunk could not be encoded.
+	claim := func() (lo, hi int, args []byte, ok bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= len(inputs) || first != nil {
+			return 0, 0, nil, false
+		}
+		lo, hi = next, min(next+chunk, len(inputs))
 		args, err := codec.Marshal(inputs[lo:hi])
-		for err == nil && len(args) > maxTaskBytes && hi-lo > 1 { // halve a chunk too big for a record
+		for err == nil && len(args) > maxTaskBytes && hi-lo > 1 {
 			hi = lo + (hi-lo)/2
 			args, err = codec.Marshal(inputs[lo:hi])
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrEncode, codec.AtPath(err, fmt.Sprintf("inputs[%d:%d]", lo, hi)))
+			first = fmt.Errorf("%w: %w", ErrEncode, codec.AtPath(err, fmt.Sprintf("inputs[%d:%d]", lo, hi)))
+			return 0, 0, nil, false
 		}
+		next = hi
+		return lo, hi, args, true
+	}
+	// As many senders as workers, each encoding its next chunk just before it sends it: no
+	// goroutine per chunk, no encoded inputs held beyond those in flight.
+	var wg sync.WaitGroup
+	for range max(p.cfg.Workers, 1) {
 		wg.Go(func() {
-			b, err := p.run(ctx, fn.name, args)
-			var chunkOut []Out
-			if err == nil {
-				err = codec.Unmarshal(b, &chunkOut)
+			for {
+				lo, hi, args, ok := claim()
+				if !ok {
+					return
+				}
+				b, err := p.run(ctx, fn.name, args)
+				var chunkOut []Out
+				if err == nil {
+					err = codec.Unmarshal(b, &chunkOut)
+				}
+				if err == nil && len(chunkOut) != hi-lo {
+					err = fmt.Errorf("procs: %d outputs for %d inputs", len(chunkOut), hi-lo)
+				}
+				if err != nil {
+					fail(err)
+					return
+				}
+				copy(outs[lo:hi], chunkOut)
 			}
-			if err == nil && len(chunkOut) != hi-lo {
-				err = fmt.Errorf("procs: %d outputs for %d inputs", len(chunkOut), hi-lo)
-			}
-			if err != nil {
-				once.Do(func() { first = err })
-				return
-			}
-			copy(outs[lo:hi], chunkOut)
 		})
 	}
 	wg.Wait()
@@ -453,5 +480,3 @@ func Apply[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], in In) (O
 	}
 	return outs[0], nil
 }
-
-var errEOF = io.EOF

@@ -3,15 +3,12 @@ package ring
 import (
 	"context"
 	"fmt"
-	"io"
 	"reflect"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/codec"
 	"github.com/shmkit/shmkit/shm"
 )
-
-var ioEOF = io.EOF
 
 // A PipeOf carries values of T from one writer process to one reader process (Python's
 // Connection.send(obj) and recv()), each value one record (see QueueOf for how values travel).

@@ -3,6 +3,7 @@ package ring
 import (
 	"context"
 	"fmt"
+	"io"
 	"reflect"
 	"sync/atomic"
 	"unsafe"
@@ -272,7 +273,7 @@ func (t *QueueOf[T]) TryGet() (T, bool, error) {
 		_, ok, err = t.q.tryGet(nil, func(msg []byte) error { return decodeFrom(msg, rv) })
 	}
 	if !ok && err == nil && t.q.drained() {
-		err = ioEOF
+		err = io.EOF
 	}
 	return v, ok, err
 }
