@@ -2,7 +2,6 @@ package sem
 
 import (
 	"fmt"
-	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/object"
 )
@@ -49,5 +48,3 @@ func specBarrier(parties int) object.Spec {
 		return b.Init(parties)
 	})
 }
-
-func unsafePointer[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
