@@ -13,7 +13,7 @@ import (
 // this process's handle on that segment (object.Handle: Close, Unlink, Segment, Name, and the
 // closed flag every method checks). The seven types differ only in the methods they forward.
 type shared[T Object] struct {
-	p *T
+	p              *T
 	*object.Handle // by pointer, so a shared value copies without copying its closed flag
 }
 
