@@ -79,10 +79,22 @@ func runChild(name string) int {
 		_ = statusF.Close()
 		return code
 	}
+	var data []byte
+	var err error
+	if name == spareEntry {
+		// A warm spare: wait for the entry, its name and spec, and the segments' descriptors.
+		var cn string
+		name, cn, data, files, err = receiveHandOff(specF)
+		if errors.Is(err, io.EOF) {
+			_ = statusF.Close()
+			return 0 // let go without an entry (or the parent died)
+		}
+		env[envName] = cn
+	} else {
+		data, err = readSpec(specF)
+	}
 	cname := env[envName]
 	currentName.Store(&cname)
-
-	data, err := readSpec(specF)
 	if env[envDaemon] == "1" {
 		watchLifeline(specF)
 	} else {
@@ -245,39 +257,68 @@ func readStatus(r *os.File) childStatus {
 }
 
 // startEntry encodes the argument, prepares the pipes and environment, and starts the child.
-func startEntry(ctx context.Context, entryName string, args reflect.Value, opts []Option) (*Process, error) {
+// The args are encoded one after the other; the entry's prepare decodes them in turn.
+func startEntry(ctx context.Context, entryName string, opts []Option, args ...reflect.Value) (*Process, error) {
 	o := newOptions(opts)
 	name := o.name
 	if name == "" {
 		name = fmt.Sprintf("%s-%d", entryName, childSeq.Add(1))
 	}
+	sh, spec, err := encodeSpec(args)
+	if err != nil {
+		return nil, err
+	}
+	defer sh.closeFiles()
+	if o.spareOK() {
+		spares := globalSpares.Load()
+		if sp := spares.take(); sp != nil {
+			p, err := sp.handOff(ctx, entryName, name, spec, sh, o.grace)
+			spares.fill()
+			if err == nil {
+				return p, nil
+			}
+		}
+	}
+	return execEntry(ctx, entryName, name, o, spec, sh)
+}
+
+// encodeSpec encodes the launch spec of args, collecting their shared objects.
+func encodeSpec(args []reflect.Value) (*sharer, []byte, error) {
 	sh := &sharer{}
 	enc := codec.Encoder{Share: sh.share}
-	argBytes, err := enc.Append(nil, args)
-	if err != nil {
-		sh.closeFiles()
-		return nil, fmt.Errorf("%w: %w", ErrEncode, codec.AtPath(err, "args"))
+	var argBytes []byte
+	for _, a := range args {
+		var err error
+		if argBytes, err = enc.Append(argBytes, a); err != nil {
+			sh.closeFiles()
+			return nil, nil, fmt.Errorf("%w: %w", ErrEncode, codec.AtPath(err, "args"))
+		}
 	}
 	sh.spec.Args = argBytes
 	spec, err := codec.Marshal(sh.spec)
 	if err != nil {
 		sh.closeFiles()
-		return nil, fmt.Errorf("%w: %w", ErrEncode, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrEncode, err)
 	}
+	return sh, spec, nil
+}
+
+// execEntry execs a child for the entry and sends it the spec.
+func execEntry(ctx context.Context, entryName, name string, o *options, spec []byte, sh *sharer) (*Process, error) {
 	specR, specW, err := os.Pipe()
 	if err != nil {
-		sh.closeFiles()
 		return nil, err
 	}
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
-		sh.closeFiles()
 		_, _ = specR.Close(), specW.Close()
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, selfExe())
 	cmd.Args = []string{os.Args[0]}
-	childEnds := append([]*os.File{specR, statusW}, sh.files...)
+	files := sh.files
+	sh.files = nil // start closes them once the child has them
+	childEnds := append([]*os.File{specR, statusW}, files...)
 	fds := passFiles(cmd, childEnds)
 	cmd.Env = append(withoutProcsEnv(os.Environ()),
 		envEntry+"="+entryName, envName+"="+name,
@@ -307,6 +348,8 @@ func startEntry(ctx context.Context, entryName string, args reflect.Value, opts 
 	}
 	return p, nil
 }
+
+type reflectValue = reflect.Value
 
 // withoutProcsEnv drops this package's own variables, so a child of a child starts clean.
 func withoutProcsEnv(env []string) []string {

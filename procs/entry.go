@@ -24,9 +24,6 @@ type entry struct {
 	// prepare decodes the argument (attaching shared objects through attach) and returns the
 	// call to make.
 	prepare func(args []byte, attach func(int) (shm.Shareable, error)) (func(context.Context) error, error)
-	// call, for a Func, decodes a chunk of inputs, runs the function on each, and encodes the
-	// outputs (see pool.go).
-	call func(ctx context.Context, in []byte) ([]byte, error)
 }
 
 var (
@@ -118,7 +115,7 @@ func (e *EntryPoint[A]) Start(ctx context.Context, args A, opts ...Option) (*Pro
 	case !mainCalled.Load():
 		return nil, ErrNoMain
 	}
-	return startEntry(ctx, e.name, reflect.ValueOf(&args).Elem(), opts)
+	return startEntry(ctx, e.name, opts, reflect.ValueOf(&args).Elem())
 }
 
 // Run starts the entry and waits for it: Start followed by Wait.

@@ -11,7 +11,7 @@ import (
 )
 
 func TestUnknownEntryInChild(t *testing.T) {
-	p, err := startEntry(t.Context(), "no-such-entry", reflect.ValueOf(struct{}{}), nil)
+	p, err := startEntry(t.Context(), "no-such-entry", nil, reflect.ValueOf(struct{}{}))
 	if err != nil {
 		t.Fatal(err)
 	}

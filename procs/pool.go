@@ -5,72 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
+	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/codec"
 	"github.com/shmkit/shmkit/ring"
 )
 
-// A Fn is a function a Pool's workers run, registered by name with Func: Python's Pool finds
-// its functions by qualified name, and so do a Pool's worker processes, which re-execute this
-// program.
-type Fn[In, Out any] struct {
-	name string
-	late bool
-}
-
-// Func registers fn under name for Pools (one namespace with Entry), and returns the Fn to
-// pass to Map and Apply. Call it in a package-level var declaration:
-//
-//	var square = procs.Func("square", func(ctx context.Context, x int64) (int64, error) { return x * x, nil })
-//
-// In and Out travel through the codec (any Go value; interface values of registered types).
-func Func[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error)) *Fn[In, Out] {
-	if name == "" || fn == nil {
-		panic("procs: Func needs a name and a func")
-	}
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := registry[name]; dup {
-		panic("procs: Func registered twice: " + name)
-	}
-	registry[name] = &entry{call: func(ctx context.Context, b []byte) ([]byte, error) {
-		var ins []In
-		if err := codec.Unmarshal(b, &ins); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrArgs, err)
-		}
-		outs := make([]Out, len(ins))
-		for i, in := range ins {
-			out, err := fn(ctx, in)
-			if err != nil {
-				return nil, err
-			}
-			outs[i] = out
-		}
-		return codec.Marshal(outs)
-	}}
-	return &Fn[In, Out]{name: name, late: mainCalled.Load()}
-}
-
-// Name returns the name the function was registered under.
-func (f *Fn[In, Out]) Name() string { return f.name }
-
 // ErrWorkerDied is the error of a task whose worker process died running it (a SIGKILL, the
 // OOM killer, a crash); the pool replaced the worker and goes on. Retries re-runs such tasks.
 var ErrWorkerDied = errors.New("procs: pool worker died")
 
-// ErrPoolClosed is returned by a Pool's methods after Close or Terminate.
+// ErrPoolClosed is returned for work given to a Pool after Close or Terminate, and for the
+// work Terminate cut short.
 var ErrPoolClosed = errors.New("procs: pool closed")
+
+// ErrPoolBroken: no worker could be started (or restarted) and none is left to run the
+// pool's tasks; the error says why (an Init that fails, say).
+var ErrPoolBroken = errors.New("procs: pool has no workers left")
 
 // A WorkerDiedError says which worker died running a task, and how.
 type WorkerDiedError struct {
 	Pid      int
 	ExitCode int // minus the signal number for a signal, as ExitCode
-
-	started bool // the worker had begun the task (its recorded current task)
 }
 
 func (e *WorkerDiedError) Error() string {
@@ -79,404 +39,706 @@ func (e *WorkerDiedError) Error() string {
 
 func (e *WorkerDiedError) Unwrap() error { return ErrWorkerDied }
 
-// PoolConfig configures NewPool.
+// A TaskError is the error a task's function returned in its worker: its message, and the
+// index (within the inputs of the Map, Imap or ForRange call) of the input it failed on.
+type TaskError struct {
+	Index   int
+	Message string
+}
+
+func (e *TaskError) Error() string { return e.Message }
+
+// PoolConfig configures NewPool. The zero value is a pool of CPUCount() workers.
 type PoolConfig struct {
-	Workers int // processes; 0: CPUCount()
-	Retries int // re-runs of a task whose worker died, on another worker; 0: none
+	// Workers is the number of worker processes; 0 means CPUCount().
+	Workers int
+	// Init, made with InitWith, runs once in each worker before its first task (Python's
+	// initializer and initargs): the place to attach shared arrays a worker keeps in package
+	// variables. A worker whose Init fails does not start: NewPool returns the error.
+	Init Init
+	// MaxTasksPerWorker replaces a worker after it has run this many tasks (chunks), as
+	// Python's maxtasksperchild; 0 means never.
+	MaxTasksPerWorker int
+	// Retries re-runs a task whose worker died, on another worker, up to this many times
+	// (default 0: tasks need not be idempotent). An error or a panic in the task is never
+	// retried.
+	Retries int
+	// Spares is the number of warm spare processes kept ready to replace a worker that dies
+	// or is recycled, so a replacement is a hand-off, not an exec. 0 means 1; a negative value
+	// keeps none. See WarmSpares for the trade-off.
+	Spares int
 }
 
-// task and result are what travel between the pool and a worker, through its two pipes.
-type task struct {
-	ID   uint64
-	Fn   string
-	Args []byte // the codec's []In
+// An Init is a registered entry and its argument, run once in each pool worker before its
+// first task. Make one with InitWith.
+type Init struct {
+	name string
+	arg  reflect.Value
+	late bool
 }
 
-type result struct {
-	ID    uint64
-	Out   []byte // the codec's []Out
-	Err   string
-	Panic bool
-}
-
-type workerArgs struct {
-	Tasks   *ring.PipeOf[task]
-	Results *ring.PipeOf[result]
-	Current *ctypes.Value[uint64] // the ID of the task the worker runs: what its death loses
-}
-
-// poolWorker runs tasks from its pipe until the pool closes it.
-var poolWorker = Entry("procs.poolWorker", func(ctx context.Context, a workerArgs) error {
-	in, err := a.Tasks.Reader()
-	if err != nil {
-		return err
-	}
-	out, err := a.Results.Writer()
-	if err != nil {
-		return err
-	}
-	for {
-		t, err := in.RecvContext(ctx)
-		if errors.Is(err, io.EOF) {
-			return out.Close()
-		}
-		if err != nil {
-			return err
-		}
-		if err := a.Current.Store(t.ID); err != nil {
-			return err
-		}
-		r := runTask(ctx, t)
-		err = out.SendContext(ctx, r)
-		if errors.Is(err, ring.ErrTooLarge) { // outputs too big for one record: say so instead
-			err = out.SendContext(ctx, result{ID: t.ID, Err: fmt.Sprintf("procs: the outputs of a chunk encode beyond the result pipe's record (%v): use a smaller chunk", err)})
-		}
-		if err != nil {
-			return err
-		}
-	}
-})
-
-// runTask runs one task, turning an error or a panic into its result.
-func runTask(ctx context.Context, t task) (r result) {
-	r.ID = t.ID
-	defer func() {
-		if p := recover(); p != nil {
-			r.Out, r.Err, r.Panic = nil, fmt.Sprintf("panic: %v\n\n%s", p, debug.Stack()), true
-		}
-	}()
-	e := lookup(t.Fn)
-	if e == nil || e.call == nil {
-		r.Err = fmt.Sprintf("%v: %q is not a registered Func in this binary", ErrUnknownEntry, t.Fn)
-		return r
-	}
-	out, err := e.call(ctx, t.Args)
-	if err != nil {
-		r.Err = err.Error()
-	}
-	r.Out = out
-	return r
+// InitWith returns the Init that runs e with arg in each worker (Python's Pool(initializer=f,
+// initargs=(arg,))). The argument travels as an entry's argument does: shared objects in it
+// (a RawArray, a Map, a Mutex) arrive attached, and the entry can keep them in package
+// variables for the worker's tasks.
+func InitWith[A any](e *EntryPoint[A], arg A) Init {
+	return Init{name: e.name, arg: reflect.ValueOf(&arg).Elem(), late: e.late}
 }
 
 // A Pool is a set of worker processes running registered Funcs: Python's multiprocessing.Pool.
-// Tasks go to an idle worker through a pipe of its own, results come back through another; a
-// worker that dies fails only the task it was running (ErrWorkerDied, or a re-run with
-// Retries) and is replaced, so the pool never hangs and never breaks. It is safe for use by
-// several goroutines at once.
+//
+// Each worker has two pipes of its own: tasks go in through one, results come back through the
+// other, and a word in shared memory records the task it is running. A worker that dies fails
+// only that task (ErrWorkerDied, or a re-run with Retries); the tasks queued behind it run on
+// another worker; a replacement takes its place. The pool never hangs and never breaks. It is
+// safe for use by several goroutines at once: their jobs share the workers, chunk by chunk.
 type Pool struct {
-	ctx    context.Context
-	cfg    PoolConfig
-	idle   chan *worker
-	nextID atomic.Uint64
-	mu     sync.Mutex
-	all    map[*worker]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	cfg     PoolConfig
+	spares  *spareSet
+	nextID  atomic.Uint64
+	stopCtx func() bool
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	retry   []*poolTask // tasks to run again (their worker died), before new chunks
+	jobs    []poolJob   // jobs with chunks not yet handed out, served in turn
+	state   poolState
+	live    int // slots still running
+	workers map[*worker]struct{}
+	broken  error
+	done    chan struct{} // closed when the last slot has ended
+}
+
+type poolState int
+
+const (
+	poolRunning poolState = iota
+	poolClosing
+	poolTerminated
+)
+
+// A poolJob is a Map, Imap or Apply call in progress: the chunks it hands out and the
+// outputs it takes back.
+type poolJob interface {
+	take() (lo, hi int, ok bool) // the next chunk; under the pool's mu
+	put(s *sender, t *poolTask) error
+	deliver(t *poolTask, h resultHead, payload []byte) error
+	finish(t *poolTask, err error) // t is done: outputs all in, or failed with err
+	over() bool
+	context() context.Context // ends when the job does
+	abandoned() bool          // the caller's context ended
+}
+
+type poolTask struct {
+	id     uint64
+	job    poolJob
+	lo, hi int
+	deaths int
+	bytes  int // its record's size, once sent
 }
 
 type worker struct {
 	proc    *Process
 	current *ctypes.Value[uint64]
-	pipes   [3]interface{ Close() error }
-	in      *ring.WriterOf[task]
-	out     *ring.ReaderOf[result]
+	tasks   *ring.Pipe
+	results *ring.Pipe
+	in      *ring.Writer
+	out     *ring.Reader
 }
 
-// NewPool starts cfg.Workers worker processes (CPUCount() if 0). ctx bounds their lives.
+// NewPool starts cfg.Workers worker processes and returns once each is ready (its Init has
+// run). ctx bounds the pool: when it ends, the workers are stopped and unfinished work fails
+// with ctx's error.
 func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = CPUCount()
 	}
-	if cfg.Workers < 0 || cfg.Retries < 0 {
-		return nil, fmt.Errorf("procs: pool of %d workers with %d retries", cfg.Workers, cfg.Retries)
+	switch {
+	case cfg.Workers < 0 || cfg.Retries < 0 || cfg.MaxTasksPerWorker < 0:
+		return nil, fmt.Errorf("procs: a pool of %d workers, %d retries, %d tasks per worker", cfg.Workers, cfg.Retries, cfg.MaxTasksPerWorker)
+	case cfg.Init.late:
+		return nil, fmt.Errorf("%w: the pool's Init %q", ErrLateEntry, cfg.Init.name)
+	case !mainCalled.Load():
+		return nil, ErrNoMain
 	}
-	p := &Pool{ctx: ctx, cfg: cfg, idle: make(chan *worker, cfg.Workers), all: map[*worker]struct{}{}}
-	for range cfg.Workers {
-		w, err := p.startWorker()
-		if err != nil {
-			_ = p.Terminate()
-			return nil, err
+	if cfg.Spares == 0 {
+		cfg.Spares = 1
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	p := &Pool{ctx: pctx, cancel: cancel, cfg: cfg, workers: map[*worker]struct{}{}, done: make(chan struct{})}
+	p.cond = sync.NewCond(&p.mu)
+	if cfg.Spares > 0 {
+		p.spares = newSpareSet(pctx, cfg.Spares)
+	}
+	// Every worker execs at once; then each is waited for.
+	ws := make([]*worker, cfg.Workers)
+	var err error
+	for i := range ws {
+		if ws[i], err = p.launch(); err != nil {
+			break
 		}
-		p.idle <- w
+	}
+	for _, w := range ws {
+		if w != nil && err == nil {
+			err = p.awaitReady(w)
+		}
+	}
+	if err != nil {
+		for _, w := range ws {
+			if w != nil {
+				p.discard(w)
+			}
+		}
+		p.spares.close()
+		cancel()
+		return nil, err
+	}
+	p.live = len(ws)
+	p.stopCtx = context.AfterFunc(pctx, func() {
+		p.mu.Lock()
+		p.failAllLocked(pctx.Err())
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	for _, w := range ws {
+		go p.runSlot(w)
+	}
+	if p.spares != nil {
+		p.spares.fill()
 	}
 	return p, nil
 }
 
-func (p *Pool) startWorker() (*worker, error) {
-	tp, err := ring.NewPipeOf[task](ring.Capacity(1 << 20))
+// launch makes a worker's pipes and starts its process (from a warm spare when one is ready).
+func (p *Pool) launch() (*worker, error) {
+	tasks, err := ring.NewPipe(ring.Capacity(1 << 20))
 	if err != nil {
 		return nil, err
 	}
-	rp, err := ring.NewPipeOf[result](ring.Capacity(1 << 20))
+	results, err := ring.NewPipe(ring.Capacity(1 << 20))
 	if err != nil {
-		_ = tp.Close()
+		_ = tasks.Close()
 		return nil, err
 	}
 	cur, err := ctypes.NewValue[uint64](0)
 	if err != nil {
-		_, _ = tp.Close(), rp.Close()
+		_, _ = tasks.Close(), results.Close()
 		return nil, err
 	}
-	w := &worker{current: cur, pipes: [3]interface{ Close() error }{tp, rp, cur}}
-	if w.in, err = tp.Writer(); err == nil {
-		w.out, err = rp.Reader()
+	w := &worker{current: cur, tasks: tasks, results: results}
+	if w.in, err = tasks.Writer(); err == nil {
+		w.out, err = results.Reader()
 	}
 	if err == nil {
-		w.proc, err = poolWorker.Start(p.ctx, workerArgs{Tasks: tp, Results: rp, Current: cur})
+		args := []reflect.Value{reflect.ValueOf(workerArgs{Tasks: tasks, Results: results, Current: cur, Init: p.cfg.Init.name})}
+		if p.cfg.Init.name != "" {
+			args = append(args, p.cfg.Init.arg)
+		}
+		w.proc, err = p.spares.start(p.ctx, poolWorkerEntry, args)
 	}
 	if err != nil {
-		_, _, _ = tp.Close(), rp.Close(), cur.Close()
+		p.closePipes(w)
 		return nil, err
 	}
 	p.mu.Lock()
-	p.all[w] = struct{}{}
+	p.workers[w] = struct{}{}
 	p.mu.Unlock()
 	return w, nil
 }
 
-// run sends one task to an idle worker and waits for its result, re-running it on another
-// worker when the first died and Retries allows.
-func (p *Pool) run(ctx context.Context, fn string, args []byte) ([]byte, error) {
-	unstarted := 0
-	for attempt := 0; ; attempt++ {
-		w, err := p.take(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out, err := p.runOn(ctx, w, task{ID: p.nextID.Add(1), Fn: fn, Args: args})
-		var died *WorkerDiedError
-		switch {
-		case errors.As(err, &died) && !died.started && unstarted < 2*p.cfg.Workers+2:
-			unstarted++
-			attempt-- // the worker was dead before it took the task: not a retry
-			continue
-		case errors.As(err, &died) && attempt < p.cfg.Retries:
-			continue
-		}
-		return out, err
-	}
-}
-
-func (p *Pool) take(ctx context.Context) (*worker, error) {
-	select {
-	case w, ok := <-p.idle:
-		if !ok {
-			return nil, ErrPoolClosed
-		}
-		return w, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// runOn runs t on w. w goes back to the idle set after a result, or is replaced if it died.
-func (p *Pool) runOn(ctx context.Context, w *worker, t task) ([]byte, error) {
-	if err := w.in.SendContext(ctx, t); err != nil {
-		p.replace(w)
-		return nil, err
-	}
-	r, err := w.out.RecvContext(ctx)
+// awaitReady waits for the worker's first record: ready, or its Init's failure.
+func (p *Pool) awaitReady(w *worker) error {
+	rec, err := w.out.NextContext(p.ctx)
 	if err != nil {
-		// The worker died (ErrPeerGone), or ctx ended with the task running: either way this
-		// worker cannot be trusted with the next task.
-		_ = w.proc.Kill()
-		_ = w.proc.Join()
-		code := w.proc.ExitCode()
-		cur, _ := w.current.Load()
-		p.replace(w)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		_ = w.proc.JoinContext(p.ctx)
+		if errors.Is(err, ring.ErrPeerGone) || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("procs: pool worker pid %d exited (code %d) before it was ready: %w", w.proc.Pid(), w.proc.ExitCode(), w.proc.WaitContext(p.ctx))
 		}
-		return nil, &WorkerDiedError{Pid: w.proc.Pid(), ExitCode: code, started: cur == t.ID}
+		return err
 	}
-	p.release(w)
-	switch {
-	case r.Panic:
-		return nil, fmt.Errorf("%w: %s", ErrPanic, r.Err)
-	case r.Err != "":
-		return nil, &TaskError{Message: r.Err}
+	h, payload, err := parseResult(rec)
+	if err == nil && h.status == resultInitFailed {
+		err = fmt.Errorf("procs: the pool's Init %q failed in worker pid %d: %s", p.cfg.Init.name, w.proc.Pid(), payload)
+	} else if err == nil && h.status != resultReady {
+		err = fmt.Errorf("%w: a pool worker's first record has status %d", ring.ErrCorrupt, h.status)
 	}
-	return r.Out, nil
+	_ = w.out.Release()
+	return err
 }
 
-// A TaskError is the error a task's function returned in its worker: its message.
-type TaskError struct{ Message string }
+// discard kills a worker and frees its pipes.
+func (p *Pool) discard(w *worker) {
+	_ = w.proc.Kill()
+	_ = w.proc.Join()
+	p.retire(w)
+}
 
-func (e *TaskError) Error() string { return e.Message }
+func (p *Pool) retire(w *worker) {
+	p.mu.Lock()
+	delete(p.workers, w)
+	p.mu.Unlock()
+	p.closePipes(w)
+}
 
-func (p *Pool) release(w *worker) {
+func (p *Pool) closePipes(w *worker) {
+	if w.in != nil {
+		_ = w.in.Close()
+	}
+	if w.out != nil {
+		_ = w.out.Close()
+	}
+	_, _, _ = w.tasks.Close(), w.results.Close(), w.current.Close()
+}
+
+// runSlot drives one worker position for the pool's life: it hands the worker tasks, takes
+// its results, and replaces it when it dies or has run MaxTasksPerWorker tasks.
+func (p *Pool) runSlot(w *worker) {
+	for w != nil {
+		w = p.serve(w)
+	}
+	p.mu.Lock()
+	p.live--
+	last := p.live == 0
+	if last && p.state == poolRunning && p.broken != nil {
+		p.failAllLocked(p.broken)
+	}
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	if last {
+		p.spares.close()
+		p.stopCtx()
+		p.cancel()
+		close(p.done)
+	}
+}
+
+// prefetch is how many tasks a worker may have queued when tasks are short: it keeps the
+// worker busy while its last result travels back. Long tasks get one at a time, so a slow
+// task never holds back work another worker could run.
+const (
+	prefetch  = 8
+	shortTask = 50 * time.Microsecond
+)
+
+// serve runs w until it must go: it returns w's replacement, or nil when the slot ends.
+func (p *Pool) serve(w *worker) *worker {
+	var inflight []*poolTask
+	// A task record is at most a quarter of the pipe, and the records in flight at most a
+	// quarter too: with the quarter the worker may have read but not yet given back, a send
+	// never waits for space while the worker waits for this goroutine to take a result.
+	budget := w.tasks.Capacity() / 4
+	s := &sender{w: w.in, limit: budget - taskHeader, budget: budget, ctx: p.ctx}
+	sent, window := 0, 2
+	recycle := false
+	last := time.Now()
+	var held *poolTask // a task that did not fit beside those in flight
+	gone := func(err error) *worker {
+		if held != nil {
+			inflight = append(inflight, held)
+		}
+		return p.died(w, inflight, err)
+	}
+	for {
+		for !recycle && len(inflight) < window {
+			t := held
+			held = nil
+			if t == nil {
+				t = p.next(len(inflight) == 0)
+			}
+			if t == nil {
+				break
+			}
+			s.inflight = len(inflight)
+			if err := p.send(s, t); err != nil {
+				if errors.Is(err, errTaskFailed) {
+					continue
+				}
+				if errors.Is(err, errPipeFull) {
+					held = t
+					break
+				}
+				inflight = append(inflight, t)
+				return gone(err)
+			}
+			s.pending += t.bytes
+			inflight = append(inflight, t)
+			sent++
+			recycle = p.cfg.MaxTasksPerWorker > 0 && sent >= p.cfg.MaxTasksPerWorker
+		}
+		if len(inflight) == 0 && held != nil {
+			p.requeue(held) // (cannot happen: an empty pipe takes any task)
+			held = nil
+		}
+		if len(inflight) == 0 {
+			if recycle {
+				return p.recycle(w)
+			}
+			p.stop(w) // closing, and nothing left to run
+			return nil
+		}
+		// Wait for the running task's result while its job lasts. A job its caller abandoned
+		// (a context that ended) takes its worker with it: the worker is killed and replaced
+		// (from a warm spare), so the pool is not held by work nobody waits for.
+		head := inflight[0]
+		rec, err := w.out.NextContext(head.job.context())
+		if err != nil && head.job.context().Err() != nil && p.ctx.Err() == nil {
+			if head.job.abandoned() {
+				return gone(err)
+			}
+			rec, err = w.out.NextContext(p.ctx) // it failed elsewhere: take this result anyway
+		}
+		if err != nil {
+			return gone(err)
+		}
+		h, payload, err := parseResult(rec)
+		t := inflight[0]
+		if err == nil && h.id != t.id {
+			err = fmt.Errorf("%w: a result for task %d where task %d was due", ring.ErrCorrupt, h.id, t.id)
+		}
+		if err != nil {
+			_ = w.out.Release()
+			return gone(err)
+		}
+		switch h.status {
+		case resultOK:
+			err = t.job.deliver(t, h, payload)
+		case resultError:
+			err = &TaskError{Index: t.lo + h.start, Message: string(payload)}
+		case resultPanic:
+			err = fmt.Errorf("%w: input %d: %s", ErrPanic, t.lo+h.start, payload)
+		case resultArgs:
+			err = fmt.Errorf("%w: %s", ErrArgs, payload)
+		case resultUnknown:
+			err = fmt.Errorf("%w: %s", ErrUnknownEntry, payload)
+		default:
+			err = fmt.Errorf("%w: a result with status %d", ring.ErrCorrupt, h.status)
+		}
+		_ = w.out.Release()
+		if h.last || err != nil {
+			if !h.last { // a failure sent mid-task: the stream is out of step
+				t.job.finish(t, err)
+				inflight = inflight[1:]
+				return gone(err)
+			}
+			t.job.finish(t, err)
+			s.pending -= t.bytes
+			inflight = inflight[1:]
+			now := time.Now()
+			if now.Sub(last) < shortTask {
+				window = prefetch
+			} else {
+				window = 1
+			}
+			last = now
+		}
+	}
+}
+
+// errTaskFailed: send failed the task itself (its inputs could not be encoded), not the pipe.
+var errTaskFailed = errors.New("procs: task failed before it was sent")
+
+// send puts t into the worker's task pipe. A chunk too large for one record is split, its
+// second half going back to the front of the queue.
+func (p *Pool) send(s *sender, t *poolTask) error {
+	for {
+		err := t.job.put(s, t)
+		if errors.Is(err, errSplit) && t.hi-t.lo > 1 {
+			mid := t.lo + (t.hi-t.lo)/2
+			rest := &poolTask{id: p.nextID.Add(1), job: t.job, lo: mid, hi: t.hi}
+			t.hi = mid
+			p.requeue(rest)
+			continue
+		}
+		var pe *pipeError
+		if err != nil && !errors.As(err, &pe) && !errors.Is(err, errPipeFull) {
+			t.job.finish(t, err)
+			return errTaskFailed
+		}
+		return err
+	}
+}
+
+// next returns the next task to run: a re-run first, then the next chunk of each job in turn.
+// With block, it waits for one; it returns nil when the pool is closing and nothing is left,
+// when it was terminated, or (without block) when there is nothing to run now.
+func (p *Pool) next(block bool) *poolTask {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
-		p.retire(w)
-		return
+	for {
+		if p.state == poolTerminated || p.ctx.Err() != nil {
+			return nil
+		}
+		for len(p.retry) > 0 {
+			t := p.retry[0]
+			p.retry = p.retry[1:]
+			if !t.job.over() {
+				return t
+			}
+		}
+		for len(p.jobs) > 0 {
+			j := p.jobs[0]
+			lo, hi, ok := j.take()
+			if !ok {
+				p.jobs = p.jobs[1:]
+				continue
+			}
+			if len(p.jobs) > 1 { // round robin between jobs
+				p.jobs = append(p.jobs[1:], j)
+			}
+			return &poolTask{id: p.nextID.Add(1), job: j, lo: lo, hi: hi}
+		}
+		if !block || p.state != poolRunning {
+			return nil
+		}
+		p.cond.Wait()
 	}
-	p.idle <- w
 }
 
-// replace retires w and starts a worker in its place.
-func (p *Pool) replace(w *worker) {
+func (p *Pool) requeue(ts ...*poolTask) {
 	p.mu.Lock()
-	p.retire(w)
-	closed := p.closed
+	p.retry = append(ts, p.retry...)
+	p.cond.Broadcast()
 	p.mu.Unlock()
-	if closed {
-		return
-	}
-	nw, err := p.startWorker()
-	if err != nil {
-		return // the pool runs one worker short; the next replacement tries again
-	}
-	p.release(nw)
 }
 
-// retire ends a worker: its task pipe closes (the worker returns), and its pipes detach. The
-// caller holds p.mu.
-func (p *Pool) retire(w *worker) {
-	delete(p.all, w)
-	_ = w.in.Close()
-	_ = w.out.Close()
-	for _, c := range w.pipes {
-		_ = c.Close()
+// submit queues a job's chunks.
+func (p *Pool) submit(j poolJob) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.state != poolRunning:
+		return ErrPoolClosed
+	case p.ctx.Err() != nil:
+		return p.ctx.Err()
+	case p.live == 0 && p.broken != nil:
+		return p.broken
 	}
+	p.jobs = append(p.jobs, j)
+	p.cond.Broadcast()
+	return nil
 }
+
+// died handles a worker that is gone (or cannot be trusted): the task it was running fails
+// with a WorkerDiedError or runs again, the ones queued behind it run elsewhere, and a
+// replacement takes its place.
+func (p *Pool) died(w *worker, inflight []*poolTask, cause error) *worker {
+	_ = w.proc.Kill()
+	_ = w.proc.Join()
+	running, _ := w.current.Load()
+	died := &WorkerDiedError{Pid: w.proc.Pid(), ExitCode: w.proc.ExitCode()}
+	p.retire(w)
+	var again []*poolTask
+	for i, t := range inflight {
+		switch {
+		case p.endErr() != nil:
+			t.job.finish(t, p.endErr())
+		case i == 0 && running == t.id:
+			if t.deaths++; t.deaths > p.cfg.Retries {
+				t.job.finish(t, died)
+				continue
+			}
+			again = append(again, t)
+		default:
+			again = append(again, t) // it never started
+		}
+	}
+	if len(again) > 0 {
+		p.requeue(again...)
+	}
+	if p.endErr() != nil {
+		return nil
+	}
+	_ = cause // the death itself is what the tasks report
+	return p.replacement()
+}
+
+// endErr is why the pool's tasks can no longer run: Terminate or the pool's context.
+func (p *Pool) endErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == poolTerminated {
+		return ErrPoolClosed
+	}
+	return p.ctx.Err()
+}
+
+// replacement starts a worker in place of one that went; after three failed starts in a row
+// the slot gives up, and the pool runs one worker short (or, if it was the last, is broken).
+func (p *Pool) replacement() *worker {
+	var err error
+	for range 3 {
+		var w *worker
+		if w, err = p.launch(); err == nil {
+			if err = p.awaitReady(w); err == nil {
+				return w
+			}
+			p.discard(w)
+		}
+		if p.endErr() != nil {
+			return nil
+		}
+	}
+	p.mu.Lock()
+	p.broken = fmt.Errorf("%w: %w", ErrPoolBroken, err)
+	p.mu.Unlock()
+	return nil
+}
+
+// recycle replaces a worker that has run MaxTasksPerWorker tasks: the replacement starts
+// while the old one finishes and exits.
+func (p *Pool) recycle(w *worker) *worker {
+	nw, err := p.launch()
+	p.stop(w)
+	if err == nil {
+		if err = p.awaitReady(nw); err == nil {
+			return nw
+		}
+		p.discard(nw)
+	}
+	if p.endErr() != nil {
+		return nil
+	}
+	return p.replacement()
+}
+
+// stop ends an idle worker: its task pipe closes, it returns, and it is reaped.
+func (p *Pool) stop(w *worker) {
+	_ = w.in.Close()
+	for {
+		if _, err := w.out.NextContext(p.ctx); err != nil {
+			break // io.EOF: it closed its end and returns
+		}
+	}
+	if w.proc.JoinContext(p.ctx) != nil {
+		_ = w.proc.Kill()
+		_ = w.proc.Join()
+	}
+	p.retire(w)
+}
+
+// failAllLocked fails every queued task and job with err. The caller holds p.mu.
+func (p *Pool) failAllLocked(err error) {
+	for _, t := range p.retry {
+		t.job.finish(t, err)
+	}
+	p.retry = nil
+	for _, j := range p.jobs {
+		j.finish(nil, err)
+	}
+	p.jobs = nil
+}
+
+// Workers returns the number of worker processes the pool runs.
+func (p *Pool) Workers() int { return p.cfg.Workers }
 
 // Pids returns the pids of the pool's workers (a snapshot).
 func (p *Pool) Pids() []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []int
-	for w := range p.all {
+	for w := range p.workers {
 		out = append(out, w.proc.Pid())
 	}
 	return out
 }
 
-// Close stops taking tasks, lets the workers finish what they run, and waits for them to exit.
-func (p *Pool) Close() error { return p.shut(false) }
+// Close is Python's close followed by join: the pool takes no more work, the work already
+// given to it runs to the end, and Close returns once every worker has exited. Use Terminate
+// to stop at once.
+func (p *Pool) Close() error {
+	if err := p.shut(poolClosing); err != nil {
+		return err
+	}
+	<-p.done
+	return nil
+}
 
-// Terminate kills every worker at once; tasks in flight fail.
-func (p *Pool) Terminate() error { return p.shut(true) }
-
-func (p *Pool) shut(kill bool) error {
+// Terminate kills every worker at once, as Python's terminate; work in flight or queued fails
+// with ErrPoolClosed. It returns once the workers are reaped.
+func (p *Pool) Terminate() error {
+	if err := p.shut(poolTerminated); err != nil {
+		return err
+	}
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	for w := range p.workers {
+		_ = w.proc.Kill()
+	}
+	p.mu.Unlock()
+	<-p.done
+	return nil
+}
+
+// Join waits until the pool has shut down (after Close or Terminate, perhaps called by
+// another goroutine) and every worker has exited, or until ctx ends.
+func (p *Pool) Join(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *Pool) shut(to poolState) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == poolTerminated || p.state == to {
 		return ErrPoolClosed
 	}
-	p.closed = true
-	var procs []*Process
-	for w := range p.all {
-		procs = append(procs, w.proc)
+	p.state = to
+	if to == poolTerminated {
+		p.failAllLocked(ErrPoolClosed)
 	}
-	// Idle workers retire now; busy ones when their task ends (release).
-	for {
-		select {
-		case w := <-p.idle:
-			p.retire(w)
-			continue
-		default:
-		}
-		break
-	}
-	close(p.idle)
-	p.mu.Unlock()
-	var errs []error
-	for _, pr := range procs {
-		if kill {
-			_ = pr.Kill()
-		}
-		if err := pr.Join(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	p.cond.Broadcast()
+	return nil
 }
 
-// Map runs fn on every input across the pool and returns the outputs in input order: Python's
-// Pool.map. Inputs go in chunks (chunk: inputs per task; 0 picks about four chunks per
-// worker, as Python does). The first failing task's error is returned (a TaskError, ErrPanic
-// with the worker's stack, or a WorkerDiedError); the outputs of tasks that succeeded are still
-// in the slice.
-func Map[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []In, chunk int) ([]Out, error) {
-	if fn.late {
-		return nil, fmt.Errorf("%w: %q", ErrLateEntry, fn.name)
-	}
-	if chunk <= 0 {
-		chunk = max(1, (len(inputs)+4*p.cfg.Workers-1)/(4*max(p.cfg.Workers, 1)))
-	}
-	outs := make([]Out, len(inputs))
-	var mu sync.Mutex // guards next and first
-	next := 0
-	var first error
-	fail := func(err error) {
-		mu.Lock()
-		if first == nil {
-			first = err
-		}
-		mu.Unlock()
-	}
-	// claim encodes the next chunk, halving it until it fits a record; ok is false when the
-	// inputs are used up or a chunk could not be encoded.
-	claim := func() (lo, hi int, args []byte, ok bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if next >= len(inputs) || first != nil {
-			return 0, 0, nil, false
-		}
-		lo, hi = next, min(next+chunk, len(inputs))
-		args, err := codec.Marshal(inputs[lo:hi])
-		for err == nil && len(args) > maxTaskBytes && hi-lo > 1 {
-			hi = lo + (hi-lo)/2
-			args, err = codec.Marshal(inputs[lo:hi])
-		}
-		if err != nil {
-			first = fmt.Errorf("%w: %w", ErrEncode, codec.AtPath(err, fmt.Sprintf("inputs[%d:%d]", lo, hi)))
-			return 0, 0, nil, false
-		}
-		next = hi
-		return lo, hi, args, true
-	}
-	// As many senders as workers, each encoding its next chunk just before it sends it: no
-	// goroutine per chunk, no encoded inputs held beyond those in flight.
-	var wg sync.WaitGroup
-	for range max(p.cfg.Workers, 1) {
-		wg.Go(func() {
-			for {
-				lo, hi, args, ok := claim()
-				if !ok {
-					return
-				}
-				b, err := p.run(ctx, fn.name, args)
-				var chunkOut []Out
-				if err == nil {
-					err = codec.Unmarshal(b, &chunkOut)
-				}
-				if err == nil && len(chunkOut) != hi-lo {
-					err = fmt.Errorf("procs: %d outputs for %d inputs", len(chunkOut), hi-lo)
-				}
-				if err != nil {
-					fail(err)
-					return
-				}
-				copy(outs[lo:hi], chunkOut)
-			}
-		})
-	}
-	wg.Wait()
-	return outs, first
+// A pipeError is a failure of the worker's pipe (not of the task): the worker is gone.
+type pipeError struct{ err error }
+
+func (e *pipeError) Error() string { return e.err.Error() }
+func (e *pipeError) Unwrap() error { return e.err }
+
+// errSplit: a chunk encodes beyond one record; send splits it.
+var errSplit = errors.New("procs: chunk too large for one record")
+
+// errPipeFull: the task would not fit beside those in flight; it waits for a result first.
+var errPipeFull = errors.New("procs: task pipe budget spent")
+
+// sender writes task records into a worker's pipe.
+type sender struct {
+	w        *ring.Writer
+	limit    int // the longest task payload
+	budget   int // the most bytes of records in flight
+	pending  int // bytes of records in flight
+	inflight int // records in flight
+	ctx      context.Context
+	enc      codec.Encoder
+	scratch  []byte
 }
 
-// maxTaskBytes bounds an encoded chunk: a quarter of a worker's 1 MiB task pipe, half its
-// longest record.
-const maxTaskBytes = 256 << 10
-
-// Apply runs fn on one input in a worker and returns its output: Python's Pool.apply.
-func Apply[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], in In) (Out, error) {
-	outs, err := Map(ctx, p, fn, []In{in}, 1)
-	if err != nil || len(outs) == 0 {
-		var zero Out
-		return zero, err
+// record reserves a task record with n bytes of payload and fills its header.
+// With shared, the payload starts with a table of the handles of shared objects in the
+// inputs (a uint32 length, then the table).
+func (s *sender) record(t *poolTask, key uint64, n int, shared bool) ([]byte, error) {
+	size := taskHeader + n + 64 // with its record header and any line padding
+	if s.inflight > 0 && s.pending+size > s.budget {
+		return nil, errPipeFull
 	}
-	return outs[0], nil
+	t.bytes = size
+	b, err := s.w.ReserveContext(s.ctx, taskHeader+n)
+	if err != nil {
+		return nil, &pipeError{err}
+	}
+	putTaskHeader(b, t.id, key, t.hi-t.lo, shared)
+	return b[taskHeader:], nil
+}
+
+func (s *sender) commit() error {
+	if err := s.w.Commit(); err != nil {
+		return &pipeError{err}
+	}
+	return nil
 }

@@ -61,7 +61,7 @@ func TestPoolMap(t *testing.T) {
 	for i := range in {
 		in[i] = int64(i)
 	}
-	out, err := procs.Map(t.Context(), p, poolSquare, in, 0)
+	out, err := procs.Map(t.Context(), p, poolSquare, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestPoolMap(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
-			out, err := procs.Map(t.Context(), p, poolSquare, []int64{int64(g), 3}, 1)
+			out, err := procs.Map(t.Context(), p, poolSquare, []int64{int64(g), 3}, procs.Chunk(1))
 			if err != nil || out[0] != int64(g*g) || out[1] != 9 {
 				t.Errorf("goroutine %d: %v %v", g, out, err)
 			}
@@ -108,7 +108,7 @@ func TestPoolErrorsAndPanics(t *testing.T) {
 		t.Fatalf("a panic: %v", err)
 	}
 	// The pool keeps working.
-	if out, err := procs.Map(t.Context(), p, failOn, []int{1, 2, 3}, 1); err != nil || strings.Join(out, ",") != "1,2,3" {
+	if out, err := procs.Map(t.Context(), p, failOn, []int{1, 2, 3}, procs.Chunk(1)); err != nil || strings.Join(out, ",") != "1,2,3" {
 		t.Fatalf("after the failures: %v %v", out, err)
 	}
 }
@@ -153,7 +153,7 @@ func TestPoolWorkerKilledMidTask(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the task's caller hangs")
 		}
-		if out, err := procs.Map(t.Context(), p, poolSquare, []int64{2, 3, 4}, 1); err != nil || out[2] != 16 {
+		if out, err := procs.Map(t.Context(), p, poolSquare, []int64{2, 3, 4}, procs.Chunk(1)); err != nil || out[2] != 16 {
 			t.Fatalf("after the kill: %v %v", out, err)
 		}
 		_ = p.Terminate()
@@ -169,7 +169,7 @@ func TestPoolBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Terminate()
-	if _, err := procs.Map(t.Context(), p, poolSquare, []int64{1}, 1); err != nil {
+	if _, err := procs.Map(t.Context(), p, poolSquare, []int64{1}, procs.Chunk(1)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
@@ -201,7 +201,7 @@ func BenchmarkPoolTask(b *testing.B) {
 		b.Run("impl=shmkit/"+c.name, func(b *testing.B) {
 			in := make([]int64, b.N)
 			b.ResetTimer()
-			if _, err := procs.Map(b.Context(), p, noop, in, c.chunk); err != nil {
+			if _, err := procs.Map(b.Context(), p, noop, in, procs.Chunk(c.chunk)); err != nil {
 				b.Fatal(err)
 			}
 		})

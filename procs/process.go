@@ -27,7 +27,7 @@ const DefaultGracePeriod = 2 * time.Second
 // signal) as an error, as exec.Cmd.Wait does; Join does not judge the exit, as Python's join()
 // does (check ExitCode).
 type Process struct {
-	name   string
+	name   atomic.Pointer[string] // a warm spare is renamed when it is handed its entry
 	daemon bool
 	pid    int
 	proc   *os.Process
@@ -106,7 +106,8 @@ func start(cmd *exec.Cmd, name string, o *options, childEnds []*os.File, statusR
 		cmd.Stderr = o.stderr
 	}
 	cmd.Env = append(cmd.Env, o.env...)
-	p := &Process{name: name, daemon: o.daemon, done: make(chan struct{})}
+	p := &Process{daemon: o.daemon, done: make(chan struct{})}
+	p.name.Store(&name)
 	var err error
 	if pdeath {
 		started := make(chan error, 1)
@@ -172,7 +173,7 @@ func (p *Process) wait(cmd *exec.Cmd, statusR, lifeline *os.File) {
 func (p *Process) finish(ps *os.ProcessState, werr error, st childStatus) {
 	if ps == nil {
 		p.code = -1
-		p.err = fmt.Errorf("procs: %s (pid %d): %w", p.name, p.pid, werr)
+		p.err = fmt.Errorf("procs: %s (pid %d): %w", p.Name(), p.pid, werr)
 		return
 	}
 	code, signaled := exitCode(ps)
@@ -180,7 +181,7 @@ func (p *Process) finish(ps *os.ProcessState, werr error, st childStatus) {
 	if code == 0 {
 		return
 	}
-	e := &ExitError{Name: p.name, Pid: p.pid, Code: code, Message: st.msg}
+	e := &ExitError{Name: p.Name(), Pid: p.pid, Code: code, Message: st.msg}
 	switch {
 	case signaled:
 		e.cause = ErrSignaled
@@ -207,7 +208,7 @@ func (p *Process) String() string {
 	if p.daemon {
 		daemon = " daemon"
 	}
-	return fmt.Sprintf("<Process name=%q pid=%d %s%s>", p.name, p.pid, state, daemon)
+	return fmt.Sprintf("<Process name=%q pid=%d %s%s>", p.Name(), p.pid, state, daemon)
 }
 
 // JoinAll waits for every child this process started that is not a daemon, as Python's
@@ -234,7 +235,7 @@ func JoinAllContext(ctx context.Context) error {
 func (p *Process) Pid() int { return p.pid }
 
 // Name returns the child's name.
-func (p *Process) Name() string { return p.name }
+func (p *Process) Name() string { return *p.name.Load() }
 
 // Done returns a channel that is closed when the child has exited and been reaped.
 func (p *Process) Done() <-chan struct{} { return p.done }
@@ -302,7 +303,7 @@ func (p *Process) signalOrDone(send func(*os.Process) error) error {
 		return nil
 	}
 	if err := send(p.proc); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("procs: signal %s (pid %d): %w", p.name, p.pid, err)
+		return fmt.Errorf("procs: signal %s (pid %d): %w", p.Name(), p.pid, err)
 	}
 	return nil
 }

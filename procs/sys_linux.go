@@ -3,6 +3,7 @@
 package procs
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
@@ -47,4 +48,26 @@ func watchLifeline(f *os.File) {
 	if n, err := unix.Read(fd, b[:]); n == 0 && err == nil {
 		dieWithParent()
 	}
+}
+
+// peerFDs: a process can open another's descriptor through /proc (same user).
+const peerFDs = true
+
+// openPeerFD opens the file behind descriptor fd of process pid.
+func openPeerFD(pid, fd int) (uintptr, error) {
+	f, err := unix.Open(fmt.Sprintf("/proc/%d/fd/%d", pid, fd), unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("procs: open descriptor %d of pid %d: %w", fd, pid, err)
+	}
+	return uintptr(f), nil
+}
+
+// msgNoSignal: a send to a spare that died returns EPIPE instead of raising SIGPIPE.
+const msgNoSignal = unix.MSG_NOSIGNAL
+
+// msgCmsgCloexec: descriptors received in a hand-off are close-on-exec from the start.
+const msgCmsgCloexec = unix.MSG_CMSG_CLOEXEC
+
+func socketpair() ([2]int, error) {
+	return unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 }

@@ -19,3 +19,6 @@ func watchLifeline(f *os.File) { watchInBackground(f) }
 
 // dieWithParent ends a daemon child whose parent is gone.
 func dieWithParent() { os.Exit(1) }
+
+// fileID: no device and inode here; segments are told apart by name.
+func fileID(uintptr) (dev, ino uint64, err error) { return 0, 0, nil }

@@ -78,3 +78,12 @@ func exitCode(ps *os.ProcessState) (int, bool) {
 	}
 	return ps.ExitCode(), false
 }
+
+// fileID is the device and inode of the open file fd.
+func fileID(fd uintptr) (dev, ino uint64, err error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(fd), &st); err != nil {
+		return 0, 0, fmt.Errorf("procs: fstat: %w", err)
+	}
+	return uint64(st.Dev), uint64(st.Ino), nil
+}

@@ -1,0 +1,403 @@
+package procs_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/testmain"
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/shm"
+)
+
+type nap struct {
+	I int
+	D time.Duration
+}
+
+var napEcho = procs.Func("procs.napEcho", func(ctx context.Context, n nap) (int, error) {
+	time.Sleep(n.D)
+	return n.I, nil
+})
+
+var pidOf = procs.Func("procs.pidOf", func(ctx context.Context, _ int32) (int, error) { return os.Getpid(), nil })
+
+func newPool(t *testing.T, cfg procs.PoolConfig) *procs.Pool {
+	t.Helper()
+	p, err := procs.NewPool(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Terminate() })
+	return p
+}
+
+// Imap yields in input order, each output as soon as it and those before it are in: the fast
+// first inputs come out long before the slow last one is done.
+func TestPoolImapYieldsInOrderAsResultsArrive(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 2})
+	in := []nap{{0, 10 * time.Millisecond}, {1, 10 * time.Millisecond}, {2, 10 * time.Millisecond}, {3, 10 * time.Millisecond}, {4, time.Second}}
+	start := time.Now()
+	var got []int
+	var at []time.Duration
+	for v, err := range procs.Imap(t.Context(), p, napEcho, in, procs.Chunk(1)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+		at = append(at, time.Since(start))
+	}
+	if !slices.Equal(got, []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("Imap order: %v", got)
+	}
+	if at[3] > at[4]-500*time.Millisecond {
+		t.Fatalf("the fourth output came at %v, the last at %v: not streamed", at[3], at[4])
+	}
+}
+
+// ImapUnordered yields every output exactly once, the quick ones before the slow one.
+func TestPoolImapUnordered(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 2})
+	in := []nap{{0, 600 * time.Millisecond}}
+	for i := 1; i < 50; i++ {
+		in = append(in, nap{i, time.Millisecond})
+	}
+	var got []int
+	for v, err := range procs.ImapUnordered(t.Context(), p, napEcho, in, procs.Chunk(1)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if got[0] == 0 {
+		t.Fatalf("the slow input came first: %v", got)
+	}
+	slices.Sort(got)
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("ImapUnordered yielded %v", got)
+		}
+	}
+	// Breaking out early stops the job, and the pool goes on.
+	n := 0
+	for range procs.ImapUnordered(t.Context(), p, napEcho, in, procs.Chunk(1)) {
+		if n++; n == 3 {
+			break
+		}
+	}
+	if v, err := procs.Apply(t.Context(), p, poolSquare, 7); err != nil || v != 49 {
+		t.Fatalf("after an early break: %v %v", v, err)
+	}
+	// An error ends the loop as its last pair.
+	var last error
+	count := 0
+	for _, err := range procs.Imap(t.Context(), p, failOn, []int{1, 2, 13, 4}, procs.Chunk(1)) {
+		count++
+		last = err
+	}
+	var te *procs.TaskError
+	if !errors.As(last, &te) || te.Index != 2 || count != 3 {
+		t.Fatalf("Imap over a failing input: %d pairs, last %v", count, last)
+	}
+}
+
+func TestPoolFutures(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 2})
+	f := procs.MapAsync(t.Context(), p, napEcho, []nap{{1, 300 * time.Millisecond}, {2, 0}})
+	if f.Ready() || f.Successful() {
+		t.Fatal("ready at once")
+	}
+	short, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	if err := f.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait with a short context: %v", err)
+	}
+	out, err := f.Get(t.Context())
+	if err != nil || !slices.Equal(out, []int{1, 2}) || !f.Ready() || !f.Successful() {
+		t.Fatalf("Get: %v %v ready=%v ok=%v", out, err, f.Ready(), f.Successful())
+	}
+	a := procs.ApplyAsync(t.Context(), p, poolSquare, 9)
+	b := procs.ApplyAsync(t.Context(), p, failOn, 13)
+	if v, err := a.Get(t.Context()); err != nil || v != 81 {
+		t.Fatalf("ApplyAsync: %v %v", v, err)
+	}
+	var te *procs.TaskError
+	if _, err := b.Get(t.Context()); !errors.As(err, &te) || b.Successful() || !b.Ready() {
+		t.Fatalf("a failing ApplyAsync: %v", err)
+	}
+}
+
+// initArgs reach each worker's Init, which counts itself in shared memory and leaves a value
+// for the worker's tasks in a package variable, as Python initializers do.
+type initArgs struct {
+	Count *ctypes.Value[int64]
+	Tag   string
+}
+
+var initTag string
+
+var poolInit = procs.Entry("procs.poolInit", func(ctx context.Context, a initArgs) error {
+	if a.Tag == "fail" {
+		return errors.New("init refuses")
+	}
+	if _, err := a.Count.Add(1); err != nil {
+		return err
+	}
+	initTag = a.Tag + "@" + strings.Repeat("!", 1)
+	return nil
+})
+
+var readTag = procs.Func("procs.readTag", func(ctx context.Context, _ int32) (string, error) { return initTag, nil })
+
+func TestPoolInitRunsOncePerWorker(t *testing.T) {
+	count, err := ctypes.NewValue[int64](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer count.Close()
+	p := newPool(t, procs.PoolConfig{Workers: 2, Init: procs.InitWith(poolInit, initArgs{Count: count, Tag: "hello"})})
+	out, err := procs.Map(t.Context(), p, readTag, make([]int32, 20), procs.Chunk(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range out {
+		if s != "hello@!" {
+			t.Fatalf("a task saw %q", s)
+		}
+	}
+	if n, _ := count.Load(); n != 2 {
+		t.Fatalf("Init ran %d times for 2 workers", n)
+	}
+	if _, err := procs.NewPool(t.Context(), procs.PoolConfig{Workers: 2, Init: procs.InitWith(poolInit, initArgs{Count: count, Tag: "fail"})}); err == nil || !strings.Contains(err.Error(), "init refuses") {
+		t.Fatalf("a failing Init: %v", err)
+	}
+}
+
+// MaxTasksPerWorker replaces a worker after that many tasks: the pids change.
+func TestPoolRecyclesWorkers(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 1, MaxTasksPerWorker: 2})
+	pids, err := procs.Map(t.Context(), p, pidOf, make([]int32, 7), procs.Chunk(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[int]int{}
+	for _, pid := range pids {
+		per[pid]++
+	}
+	if len(per) != 4 {
+		t.Fatalf("7 tasks, 2 per worker: %d workers (%v)", len(per), pids)
+	}
+	for pid, n := range per {
+		if n > 2 {
+			t.Fatalf("pid %d ran %d tasks", pid, n)
+		}
+	}
+}
+
+var lateFn *procs.Fn[int, int]
+
+func TestPoolBadInputs(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 1})
+	lateFn = procs.Func("procs.late", func(ctx context.Context, x int) (int, error) { return x, nil })
+	if _, err := procs.Apply(t.Context(), p, lateFn, 1); !errors.Is(err, procs.ErrLateEntry) {
+		t.Errorf("a Func registered after Main: %v", err)
+	}
+	if _, err := procs.Map(t.Context(), p, poolSquare, []int64{1}, procs.Chunk(-1)); err == nil {
+		t.Error("a negative chunk")
+	}
+	if _, err := procs.NewPool(t.Context(), procs.PoolConfig{Workers: 1, MaxTasksPerWorker: -1}); err == nil {
+		t.Error("negative MaxTasksPerWorker")
+	}
+	func() {
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(r.(string), "cannot travel") {
+				t.Errorf("a Func whose output is a chan: %v", r)
+			}
+		}()
+		procs.Func("procs.chanOut", func(ctx context.Context, x int) (chan int, error) { return nil, nil })
+	}()
+	// An output that cannot be encoded at run time (an unregistered type in an interface) fails
+	// its task with the reason, and the pool goes on.
+	if _, err := procs.Apply(t.Context(), p, anyOut, 1); err == nil || !strings.Contains(err.Error(), "encoding") {
+		t.Errorf("an output that cannot be encoded: %v", err)
+	}
+	if v, err := procs.Apply(t.Context(), p, poolSquare, 3); err != nil || v != 9 {
+		t.Errorf("after it: %v %v", v, err)
+	}
+	if _, err := procs.Map(t.Context(), nil, poolSquare, []int64{1}); err == nil {
+		t.Error("a nil pool")
+	}
+	if out, err := procs.Map(t.Context(), p, poolSquare, nil); err != nil || len(out) != 0 {
+		t.Errorf("no inputs: %v %v", out, err)
+	}
+}
+
+type unregistered struct{ X int }
+
+var anyOut = procs.Func("procs.anyOut", func(ctx context.Context, x int) (any, error) { return unregistered{x}, nil })
+
+// Cancelling a Map stops it at once; the worker running the abandoned task is replaced.
+func TestPoolCancelAndTerminate(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 2})
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	start := time.Now()
+	in := make([]time.Duration, 20)
+	for i := range in {
+		in[i] = time.Second
+	}
+	if _, err := procs.Map(ctx, p, slow, in, procs.Chunk(1)); !errors.Is(err, context.Canceled) || time.Since(start) > 3*time.Second {
+		t.Fatalf("a cancelled Map: %v after %v", err, time.Since(start))
+	}
+	if v, err := procs.Apply(t.Context(), p, poolSquare, 4); err != nil || v != 16 {
+		t.Fatalf("after the cancellation: %v %v", v, err)
+	}
+	f := procs.MapAsync(t.Context(), p, slow, in, procs.Chunk(1))
+	time.Sleep(50 * time.Millisecond)
+	start = time.Now()
+	if err := p.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Get(t.Context()); !errors.Is(err, procs.ErrPoolClosed) || time.Since(start) > 3*time.Second {
+		t.Fatalf("work cut short by Terminate: %v after %v", err, time.Since(start))
+	}
+	if err := p.Join(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := procs.Apply(t.Context(), p, poolSquare, 1); !errors.Is(err, procs.ErrPoolClosed) {
+		t.Fatalf("after Terminate: %v", err)
+	}
+}
+
+// Close lets queued work finish, then the workers exit.
+func TestPoolCloseFinishesWork(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 2})
+	f := procs.MapAsync(t.Context(), p, napEcho, []nap{{1, 100 * time.Millisecond}, {2, 100 * time.Millisecond}, {3, 100 * time.Millisecond}}, procs.Chunk(1))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := f.Get(t.Context()); err != nil || !slices.Equal(out, []int{1, 2, 3}) {
+		t.Fatalf("work queued before Close: %v %v", out, err)
+	}
+	if len(p.Pids()) != 0 {
+		t.Fatalf("workers left after Close: %v", p.Pids())
+	}
+}
+
+type scaleArgs struct {
+	Data *ctypes.RawArray[float64]
+	By   float64
+}
+
+var scale = procs.Func("procs.scale", func(ctx context.Context, s procs.Span[scaleArgs]) (struct{}, error) {
+	xs := s.Arg.Data.Slice()
+	if s.Lo <= 500_000 && 500_000 < s.Hi && s.Arg.By < 0 {
+		return struct{}{}, errors.New("negative factor")
+	}
+	for i := s.Lo; i < s.Hi; i++ {
+		xs[i] *= s.Arg.By
+	}
+	return struct{}{}, nil
+})
+
+// ForRange works in place on a shared array passed in every span: anonymous and named.
+func TestPoolForRange(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 2})
+	const n = 1_000_003
+	for _, named := range []bool{false, true} {
+		var arr *ctypes.RawArray[float64]
+		var err error
+		if named {
+			arr, err = ctypes.CreateRawArray[float64](testmain.Name(t), n)
+		} else {
+			arr, err = ctypes.NewRawArray[float64](n)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs := arr.Slice()
+		for i := range xs {
+			xs[i] = float64(i)
+		}
+		for range 2 { // the second pass reuses the workers' mappings
+			if err := procs.ForRange(t.Context(), p, scale, n, scaleArgs{Data: arr, By: 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, x := range xs {
+			if x != 4*float64(i) {
+				t.Fatalf("named=%v: xs[%d] = %v", named, i, x)
+			}
+		}
+		err = procs.ForRange(t.Context(), p, scale, n, scaleArgs{Data: arr, By: -1}, procs.Chunk(1000))
+		var te *procs.TaskError
+		if !errors.As(err, &te) || te.Index != 500_000 {
+			t.Fatalf("a failing span: %v", err)
+		}
+		_ = arr.Close()
+		if named {
+			_ = shm.Remove(testmain.Name(t))
+		}
+	}
+}
+
+// TestFaultPoolKillMidMap: a worker SIGKILLed at a random moment of a Map never hangs it: with
+// Retries the Map completes with every output right; without, it fails with ErrWorkerDied or
+// (the kill came between tasks) completes.
+func TestFaultPoolKillMidMap(t *testing.T) {
+	runs := testmain.FaultRuns() / 10
+	p := newPool(t, procs.PoolConfig{Workers: 2, Retries: 1})
+	in := make([]nap, 40)
+	for i := range in {
+		in[i] = nap{i, 2 * time.Millisecond}
+	}
+	var completed, died atomic.Int32
+	for range max(runs, 3) {
+		pids := p.Pids()
+		f := procs.MapAsync(t.Context(), p, napEcho, in, procs.Chunk(1))
+		time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
+		_ = syscall.Kill(pids[rand.IntN(len(pids))], syscall.SIGKILL)
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		out, err := f.Get(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			t.Fatal("the Map hangs after a worker was killed")
+		case err != nil:
+			t.Fatalf("with Retries 1: %v", err)
+		}
+		for i, v := range out {
+			if v != i {
+				t.Fatalf("out[%d] = %d", i, v)
+			}
+		}
+		completed.Add(1)
+	}
+	q := newPool(t, procs.PoolConfig{Workers: 2})
+	for range max(runs, 3) {
+		pids := q.Pids()
+		f := procs.MapAsync(t.Context(), q, napEcho, in, procs.Chunk(1))
+		time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
+		_ = syscall.Kill(pids[rand.IntN(len(pids))], syscall.SIGKILL)
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		_, err := f.Get(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			t.Fatal("the Map hangs after a worker was killed")
+		case errors.Is(err, procs.ErrWorkerDied):
+			died.Add(1)
+		case err != nil:
+			t.Fatalf("without retries: %v", err)
+		}
+	}
+	t.Logf("with retries: %d completed; without: %d failed with ErrWorkerDied", completed.Load(), died.Load())
+}
