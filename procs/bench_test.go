@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/internal/testmain"
+	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -19,15 +20,22 @@ import (
 //	               entry): the floor every re-exec spawn pays
 //	entry          an entry that returns nil
 //	entry-segment  an entry given an anonymous segment it writes to
+//	entry-warm     entry-segment handed to a warm spare (WarmSpares), which the other rounds
+//	               give time to be up again
 //
 // Interleaving keeps the machine's drift out of the comparison. It reports each one's median
-// and 90th percentile in milliseconds; ns/op is one round of all three.
+// and 90th percentile in milliseconds, and warm-vs-exec, the ratio of entry-warm's median to
+// exec-noop's; ns/op is one round of all four.
 func BenchmarkStartJoin(b *testing.B) {
 	s, err := shm.Anonymous(4096)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	if err := procs.WarmSpares(1); err != nil {
+		b.Fatal(err)
+	}
+	defer procs.WarmSpares(0)
 	impls := []struct {
 		name string
 		run  func() error
@@ -37,8 +45,9 @@ func BenchmarkStartJoin(b *testing.B) {
 			cmd.Env = append(os.Environ(), testmain.NoopEnv+"=1")
 			return cmd.Run()
 		}},
-		{"entry", func() error { return act.Run(b.Context(), modeArgs{"ok"}) }},
-		{"entry-segment", func() error { return touch.Run(b.Context(), segArgs{Seg: s}) }},
+		{"entry", func() error { return act.Run(b.Context(), modeArgs{"ok"}, procs.Spare(false)) }},
+		{"entry-segment", func() error { return touch.Run(b.Context(), segArgs{Seg: s}, procs.Spare(false)) }},
+		{"entry-warm", func() error { return touch.Run(b.Context(), segArgs{Seg: s}) }},
 	}
 	d := make([][]time.Duration, len(impls))
 	for b.Loop() {
@@ -55,6 +64,7 @@ func BenchmarkStartJoin(b *testing.B) {
 		b.ReportMetric(float64(d[i][len(d[i])/2])/1e6, impl.name+"-ms-p50")
 		b.ReportMetric(float64(d[i][len(d[i])*9/10])/1e6, impl.name+"-ms-p90")
 	}
+	b.ReportMetric(float64(d[3][len(d[3])/2])/float64(d[0][len(d[0])/2]), "warm-vs-exec")
 }
 
 // pyStartJoin is CPython's multiprocessing doing what BenchmarkStartJoin does, in each start

@@ -140,6 +140,9 @@ type poolTask struct {
 }
 
 type worker struct {
+	life    context.Context // ends with the process, the pool, or an abandoned head task
+	end     context.CancelFunc
+	head    atomic.Pointer[poolTask] // the task whose result the slot waits for
 	proc    *Process
 	current *ctypes.Value[uint64]
 	tasks   *ring.Pipe
@@ -172,19 +175,29 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	if cfg.Spares > 0 {
 		p.spares = newSpareSet(pctx, cfg.Spares)
 	}
-	// Every worker execs at once; then each is waited for.
+	// Every worker is launched and waited for at once: the execs overlap.
 	ws := make([]*worker, cfg.Workers)
-	var err error
+	errs := make([]error, cfg.Workers)
+	var wg sync.WaitGroup
 	for i := range ws {
-		if ws[i], err = p.launch(); err != nil {
-			break
-		}
+		wg.Go(func() {
+			// A worker is a warm spare when WarmSpares keeps some ready; else the child execs
+			// first, as a spare, while its pipes are made, and is handed its spec after.
+			// Where spares are not supported, launch execs it with the spec.
+			global := globalSpares.Load()
+			sp := global.take()
+			if sp != nil {
+				global.fill()
+			} else {
+				sp, _ = execSpare(pctx)
+			}
+			if ws[i], errs[i] = p.launch(sp); errs[i] == nil {
+				errs[i] = p.awaitReady(ws[i])
+			}
+		})
 	}
-	for _, w := range ws {
-		if w != nil && err == nil {
-			err = p.awaitReady(w)
-		}
-	}
+	wg.Wait()
+	err := errors.Join(errs...)
 	if err != nil {
 		for _, w := range ws {
 			if w != nil {
@@ -211,20 +224,30 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 	return p, nil
 }
 
-// launch makes a worker's pipes and starts its process (from a warm spare when one is ready).
-func (p *Pool) launch() (*worker, error) {
+// launch makes a worker's pipes and starts its process: in sp if not nil, else in a warm
+// spare if one is ready, else by exec.
+func (p *Pool) launch(sp *spare) (*worker, error) {
 	tasks, err := ring.NewPipe(ring.Capacity(1 << 20))
 	if err != nil {
+		if sp != nil {
+			sp.discard()
+		}
 		return nil, err
 	}
 	results, err := ring.NewPipe(ring.Capacity(1 << 20))
 	if err != nil {
 		_ = tasks.Close()
+		if sp != nil {
+			sp.discard()
+		}
 		return nil, err
 	}
 	cur, err := ctypes.NewValue[uint64](0)
 	if err != nil {
 		_, _ = tasks.Close(), results.Close()
+		if sp != nil {
+			sp.discard()
+		}
 		return nil, err
 	}
 	w := &worker{current: cur, tasks: tasks, results: results}
@@ -236,12 +259,26 @@ func (p *Pool) launch() (*worker, error) {
 		if p.cfg.Init.name != "" {
 			args = append(args, p.cfg.Init.arg)
 		}
-		w.proc, err = p.spares.start(p.ctx, poolWorkerEntry, args)
+		if sp != nil {
+			w.proc, err = startIn(p.ctx, sp, poolWorkerEntry, args)
+		} else {
+			w.proc, err = p.spares.start(p.ctx, poolWorkerEntry, args)
+		}
+	} else if sp != nil {
+		sp.discard()
 	}
 	if err != nil {
 		p.closePipes(w)
 		return nil, err
 	}
+	w.life, w.end = context.WithCancel(p.ctx)
+	go func() {
+		select {
+		case <-w.proc.Done():
+			w.end()
+		case <-w.life.Done():
+		}
+	}()
 	p.mu.Lock()
 	p.workers[w] = struct{}{}
 	p.mu.Unlock()
@@ -250,7 +287,7 @@ func (p *Pool) launch() (*worker, error) {
 
 // awaitReady waits for the worker's first record: ready, or its Init's failure.
 func (p *Pool) awaitReady(w *worker) error {
-	rec, err := w.out.NextContext(p.ctx)
+	rec, err := w.out.NextContext(w.life)
 	if err != nil {
 		_ = w.proc.JoinContext(p.ctx)
 		if errors.Is(err, ring.ErrPeerGone) || errors.Is(err, io.EOF) {
@@ -283,6 +320,9 @@ func (p *Pool) retire(w *worker) {
 }
 
 func (p *Pool) closePipes(w *worker) {
+	if w.end != nil {
+		w.end()
+	}
 	if w.in != nil {
 		_ = w.in.Close()
 	}
@@ -381,14 +421,11 @@ func (p *Pool) serve(w *worker) *worker {
 		// Wait for the running task's result while its job lasts. A job its caller abandoned
 		// (a context that ended) takes its worker with it: the worker is killed and replaced
 		// (from a warm spare), so the pool is not held by work nobody waits for.
-		head := inflight[0]
-		rec, err := w.out.NextContext(head.job.context())
-		if err != nil && head.job.context().Err() != nil && p.ctx.Err() == nil {
-			if head.job.abandoned() {
-				return gone(err)
-			}
-			rec, err = w.out.NextContext(p.ctx) // it failed elsewhere: take this result anyway
-		}
+		// w.life ends when the worker's process exits (so its death is seen at once, not at
+		// the ring's next liveness check), when the pool's context ends, or when the job of
+		// the task at its head is abandoned (abandon).
+		w.head.Store(inflight[0])
+		rec, err := w.out.NextContext(w.life)
 		if err != nil {
 			return gone(err)
 		}
@@ -503,6 +540,18 @@ func (p *Pool) requeue(ts ...*poolTask) {
 	p.mu.Unlock()
 }
 
+// abandon interrupts the slots waiting for a result of job j, whose caller gave up: each
+// such worker is killed and replaced.
+func (p *Pool) abandon(j poolJob) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for w := range p.workers {
+		if t := w.head.Load(); t != nil && t.job == j && w.end != nil {
+			w.end()
+		}
+	}
+}
+
 // submit queues a job's chunks.
 func (p *Pool) submit(j poolJob) error {
 	p.mu.Lock()
@@ -570,7 +619,7 @@ func (p *Pool) replacement() *worker {
 	var err error
 	for range 3 {
 		var w *worker
-		if w, err = p.launch(); err == nil {
+		if w, err = p.launch(nil); err == nil {
 			if err = p.awaitReady(w); err == nil {
 				return w
 			}
@@ -589,7 +638,7 @@ func (p *Pool) replacement() *worker {
 // recycle replaces a worker that has run MaxTasksPerWorker tasks: the replacement starts
 // while the old one finishes and exits.
 func (p *Pool) recycle(w *worker) *worker {
-	nw, err := p.launch()
+	nw, err := p.launch(nil)
 	p.stop(w)
 	if err == nil {
 		if err = p.awaitReady(nw); err == nil {

@@ -128,7 +128,10 @@ func (j *mapJob[In, Out]) start(ctx context.Context) {
 		j.finish(nil, nil)
 		return
 	}
-	j.unwatch = context.AfterFunc(ctx, func() { j.finish(nil, ctx.Err()) })
+	j.unwatch = context.AfterFunc(ctx, func() {
+		j.finish(nil, ctx.Err())
+		j.p.abandon(j)
+	})
 	if err := j.p.submit(j); err != nil {
 		j.finish(nil, err)
 	}

@@ -3,6 +3,7 @@ package procs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -206,7 +207,7 @@ var lateFn *procs.Fn[int, int]
 
 func TestPoolBadInputs(t *testing.T) {
 	p := newPool(t, procs.PoolConfig{Workers: 1})
-	lateFn = procs.Func("procs.late", func(ctx context.Context, x int) (int, error) { return x, nil })
+	lateFn = procs.Func(fmt.Sprintf("procs.late-%d", time.Now().UnixNano()), func(ctx context.Context, x int) (int, error) { return x, nil })
 	if _, err := procs.Apply(t.Context(), p, lateFn, 1); !errors.Is(err, procs.ErrLateEntry) {
 		t.Errorf("a Func registered after Main: %v", err)
 	}

@@ -42,6 +42,7 @@ type Option func(*options)
 type options struct {
 	name           string
 	daemon         bool
+	noSpare        bool
 	stdout, stderr io.Writer
 	env            []string
 	grace          time.Duration
@@ -69,6 +70,10 @@ func WithName(name string) Option { return func(o *options) { o.name = name } }
 // child cannot watch a pipe, so on Linux it gets SIGKILL through the parent-death signal;
 // elsewhere Daemon has no effect on a Command.
 func Daemon(on bool) Option { return func(o *options) { o.daemon = on } }
+
+// Spare chooses whether this start may take a warm spare when WarmSpares keeps some (true,
+// the default); Spare(false) always execs.
+func Spare(on bool) Option { return func(o *options) { o.noSpare = !on } }
 
 // Stdout sends the child's standard output to w (default: the parent's os.Stdout).
 func Stdout(w io.Writer) Option { return func(o *options) { o.stdout = w } }

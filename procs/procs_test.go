@@ -194,12 +194,19 @@ type spawnArgs struct {
 	Out     *shm.Segment
 	Daemon  bool
 	Command bool // start sleep(1) through procs.Command instead of an entry
+	Warm    bool // start the entry in a warm spare
 }
 
 // spawner starts a sleeping grandchild, publishes its pid and start time, then sleeps itself.
 var spawner = procs.Entry("procs.spawner", func(ctx context.Context, a spawnArgs) error {
 	var p *procs.Process
 	var err error
+	if a.Warm {
+		if err := procs.WarmSpares(1); err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond) // for the spare to be up
+	}
 	if a.Command {
 		p, err = procs.Command(context.Background(), "sleep", []string{"3600"}, procs.Daemon(a.Daemon)).Start()
 	} else {
@@ -219,14 +226,14 @@ var spawner = procs.Entry("procs.spawner", func(ctx context.Context, a spawnArgs
 })
 
 // grandchild starts spawner, waits for the grandchild's pid, and SIGKILLs the spawner.
-func grandchild(t *testing.T, daemon, command bool) (pid int, start uint64) {
+func grandchild(t *testing.T, daemon, command bool, warm ...bool) (pid int, start uint64) {
 	t.Helper()
 	out, err := shm.Anonymous(4096)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	p, err := spawner.Start(t.Context(), spawnArgs{Out: out, Daemon: daemon, Command: command})
+	p, err := spawner.Start(t.Context(), spawnArgs{Out: out, Daemon: daemon, Command: command, Warm: len(warm) > 0 && warm[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +248,10 @@ func grandchild(t *testing.T, daemon, command bool) (pid int, start uint64) {
 	if !pidinfo.Alive(pid, start) {
 		t.Fatal("grandchild not running")
 	}
+	if env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid)); len(warm) > 0 && warm[0] && !strings.Contains(string(env), "SHMKIT_ENTRY=procs.spare") {
+		_ = p.Kill()
+		t.Fatal("the grandchild was not a warm spare")
+	}
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -248,11 +259,13 @@ func grandchild(t *testing.T, daemon, command bool) (pid int, start uint64) {
 	return pid, start
 }
 
-// An entry child dies through its lifeline, a Command child through the parent-death signal.
+// An entry child dies through its lifeline, a Command child through the parent-death signal,
+// and an entry handed to a warm spare through the spare's socket, its lifeline.
 func TestDaemonDiesWithParent(t *testing.T) {
-	for _, command := range []bool{false, true} {
-		t.Run(fmt.Sprintf("command=%v", command), func(t *testing.T) {
-			pid, start := grandchild(t, true, command)
+	for _, c := range []struct{ command, warm bool }{{false, false}, {true, false}, {false, true}} {
+		t.Run(fmt.Sprintf("command=%v/warm=%v", c.command, c.warm), func(t *testing.T) {
+			pid, start := grandchild(t, true, c.command, c.warm)
+
 			for deadline := time.Now().Add(5 * time.Second); pidinfo.Alive(pid, start); time.Sleep(5 * time.Millisecond) {
 				if time.Now().After(deadline) {
 					_ = syscall.Kill(pid, syscall.SIGKILL)

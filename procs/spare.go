@@ -113,30 +113,24 @@ func (s *spareSet) take() *spare {
 func (s *spareSet) start(ctx context.Context, entryName string, args []reflectValue) (*Process, error) {
 	if sp := s.take(); sp != nil {
 		s.fill()
-		sh, spec, err := encodeSpec(args)
-		if err != nil {
-			s.put(sp)
-			return nil, err
-		}
-		defer sh.closeFiles()
-		name := fmt.Sprintf("%s-%d", entryName, childSeq.Add(1))
-		p, err := sp.handOff(ctx, entryName, name, spec, sh, DefaultGracePeriod)
-		if err == nil {
-			return p, nil
+		p, err := startIn(ctx, sp, entryName, args)
+		if err == nil || errors.Is(err, ErrEncode) {
+			return p, err
 		}
 	}
 	return startEntry(ctx, entryName, nil, args...)
 }
 
-// put gives back a spare that was not used.
-func (s *spareSet) put(sp *spare) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+// startIn hands the entry with args to the spare sp (which is used up, whatever happens).
+func startIn(ctx context.Context, sp *spare, entryName string, args []reflectValue) (*Process, error) {
+	sh, spec, err := encodeSpec(args)
+	if err != nil {
 		sp.discard()
-		return
+		return nil, err
 	}
-	s.idle = append(s.idle, sp)
+	defer sh.closeFiles()
+	name := fmt.Sprintf("%s-%d", entryName, childSeq.Add(1))
+	return sp.handOff(ctx, entryName, name, spec, sh, DefaultGracePeriod)
 }
 
 // close ends the idle spares and waits for any being started.

@@ -25,6 +25,14 @@ func (s *spareSet) start(ctx context.Context, entryName string, args []reflectVa
 	return startEntry(ctx, entryName, nil, args...)
 }
 
+func execSpare(context.Context) (*spare, error) { return nil, ErrNotSupported }
+
+func startIn(context.Context, *spare, string, []reflectValue) (*Process, error) {
+	return nil, ErrNotSupported
+}
+
+func (sp *spare) discard() {}
+
 func (sp *spare) handOff(context.Context, string, string, []byte, *sharer, time.Duration) (*Process, error) {
 	return nil, ErrNotSupported
 }

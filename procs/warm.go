@@ -46,5 +46,5 @@ func WarmSpares(n int) error {
 
 // spareOK reports whether a start with these options can use a warm spare.
 func (o *options) spareOK() bool {
-	return o.daemon && o.stdout == os.Stdout && o.stderr == os.Stderr && len(o.env) == 0 && globalSpares.Load() != nil
+	return !o.noSpare && o.daemon && o.stdout == os.Stdout && o.stderr == os.Stderr && len(o.env) == 0 && globalSpares.Load() != nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Segment pages are reserved at create (fallocate) and charged to the creator's memory cgroup.
@@ -23,6 +25,33 @@ const noLimit = 1 << 62
 // tightest of every memory cgroup this process is in (v1 or v2, and their ancestors, as limit
 // minus usage) and of the machine (MemAvailable plus SwapFree: shared memory can be swapped).
 // ok is false when nothing could be read.
+// headroomFor is memoryHeadroom, read again only when need is more than an eighth of what the
+// last reading (under a second old) found free: the reading costs a quarter of a millisecond
+// (/proc and cgroup files), more than creating a small segment, and a request that small
+// cannot be what exhausts the memory the last reading saw.
+func headroomFor(need int64) (free int64, where string, ok bool) {
+	headroomMu.Lock()
+	defer headroomMu.Unlock()
+	if h := lastHeadroom; h.ok && time.Since(h.at) < time.Second && need <= h.free/8 {
+		return h.free, h.where, true
+	}
+	free, where, ok = memoryHeadroom()
+	lastHeadroom = headroomReading{free: free, where: where, ok: ok, at: time.Now()}
+	return free, where, ok
+}
+
+type headroomReading struct {
+	free  int64
+	where string
+	ok    bool
+	at    time.Time
+}
+
+var (
+	headroomMu   sync.Mutex
+	lastHeadroom headroomReading
+)
+
 func memoryHeadroom() (free int64, where string, ok bool) {
 	free = noLimit
 	if avail, okm := meminfo(); okm {

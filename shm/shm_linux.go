@@ -43,7 +43,7 @@ func allocate(fd int, name string, total int64) error {
 	if allocateHook != nil {
 		allocateHook() // tests hold two creates here, both past the check
 	}
-	if free, where, ok := memoryHeadroom(); ok && need > free {
+	if free, where, ok := headroomFor(need); ok && need > free {
 		return fmt.Errorf("%w: segment %q needs %s but %s leaves %s; reserving it would get a process "+
 			"killed by the OOM killer. Ask for less, or raise the limit", ErrNoSpace, name, human(need), where, human(free))
 	}

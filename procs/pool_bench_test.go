@@ -1,0 +1,248 @@
+package procs_test
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/testmain"
+	"github.com/shmkit/shmkit/procs"
+)
+
+func p50(d []time.Duration) float64 {
+	slices.Sort(d)
+	return float64(d[len(d)/2]) / 1e6
+}
+
+// BenchmarkPoolStart: a pool of CPUCount() workers, from NewPool to every worker ready (no
+// warm spares), beside one exec start+join of this same binary (exec-noop in
+// BenchmarkStartJoin) and CPUCount() of them at once, interleaved. pool-vs-exec is the ratio of
+// the medians (goal ≤ 1.5). pool-ready-warm is the same pool made while WarmSpares keeps
+// CPUCount() spares up.
+func BenchmarkPoolStart(b *testing.B) {
+	var pool, warm, floor, all []time.Duration
+	noop := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), testmain.NoopEnv+"=1")
+		return cmd
+	}
+	for b.Loop() {
+		t := time.Now()
+		if err := noop().Run(); err != nil {
+			b.Fatal(err)
+		}
+		floor = append(floor, time.Since(t))
+		// CPUCount() such execs at once: what the machine allows a pool's start.
+		t = time.Now()
+		cmds := make([]*exec.Cmd, procs.CPUCount())
+		for i := range cmds {
+			cmds[i] = noop()
+			if err := cmds[i].Start(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, c := range cmds {
+			_ = c.Wait()
+		}
+		all = append(all, time.Since(t))
+		t = time.Now()
+		p, err := procs.NewPool(b.Context(), procs.PoolConfig{Spares: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pool = append(pool, time.Since(t))
+		_ = p.Terminate()
+		// The same, its workers taken from warm spares (WarmSpares), given time to be up.
+		if err := procs.WarmSpares(procs.CPUCount()); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		t = time.Now()
+		p, err = procs.NewPool(b.Context(), procs.PoolConfig{Spares: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		warm = append(warm, time.Since(t))
+		_ = p.Terminate()
+		_ = procs.WarmSpares(0)
+	}
+	b.ReportMetric(p50(warm), "pool-ready-warm-ms-p50")
+	e, q := p50(floor), p50(pool)
+	b.ReportMetric(e, "exec-noop-ms-p50")
+	b.ReportMetric(q, "pool-ready-ms-p50")
+	b.ReportMetric(q/e, "pool-vs-exec")
+	b.ReportMetric(p50(all), "exec-noop-all-cpus-ms-p50")
+	b.ReportMetric(float64(procs.CPUCount()), "workers")
+}
+
+var hang = procs.Func("procs.hang", func(ctx context.Context, _ int32) (int32, error) {
+	time.Sleep(time.Hour)
+	return 0, nil
+})
+
+// BenchmarkPoolRecovery: a one-worker pool's worker is SIGKILLed in the middle of a task.
+// kill-to-error is the time until the task's caller has its ErrWorkerDied; kill-to-served the
+// time until the next task has run on the replacement. With the pool's warm spare (the
+// default) and without (Spares: -1), interleaved.
+func BenchmarkPoolRecovery(b *testing.B) {
+	pools := map[string]*procs.Pool{}
+	for _, c := range []struct {
+		name   string
+		spares int
+	}{{"spare", 1}, {"exec", -1}} {
+		p, err := procs.NewPool(b.Context(), procs.PoolConfig{Workers: 1, Spares: c.spares})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Terminate()
+		pools[c.name] = p
+	}
+	d := map[string][]time.Duration{}
+	for b.Loop() {
+		for _, name := range []string{"spare", "exec"} {
+			p := pools[name]
+			f := procs.ApplyAsync(b.Context(), p, hang, 0)
+			time.Sleep(20 * time.Millisecond) // let the task start, and the spare be up
+			pid := p.Pids()[0]
+			t := time.Now()
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			if _, err := f.Get(b.Context()); err == nil {
+				b.Fatal("the task survived its worker")
+			}
+			d[name+"-kill-to-error"] = append(d[name+"-kill-to-error"], time.Since(t))
+			if _, err := procs.Apply(b.Context(), p, poolSquare, 2); err != nil {
+				b.Fatal(err)
+			}
+			d[name+"-kill-to-served"] = append(d[name+"-kill-to-served"], time.Since(t))
+		}
+	}
+	for k, v := range d {
+		b.ReportMetric(p50(v), k+"-ms-p50")
+	}
+}
+
+// countPrimes counts the primes in [lo, hi) by trial division: CPU-bound, no memory traffic.
+func countPrimes(lo, hi int64) int64 {
+	var n int64
+	for x := max(lo, 2); x < hi; x++ {
+		prime := true
+		for d := int64(2); d*d <= x; d++ {
+			if x%d == 0 {
+				prime = false
+				break
+			}
+		}
+		if prime {
+			n++
+		}
+	}
+	return n
+}
+
+type primeRange struct{ Lo, Hi int64 }
+
+var primesIn = procs.Func("procs.primesIn", func(ctx context.Context, r primeRange) (int64, error) { return countPrimes(r.Lo, r.Hi), nil })
+
+type kernelArgs struct {
+	X     *ctypes.RawArray[float64]
+	Steps int64
+}
+
+// kernel is a compute-bound kernel applied in place to X[lo:hi].
+func kernel(xs []float64, steps int64) {
+	for i := range xs {
+		v := xs[i]
+		for range steps {
+			v = math.Sqrt(v*v+1) * 0.5
+		}
+		xs[i] = v
+	}
+}
+
+var kernelSpan = procs.Func("procs.kernelSpan", func(ctx context.Context, s procs.Span[kernelArgs]) (struct{}, error) {
+	kernel(s.Arg.X.Slice()[s.Lo:s.Hi], s.Arg.Steps)
+	return struct{}{}, nil
+})
+
+// BenchmarkPoolSpeedup: CPU-bound work on a pool of CPUCount() workers beside the same Go code
+// run serially in this process, interleaved. primes: the primes below 3 M in 64 chunks.
+// forrange: a compute-bound kernel over a shared RawArray[float64] of 1 M, in place, with
+// ForRange. speedup is serial time over pool time (goal ≥ 1.9 on 2 cores).
+func BenchmarkPoolSpeedup(b *testing.B) {
+	p, err := procs.NewPool(b.Context(), procs.PoolConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Terminate()
+	const limit, chunks = 3_000_000, 64
+	ranges := make([]primeRange, chunks)
+	for i := range ranges {
+		ranges[i] = primeRange{int64(i) * limit / chunks, int64(i+1) * limit / chunks}
+	}
+	const n, steps = 1 << 20, 40
+	arr, err := ctypes.NewRawArray[float64](n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer arr.Close()
+	b.Run("work=primes", func(b *testing.B) {
+		var serial, pooled []time.Duration
+		for b.Loop() {
+			t := time.Now()
+			var want int64
+			for _, r := range ranges {
+				want += countPrimes(r.Lo, r.Hi)
+			}
+			serial = append(serial, time.Since(t))
+			t = time.Now()
+			got, err := procs.Map(b.Context(), p, primesIn, ranges, procs.Chunk(1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			pooled = append(pooled, time.Since(t))
+			var sum int64
+			for _, c := range got {
+				sum += c
+			}
+			if sum != want || want != 216816 {
+				b.Fatalf("%d primes from the pool, %d serially (want 216816)", sum, want)
+			}
+		}
+		b.ReportMetric(p50(serial), "serial-ms-p50")
+		b.ReportMetric(p50(pooled), "pool-ms-p50")
+		b.ReportMetric(p50(serial)/p50(pooled), "speedup")
+	})
+	b.Run("work=forrange", func(b *testing.B) {
+		var serial, pooled []time.Duration
+		xs := arr.Slice()
+		for b.Loop() {
+			for i := range xs {
+				xs[i] = float64(i)
+			}
+			t := time.Now()
+			kernel(xs, steps)
+			serial = append(serial, time.Since(t))
+			want := xs[n-1]
+			for i := range xs {
+				xs[i] = float64(i)
+			}
+			t = time.Now()
+			if err := procs.ForRange(b.Context(), p, kernelSpan, n, kernelArgs{X: arr, Steps: steps}); err != nil {
+				b.Fatal(err)
+			}
+			pooled = append(pooled, time.Since(t))
+			if xs[n-1] != want {
+				b.Fatalf("the pool computed %v, serially %v", xs[n-1], want)
+			}
+		}
+		b.ReportMetric(p50(serial), "serial-ms-p50")
+		b.ReportMetric(p50(pooled), "pool-ms-p50")
+		b.ReportMetric(p50(serial)/p50(pooled), "speedup")
+	})
+}
