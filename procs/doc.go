@@ -39,6 +39,43 @@
 // Command wires any executable (Python, C) to segments through environment variables and
 // inherited fds.
 //
+// # Pool
+//
+// A Pool is Python's multiprocessing.Pool: worker processes that run registered functions.
+//
+//	var square = procs.Func("square", func(ctx context.Context, x int64) (int64, error) { return x * x, nil })
+//
+//	pool, err := procs.NewPool(ctx, procs.PoolConfig{})  // CPUCount() workers
+//	defer pool.Close()
+//	out, err := procs.Map(ctx, pool, square, inputs)     // pool.map
+//	for v, err := range procs.Imap(ctx, pool, square, inputs) { … }
+//	v, err := procs.Apply(ctx, pool, square, 12)         // pool.apply
+//	f := procs.MapAsync(ctx, pool, square, inputs)       // pool.map_async; f.Get(ctx)
+//	err = procs.ForRange(ctx, pool, kernel, n, args)     // spans of [0, n) over shared arrays
+//
+// Python name → shmkit: Pool(n, initializer, initargs, maxtasksperchild) → NewPool with
+// PoolConfig{Workers, Init: InitWith(entry, arg), MaxTasksPerWorker}; map, map_async, imap,
+// imap_unordered, apply, apply_async → Map, MapAsync, Imap, ImapUnordered, Apply, ApplyAsync;
+// starmap → Map over a struct input; chunksize → Chunk(n) (automatic by default); close + join
+// → Close; join → Join; terminate → Terminate.
+//
+// Inputs and outputs of fixed size with no pointers are copied as raw bytes through each
+// worker's pipes in shared memory, with no encoding; other Go values go through the codec
+// (shared objects as handles, attached once per worker). A task's error or panic comes back
+// with the worker's message (and stack). A worker killed mid-task (SIGKILL, the OOM killer)
+// fails only that task, with a *WorkerDiedError, or runs it again elsewhere under Retries; the
+// worker is replaced from a warm spare and the pool goes on: it never hangs, where CPython's
+// Pool does (bpo-22393). Cancelling a call's context returns at once with its error, and the
+// workers still running its tasks are replaced.
+//
+// # Warm spares
+//
+// A spare is a child exec'd ahead of time that waits, idle, for an entry to run; handing it
+// one costs a message on a socket instead of an exec (Python's forkserver, without fork). A
+// pool keeps one for its replacements (PoolConfig.Spares); WarmSpares(n) keeps n for
+// Entry.Start. Each idle spare holds a Go runtime's memory, and runs the binary as it was when
+// the spare started. Spares need unix sockets: on Windows every start is an exec.
+//
 // # Caveats
 //
 // Linux is where this package is tested. macOS and Windows builds compile but have not been

@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"reflect"
@@ -90,6 +91,7 @@ type mapJob[In, Out any] struct {
 	next   int // under p.mu
 
 	ended   atomic.Bool
+	use     sync.RWMutex // held (read) while a slot encodes the job's inputs
 	mu      sync.Mutex
 	left    int // inputs whose outputs are not all in
 	err     error
@@ -128,10 +130,12 @@ func (j *mapJob[In, Out]) start(ctx context.Context) {
 		j.finish(nil, nil)
 		return
 	}
+	j.mu.Lock()
 	j.unwatch = context.AfterFunc(ctx, func() {
 		j.finish(nil, ctx.Err())
 		j.p.abandon(j)
 	})
+	j.mu.Unlock()
 	if err := j.p.submit(j); err != nil {
 		j.finish(nil, err)
 	}
@@ -152,7 +156,23 @@ func (j *mapJob[In, Out]) take() (lo, hi int, ok bool) {
 	return lo, hi, true
 }
 
+// errJobOver: the job ended before this task was sent; its inputs are no longer read.
+var errJobOver = errors.New("procs: job over")
+
+// wait returns once the job is over and no slot reads its inputs any more: after it, the
+// caller may close or reuse what the inputs hold.
+func (j *mapJob[In, Out]) wait() {
+	<-j.done
+	j.use.Lock()
+	j.use.Unlock() //nolint:staticcheck // an empty critical section: waiting out the readers
+}
+
 func (j *mapJob[In, Out]) put(s *sender, t *poolTask) error {
+	j.use.RLock()
+	defer j.use.RUnlock()
+	if j.over() {
+		return errJobOver
+	}
 	ins := j.ins[t.lo:t.hi]
 	c := j.fn.in
 	if c.flat {
@@ -277,7 +297,7 @@ func MapAsync[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs
 		return f
 	}
 	go func() {
-		<-j.done
+		j.wait()
 		f.val, f.err = j.outs, j.err
 		if f.err != nil {
 			f.val = nil
@@ -305,7 +325,7 @@ func Map[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []In
 		return nil, err
 	}
 	j.start(ctx)
-	<-j.done
+	j.wait()
 	if j.err != nil {
 		return nil, j.err
 	}
@@ -379,6 +399,7 @@ func imap[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []I
 			}
 		}
 		j.start(jctx)
+		defer func() { cancel(); j.wait() }() // a loop that stops early ends the job first
 		next := 0 // ordered: the next index to yield
 		for next < len(inputs) || !ordered {
 			j.mu.Lock()

@@ -402,3 +402,34 @@ func TestFaultPoolKillMidMap(t *testing.T) {
 	}
 	t.Logf("with retries: %d completed; without: %d failed with ErrWorkerDied", completed.Load(), died.Load())
 }
+
+var killSelf = procs.Func("procs.killSelf", func(ctx context.Context, _ int32) (int32, error) {
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	time.Sleep(time.Hour)
+	return 0, nil
+})
+
+// A task that kills every worker it touches stops after its retries, with the last death's
+// error, and the pool goes on with fresh workers.
+func TestPoolTaskThatKillsEveryWorker(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 2, Retries: 2})
+	before := p.Pids()
+	_, err := procs.Apply(t.Context(), p, killSelf, 0)
+	var died *procs.WorkerDiedError
+	if !errors.As(err, &died) || died.ExitCode != -9 {
+		t.Fatalf("a task that kills its worker: %v", err)
+	}
+	if v, err := procs.Apply(t.Context(), p, poolSquare, 6); err != nil || v != 36 {
+		t.Fatalf("after it: %v %v", v, err)
+	}
+	after := p.Pids()
+	gone := 0
+	for _, pid := range before {
+		if !slices.Contains(after, pid) {
+			gone++
+		}
+	}
+	if len(after) != 2 || gone < 1 {
+		t.Fatalf("workers before %v, after %v: the killed ones were not replaced", before, after)
+	}
+}
