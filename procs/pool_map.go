@@ -400,7 +400,7 @@ func imap[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []I
 		}
 		j.start(jctx)
 		defer func() { cancel(); j.wait() }() // a loop that stops early ends the job first
-		next := 0 // ordered: the next index to yield
+		next := 0                             // ordered: the next index to yield
 		for next < len(inputs) || !ordered {
 			j.mu.Lock()
 			var todo []span
