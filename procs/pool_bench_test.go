@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -173,7 +175,9 @@ var kernelSpan = procs.Func("procs.kernelSpan", func(ctx context.Context, s proc
 // BenchmarkPoolSpeedup: CPU-bound work on a pool of CPUCount() workers beside the same Go code
 // run serially in this process, interleaved. primes: the primes below 3 M in 64 chunks.
 // forrange: a compute-bound kernel over a shared RawArray[float64] of 1 M, in place, with
-// ForRange. speedup is serial time over pool time (goal ≥ 1.9 on 2 cores).
+// ForRange. speedup is serial time over pool time (goal ≥ 1.9 on 2 cores);
+// goroutines-speedup is the same work split over CPUCount() goroutines of this process, the
+// ceiling the machine allows.
 func BenchmarkPoolSpeedup(b *testing.B) {
 	p, err := procs.NewPool(b.Context(), procs.PoolConfig{})
 	if err != nil {
@@ -192,7 +196,7 @@ func BenchmarkPoolSpeedup(b *testing.B) {
 	}
 	defer arr.Close()
 	b.Run("work=primes", func(b *testing.B) {
-		var serial, pooled []time.Duration
+		var serial, pooled, goroutines []time.Duration
 		for b.Loop() {
 			t := time.Now()
 			var want int64
@@ -200,6 +204,19 @@ func BenchmarkPoolSpeedup(b *testing.B) {
 				want += countPrimes(r.Lo, r.Hi)
 			}
 			serial = append(serial, time.Since(t))
+			t = time.Now()
+			var wg sync.WaitGroup
+			var par atomic.Int64
+			next := atomic.Int64{}
+			for range procs.CPUCount() {
+				wg.Go(func() {
+					for i := next.Add(1) - 1; i < chunks; i = next.Add(1) - 1 {
+						par.Add(countPrimes(ranges[i].Lo, ranges[i].Hi))
+					}
+				})
+			}
+			wg.Wait()
+			goroutines = append(goroutines, time.Since(t))
 			t = time.Now()
 			got, err := procs.Map(b.Context(), p, primesIn, ranges, procs.Chunk(1))
 			if err != nil {
@@ -210,16 +227,18 @@ func BenchmarkPoolSpeedup(b *testing.B) {
 			for _, c := range got {
 				sum += c
 			}
-			if sum != want || want != 216816 {
+			if sum != want || want != 216816 || par.Load() != want {
 				b.Fatalf("%d primes from the pool, %d serially (want 216816)", sum, want)
 			}
 		}
 		b.ReportMetric(p50(serial), "serial-ms-p50")
 		b.ReportMetric(p50(pooled), "pool-ms-p50")
+		b.ReportMetric(p50(goroutines), "goroutines-ms-p50")
 		b.ReportMetric(p50(serial)/p50(pooled), "speedup")
+		b.ReportMetric(p50(serial)/p50(goroutines), "goroutines-speedup")
 	})
 	b.Run("work=forrange", func(b *testing.B) {
-		var serial, pooled []time.Duration
+		var serial, pooled, goroutines []time.Duration
 		xs := arr.Slice()
 		for b.Loop() {
 			for i := range xs {
@@ -229,6 +248,17 @@ func BenchmarkPoolSpeedup(b *testing.B) {
 			kernel(xs, steps)
 			serial = append(serial, time.Since(t))
 			want := xs[n-1]
+			for i := range xs {
+				xs[i] = float64(i)
+			}
+			t = time.Now()
+			var wg sync.WaitGroup
+			per := (n + procs.CPUCount() - 1) / procs.CPUCount()
+			for lo := 0; lo < n; lo += per {
+				wg.Go(func() { kernel(xs[lo:min(lo+per, n)], steps) })
+			}
+			wg.Wait()
+			goroutines = append(goroutines, time.Since(t))
 			for i := range xs {
 				xs[i] = float64(i)
 			}
@@ -243,6 +273,8 @@ func BenchmarkPoolSpeedup(b *testing.B) {
 		}
 		b.ReportMetric(p50(serial), "serial-ms-p50")
 		b.ReportMetric(p50(pooled), "pool-ms-p50")
+		b.ReportMetric(p50(goroutines), "goroutines-ms-p50")
 		b.ReportMetric(p50(serial)/p50(pooled), "speedup")
+		b.ReportMetric(p50(serial)/p50(goroutines), "goroutines-speedup")
 	})
 }
