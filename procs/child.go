@@ -273,7 +273,7 @@ func startEntry(ctx context.Context, entryName string, opts []Option, args ...re
 		spares := globalSpares.Load()
 		if sp := spares.take(); sp != nil {
 			p, err := sp.handOff(ctx, entryName, name, spec, sh, o.grace)
-			spares.fill()
+			spares.refill()
 			if err == nil {
 				return p, nil
 			}

@@ -187,7 +187,7 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 			global := globalSpares.Load()
 			sp := global.take()
 			if sp != nil {
-				global.fill()
+				global.refill()
 			} else {
 				sp, _ = execSpare(pctx)
 			}

@@ -49,6 +49,27 @@ type spareSet struct {
 
 func newSpareSet(ctx context.Context, n int) *spareSet { return &spareSet{ctx: ctx, n: n} }
 
+// refillDelay is how long a hand-off waits before its spare is replaced: the replacement's
+// exec takes a core for several milliseconds, which the child just handed its entry needs more.
+const refillDelay = 20 * time.Millisecond
+
+// refill replaces a spare just handed off, after refillDelay.
+func (s *spareSet) refill() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.wg.Add(1) // under mu, before close can set closed and Wait
+	time.AfterFunc(refillDelay, func() {
+		defer s.wg.Done()
+		s.fill()
+	})
+}
+
 // fill starts spares in the background until n are idle.
 func (s *spareSet) fill() {
 	if s == nil {
@@ -112,7 +133,7 @@ func (s *spareSet) take() *spare {
 // start runs the entry with args in a spare if one is ready (refilling), or execs a child.
 func (s *spareSet) start(ctx context.Context, entryName string, args []reflectValue) (*Process, error) {
 	if sp := s.take(); sp != nil {
-		s.fill()
+		s.refill()
 		p, err := startIn(ctx, sp, entryName, args)
 		if err == nil || errors.Is(err, ErrEncode) {
 			return p, err

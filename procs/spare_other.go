@@ -18,6 +18,7 @@ type spareSet struct{}
 
 func newSpareSet(context.Context, int) *spareSet { return nil }
 func (s *spareSet) fill()                        {}
+func (s *spareSet) refill()                      {}
 func (s *spareSet) take() *spare                 { return nil }
 func (s *spareSet) close()                       {}
 
