@@ -271,14 +271,7 @@ func (p *Pool) launch(sp *spare) (*worker, error) {
 		p.closePipes(w)
 		return nil, err
 	}
-	w.life, w.end = context.WithCancel(p.ctx)
-	go func() {
-		select {
-		case <-w.proc.Done():
-			w.end()
-		case <-w.life.Done():
-		}
-	}()
+	p.watch(w)
 	p.mu.Lock()
 	p.workers[w] = struct{}{}
 	p.mu.Unlock()
@@ -320,8 +313,11 @@ func (p *Pool) retire(w *worker) {
 }
 
 func (p *Pool) closePipes(w *worker) {
-	if w.end != nil {
-		w.end()
+	p.mu.Lock()
+	end := w.end
+	p.mu.Unlock()
+	if end != nil {
+		end()
 	}
 	if w.in != nil {
 		_ = w.in.Close()
@@ -374,11 +370,13 @@ func (p *Pool) serve(w *worker) *worker {
 	recycle := false
 	last := time.Now()
 	var held *poolTask // a task that did not fit beside those in flight
-	gone := func(err error) *worker {
+	// gone takes the pipe's error only to say why: the worker is gone or out of step, and
+	// died reports that to the tasks.
+	gone := func(error) *worker {
 		if held != nil {
 			inflight = append(inflight, held)
 		}
-		return p.died(w, inflight, err)
+		return p.died(w, inflight)
 	}
 	for {
 		for !recycle && len(inflight) < window {
@@ -426,6 +424,10 @@ func (p *Pool) serve(w *worker) *worker {
 		// the task at its head is abandoned (abandon).
 		w.head.Store(inflight[0])
 		rec, err := w.out.NextContext(w.life)
+		if err != nil && w.proc.Alive() && p.ctx.Err() == nil && !inflight[0].job.abandoned() {
+			p.watch(w) // a kick meant for the task before this one: wait on
+			continue
+		}
 		if err != nil {
 			return gone(err)
 		}
@@ -540,6 +542,22 @@ func (p *Pool) requeue(ts ...*poolTask) {
 	p.mu.Unlock()
 }
 
+// watch gives w a new life context, ended by its process's exit, the pool's context, or
+// abandon. Only w's slot calls it (and launch, before the slot exists).
+func (p *Pool) watch(w *worker) {
+	life, end := context.WithCancel(p.ctx)
+	p.mu.Lock()
+	w.life, w.end = life, end
+	p.mu.Unlock()
+	go func() {
+		select {
+		case <-w.proc.Done():
+			end()
+		case <-life.Done():
+		}
+	}()
+}
+
 // abandon interrupts the slots waiting for a result of job j, whose caller gave up: each
 // such worker is killed and replaced.
 func (p *Pool) abandon(j poolJob) {
@@ -571,8 +589,9 @@ func (p *Pool) submit(j poolJob) error {
 
 // died handles a worker that is gone (or cannot be trusted): the task it was running fails
 // with a WorkerDiedError or runs again, the ones queued behind it run elsewhere, and a
-// replacement takes its place.
-func (p *Pool) died(w *worker, inflight []*poolTask, cause error) *worker {
+// replacement takes its place. What went wrong with the pipe does not matter to the tasks:
+// the death does.
+func (p *Pool) died(w *worker, inflight []*poolTask) *worker {
 	_ = w.proc.Kill()
 	_ = w.proc.Join()
 	running, _ := w.current.Load()
@@ -599,7 +618,6 @@ func (p *Pool) died(w *worker, inflight []*poolTask, cause error) *worker {
 	if p.endErr() != nil {
 		return nil
 	}
-	_ = cause // the death itself is what the tasks report
 	return p.replacement()
 }
 
