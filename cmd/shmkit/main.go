@@ -27,6 +27,7 @@ commands:
   info [--json] NAME                   show one segment's header, decoded
   rm NAME...                           remove segments by name
   gc [--dry-run] [--prefix P] [--json] remove stale segments (no live process holds them)
+  bench [--quick] [--only RE] [--json] run shmkit against its baselines, one table
 `
 
 // errUsage makes run print the usage and exit 2.
@@ -37,7 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cmds := map[string]func([]string, io.Writer) error{"ls": ls, "info": info, "rm": rm, "gc": gc}
+	cmds := map[string]func([]string, io.Writer) error{"ls": ls, "info": info, "rm": rm, "gc": gc, "bench": benchCmd}
 	cmd, ok := cmds[args[0]]
 	if !ok {
 		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {

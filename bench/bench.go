@@ -1,0 +1,233 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Implementation names: the JSON "impl" field. They are stable.
+const (
+	Shmkit      = "shmkit"
+	GoChan      = "go-chan"
+	OSPipe      = "os-pipe"
+	UnixSocket  = "unix-socket"
+	TCPLoopback = "tcp-loopback"
+	CPython     = "cpython"
+	Boost       = "boost"
+	Floor       = "floor"
+)
+
+// ErrSkip is returned (wrapped, with the reason) by an implementation that cannot run here: a
+// peer tool that is missing. It is reported as skipped, never as a figure.
+var ErrSkip = errors.New("skipped")
+
+func skip(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrSkip, fmt.Sprintf(format, a...))
+}
+
+// A Scenario is one thing measured, as shmkit and as each baseline, with the same message
+// sizes and counts for every implementation.
+type Scenario struct {
+	Name   string // stable: the JSON "name" field
+	Unit   string // of Value: "msg/s", "GB/s", "ns", "µs", "ms", "x"
+	Higher bool   // whether a higher Value is better
+	Goal   string // what shmkit's figure is judged against
+	Note   string // how the baselines are set up (their batching, say)
+	Impls  []Impl
+}
+
+// An Impl is one implementation of a scenario. Run measures once: a throughput run returns
+// its rate; a latency run records every sample (in the scenario's unit) into h and returns 0.
+type Impl struct {
+	Name string
+	Run  func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error)
+}
+
+// Options tune a run.
+type Options struct {
+	Quick bool           // fewer and shorter runs: the whole suite in under a minute
+	Only  *regexp.Regexp // scenarios whose name matches; nil: all
+}
+
+// runs is how many measured runs a throughput figure is the median of (after one warm-up).
+func (o Options) runs() int {
+	if o.Quick {
+		return 3
+	}
+	return 5
+}
+
+// scale shrinks counts under Quick.
+func (o Options) scale(n int) int {
+	if o.Quick {
+		return max(1, n/5)
+	}
+	return n
+}
+
+// A Result is one implementation's figure for one scenario.
+type Result struct {
+	Name    string  `json:"name"`
+	Impl    string  `json:"impl"`
+	Value   float64 `json:"value"` // throughput: median of the runs; latency: the median sample
+	Unit    string  `json:"unit"`
+	Mean    float64 `json:"mean,omitempty"`
+	P50     float64 `json:"p50,omitempty"`
+	P99     float64 `json:"p99,omitempty"`
+	P999    float64 `json:"p99_9,omitempty"`
+	Max     float64 `json:"max,omitempty"`
+	Samples int64   `json:"samples,omitempty"`
+	Runs    int     `json:"runs,omitempty"`
+	Higher  bool    `json:"higher_is_better"`
+	Skipped string  `json:"skipped,omitempty"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// latencyUnit reports whether a scenario's figures are latencies (recorded as samples).
+func latencyUnit(unit string) bool { return unit == "ns" || unit == "µs" || unit == "ms" }
+
+// Scenarios returns the suite, in the order it runs.
+func Scenarios() []Scenario {
+	var all []Scenario
+	for _, group := range groups {
+		all = append(all, group()...)
+	}
+	return all
+}
+
+// groups are the files' scenario lists.
+var groups []func() []Scenario
+
+// Run runs every selected scenario, each implementation in turn, and returns their results.
+// progress, if not nil, is told what runs (for stderr).
+func Run(ctx context.Context, o Options, progress func(s Scenario, impl string, r *Result)) ([]Result, error) {
+	var out []Result
+	for _, s := range Scenarios() {
+		if o.Only != nil && !o.Only.MatchString(s.Name) {
+			continue
+		}
+		for _, impl := range s.Impls {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+			if progress != nil {
+				progress(s, impl.Name, nil)
+			}
+			r := measure(ctx, o, s, impl)
+			if progress != nil {
+				progress(s, impl.Name, &r)
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func measure(ctx context.Context, o Options, s Scenario, impl Impl) Result {
+	r := Result{Name: s.Name, Impl: impl.Name, Unit: s.Unit, Higher: s.Higher}
+	fail := func(err error) Result {
+		if errors.Is(err, ErrSkip) {
+			r.Skipped = strings.TrimPrefix(err.Error(), ErrSkip.Error()+": ")
+		} else {
+			r.Error = err.Error()
+		}
+		return r
+	}
+	if latencyUnit(s.Unit) {
+		h := hdrhistogram.New(1, int64(time.Hour), 3)
+		if _, err := impl.Run(ctx, o, h); err != nil {
+			return fail(err)
+		}
+		if h.TotalCount() == 0 {
+			return fail(errors.New("no samples recorded"))
+		}
+		r.Value = float64(h.ValueAtQuantile(50))
+		r.P50, r.P99, r.P999 = r.Value, float64(h.ValueAtQuantile(99)), float64(h.ValueAtQuantile(99.9))
+		r.Max, r.Mean, r.Samples, r.Runs = float64(h.Max()), h.Mean(), h.TotalCount(), 1
+		return r
+	}
+	if _, err := impl.Run(ctx, o, nil); err != nil { // warm-up, not counted
+		return fail(err)
+	}
+	var vs []float64
+	for range o.runs() {
+		v, err := impl.Run(ctx, o, nil)
+		if err != nil {
+			return fail(err)
+		}
+		vs = append(vs, v)
+	}
+	sort.Float64s(vs)
+	r.Value, r.Runs = vs[len(vs)/2], len(vs)
+	return r
+}
+
+// Machine describes where the figures come from.
+type Machine struct {
+	CPU    string `json:"cpu"`
+	Cores  int    `json:"cores"`
+	Kernel string `json:"kernel"`
+	Go     string `json:"go"`
+	OS     string `json:"os"`
+	Arch   string `json:"arch"`
+}
+
+// ThisMachine reads the CPU model (/proc/cpuinfo), core count, kernel release and Go version.
+func ThisMachine() Machine {
+	m := Machine{CPU: "unknown", Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	m.Kernel = kernelRelease()
+	return m
+}
+
+// best returns the best baseline result (not shmkit, not floor) of a scenario, if any ran.
+func best(rs []Result, higher bool) *Result {
+	var b *Result
+	for i := range rs {
+		r := &rs[i]
+		if r.Impl == Shmkit || r.Impl == Floor || r.Skipped != "" || r.Error != "" || r.Value <= 0 {
+			continue
+		}
+		if b == nil || (higher && r.Value > b.Value) || (!higher && r.Value < b.Value) {
+			b = r
+		}
+	}
+	return b
+}
+
+// byScenario groups results by scenario name, in the order they came.
+func byScenario(rs []Result) (names []string, by map[string][]Result) {
+	by = map[string][]Result{}
+	for _, r := range rs {
+		if _, ok := by[r.Name]; !ok {
+			names = append(names, r.Name)
+		}
+		by[r.Name] = append(by[r.Name], r)
+	}
+	return names, by
+}
+
+func scenarioNamed(name string) (Scenario, bool) {
+	i := slices.IndexFunc(Scenarios(), func(s Scenario) bool { return s.Name == name })
+	if i < 0 {
+		return Scenario{}, false
+	}
+	return Scenarios()[i], true
+}
