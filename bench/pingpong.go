@@ -61,12 +61,12 @@ func pingpongScenarios() []Scenario {
 }
 
 type echoArgs struct {
-	Impl       string
-	In, Out    *ring.Pipe // the child reads In, writes Out
+	Impl        string
+	In, Out     *ring.Pipe // the child reads In, writes Out
 	Addr, Addr2 string
-	Size       int
-	Count      int
-	Mode       ring.WaitMode
+	Size        int
+	Count       int
+	Mode        ring.WaitMode
 }
 
 // echoer is the child of a ping-pong: it sends back every message it gets.
