@@ -1,0 +1,256 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/ring"
+)
+
+func init() { groups = append(groups, bulkScenarios) }
+
+const bulkSize = 1 << 20
+
+func bulkScenarios() []Scenario {
+	note := "a producer process sends 1 MiB messages, each copied from its own buffer; the consumer (this process) checks each one's sequence number and last byte. copy: the consumer copies each message into its own buffer (a kernel read does); inplace: shmkit's consumer reads it where it lies in the ring. Kernel baselines write and read whole messages; go-chan hands a slice of one of 16 rotating buffers, which the consumer copies"
+	var out []Scenario
+	for _, inplace := range []bool{false, true} {
+		inplace := inplace
+		name, goal := "bulk_1MiB_copy_gbps", "near floor_memcpy_gbps"
+		if inplace {
+			name, goal = "bulk_1MiB_inplace_gbps", "above bulk_1MiB_copy_gbps"
+		}
+		s := Scenario{Name: name, Unit: "GB/s", Higher: true, Goal: goal, Note: note}
+		for _, impl := range []string{Shmkit, GoChan, OSPipe, UnixSocket, TCPLoopback} {
+			impl := impl
+			s.Impls = append(s.Impls, Impl{Name: impl, Run: func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
+				return bulk(ctx, impl, inplace, o.scale(2000))
+			}})
+		}
+		out = append(out, s)
+	}
+	out = append(out, Scenario{Name: "floor_memcpy_gbps", Unit: "GB/s", Higher: true,
+		Goal: "the floor: copy() of 1 MiB blocks within one process, over an 8 MiB region",
+		Impls: []Impl{{Floor, func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
+			return memcpyFloor(o.scale(4000))
+		}}}})
+	return out
+}
+
+type bulkArgs struct {
+	Impl  string
+	Pipe  *ring.Pipe
+	Addr  string
+	Count int
+}
+
+var bulkWriter = procs.Entry("bench.bulkWriter", func(ctx context.Context, a bulkArgs) error {
+	msg := make([]byte, bulkSize)
+	for i := range msg {
+		msg[i] = byte(i * 7)
+	}
+	if a.Impl == Shmkit {
+		w, err := a.Pipe.Writer()
+		if err != nil {
+			return err
+		}
+		for i := range a.Count {
+			fill(msg, i)
+			if err := w.SendContext(ctx, msg); err != nil {
+				return err
+			}
+		}
+		return w.Close()
+	}
+	var conn io.WriteCloser
+	var err error
+	switch a.Impl {
+	case OSPipe:
+		conn, err = os.OpenFile(a.Addr, os.O_WRONLY, 0)
+	case UnixSocket:
+		conn, err = net.Dial("unix", a.Addr)
+	case TCPLoopback:
+		conn, err = net.Dial("tcp", a.Addr)
+	default:
+		err = fmt.Errorf("no bulk writer for %q", a.Impl)
+	}
+	if err != nil {
+		return err
+	}
+	for i := range a.Count {
+		fill(msg, i)
+		if _, err := conn.Write(msg); err != nil {
+			return err
+		}
+	}
+	return conn.Close()
+})
+
+// bulk moves count 1 MiB messages from a child and returns GB/s, timed from the first
+// message's arrival.
+func bulk(ctx context.Context, impl string, inplace bool, count int) (float64, error) {
+	if impl == GoChan {
+		return chanBulk(count)
+	}
+	a := bulkArgs{Impl: impl, Count: count}
+	var ln net.Listener
+	switch impl {
+	case Shmkit:
+		p, err := ring.NewPipe(ring.Capacity(8 << 20))
+		if err != nil {
+			return 0, err
+		}
+		defer p.Close()
+		a.Pipe = p
+	case OSPipe, UnixSocket:
+		dir, err := os.MkdirTemp("", "shmkit-bench-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		a.Addr = filepath.Join(dir, "s")
+		if impl == OSPipe {
+			err = mkfifo(a.Addr)
+		} else {
+			ln, err = net.Listen("unix", a.Addr)
+		}
+		if err != nil {
+			return 0, err
+		}
+	case TCPLoopback:
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return 0, err
+		}
+		a.Addr = ln.Addr().String()
+	}
+	if ln != nil {
+		defer ln.Close()
+	}
+	child, err := bulkWriter.Start(ctx, a)
+	if err != nil {
+		return 0, err
+	}
+	gbps, rerr := bulkReceive(ctx, a, ln, inplace)
+	if rerr != nil {
+		_ = child.Kill()
+	}
+	return gbps, errors.Join(rerr, child.WaitContext(ctx))
+}
+
+func bulkReceive(ctx context.Context, a bulkArgs, ln net.Listener, inplace bool) (float64, error) {
+	buf := make([]byte, bulkSize)
+	var start time.Time
+	done := func() float64 {
+		return float64(a.Count-1) * bulkSize / time.Since(start).Seconds() / 1e9
+	}
+	if a.Impl == Shmkit {
+		r, err := a.Pipe.Reader()
+		if err != nil {
+			return 0, err
+		}
+		defer r.Close()
+		for i := range a.Count {
+			var msg []byte
+			if inplace {
+				msg, err = r.NextContext(ctx)
+			} else {
+				msg, err = r.RecvContext(ctx, buf)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("message %d: %w", i, err)
+			}
+			if i == 0 {
+				start = time.Now()
+			}
+			if len(msg) != bulkSize {
+				return 0, fmt.Errorf("message %d: %d bytes", i, len(msg))
+			}
+			if err := check(msg, i); err != nil {
+				return 0, err
+			}
+		}
+		return done(), nil
+	}
+	var conn io.ReadCloser
+	var err error
+	if ln != nil {
+		conn, err = ln.Accept()
+	} else {
+		conn, err = os.OpenFile(a.Addr, os.O_RDONLY, 0)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	for i := range a.Count {
+		if _, err := io.ReadFull(conn, buf); err != nil {
+			return 0, fmt.Errorf("message %d: %w", i, err)
+		}
+		if i == 0 {
+			start = time.Now()
+		}
+		if err := check(buf, i); err != nil {
+			return 0, err
+		}
+	}
+	return done(), nil
+}
+
+func chanBulk(count int) (float64, error) {
+	bufs := make([][]byte, 16)
+	for i := range bufs {
+		bufs[i] = make([]byte, bulkSize)
+	}
+	src := make([]byte, bulkSize)
+	ch := make(chan []byte, 8) // fewer than the buffers: none is reused while queued or read
+	go func() {
+		for i := range count {
+			b := bufs[i%len(bufs)]
+			fill(src, i)
+			copy(b, src)
+			ch <- b
+		}
+		close(ch)
+	}()
+	dst := make([]byte, bulkSize)
+	var start time.Time
+	i := 0
+	for b := range ch {
+		copy(dst, b)
+		if i == 0 {
+			start = time.Now()
+		}
+		if err := check(dst, i); err != nil {
+			return 0, err
+		}
+		i++
+	}
+	return float64(count-1) * bulkSize / time.Since(start).Seconds() / 1e9, nil
+}
+
+func memcpyFloor(count int) (float64, error) {
+	region := make([]byte, 8<<20)
+	src := make([]byte, bulkSize)
+	for i := range src {
+		src[i] = byte(i)
+	}
+	blocks := len(region) / bulkSize
+	t := time.Now()
+	for i := range count {
+		copy(region[(i%blocks)*bulkSize:], src)
+	}
+	d := time.Since(t)
+	if region[bulkSize-1] != src[bulkSize-1] {
+		return 0, errors.New("the copy did not land")
+	}
+	return float64(count) * bulkSize / d.Seconds() / 1e9, nil
+}

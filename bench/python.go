@@ -1,0 +1,77 @@
+package bench
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+//go:embed python/peers.py
+var peersPy []byte
+
+// python runs a scenario of python/peers.py with CPython's multiprocessing and returns the
+// number it prints; ErrSkip when python3 is not installed.
+func python(ctx context.Context, args ...string) (float64, error) {
+	vs, err := pythonSamples(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	if len(vs) != 1 {
+		return 0, fmt.Errorf("python3 peers.py %s printed %d numbers, not one", strings.Join(args, " "), len(vs))
+	}
+	return vs[0], nil
+}
+
+// pythonSamples is python for a scenario that prints every sample, space-separated.
+func pythonSamples(ctx context.Context, args ...string) ([]float64, error) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		return nil, skip("python3 not installed")
+	}
+	dir, err := os.MkdirTemp("", "shmkit-bench-py-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	script := filepath.Join(dir, "peers.py")
+	if err := os.WriteFile(script, peersPy, 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, py, append([]string{script}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return nil, fmt.Errorf("python3 peers.py %s: %v: %s", strings.Join(args, " "), err, lastLine(string(ee.Stderr)))
+		}
+		return nil, err
+	}
+	line := strings.TrimSpace(string(out))
+	if reason, ok := strings.CutPrefix(line, "skip "); ok {
+		return nil, skip("%s", reason)
+	}
+	var vs []float64
+	for _, f := range strings.Fields(line) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return nil, fmt.Errorf("python3 peers.py %s printed %q", strings.Join(args, " "), line)
+		}
+		vs = append(vs, v)
+	}
+	if len(vs) == 0 {
+		return nil, fmt.Errorf("python3 peers.py %s printed nothing", strings.Join(args, " "))
+	}
+	return vs, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
