@@ -57,11 +57,16 @@ type Impl struct {
 type Options struct {
 	Quick bool           // fewer and shorter runs: the whole suite in under a minute
 	Only  *regexp.Regexp // scenarios whose name matches; nil: all
+
+	div int // tests: divide counts further (to check each scenario's work, not time it)
 }
 
 // runs is how many measured runs a throughput figure is the median of (after one warm-up).
 func (o Options) runs() int {
-	if o.Quick {
+	switch {
+	case o.div > 1:
+		return 1
+	case o.Quick:
 		return 3
 	}
 	return 5
@@ -70,9 +75,12 @@ func (o Options) runs() int {
 // scale shrinks counts under Quick.
 func (o Options) scale(n int) int {
 	if o.Quick {
-		return max(1, n/5)
+		n /= 5
 	}
-	return n
+	if o.div > 1 {
+		n /= o.div
+	}
+	return max(2, n)
 }
 
 // A Result is one implementation's figure for one scenario.
@@ -96,13 +104,37 @@ type Result struct {
 // latencyUnit reports whether a scenario's figures are latencies (recorded as samples).
 func latencyUnit(unit string) bool { return unit == "ns" || unit == "µs" || unit == "ms" }
 
-// Scenarios returns the suite, in the order it runs.
+// Names lists the scenarios in the order they run: the stable names, as the issue that asked
+// for the suite lists them, floors last.
+var Names = []string{
+	"spsc_64B_throughput", "spsc_1KiB_throughput", "bulk_1MiB_inplace_gbps", "bulk_1MiB_copy_gbps",
+	"pingpong_64B_rtt_spin", "pingpong_64B_rtt_block", "pingpong_64KiB_rtt", "mpmc_2p2c_64B_throughput",
+	"sem_handoff_rtt", "mutex_uncontended", "mutex_contended_2proc", "value_add_2proc",
+	"map_get", "map_set", "map_mix_98get", "pool_task_chunk1", "pool_task_auto",
+	"pool_worker_killed_recovery", "process_start_join", "process_start_join_warm", "pool_primes_speedup",
+	"floor_spin_rtt", "floor_futex_rtt", "floor_memcpy_gbps", "floor_exec_start_join",
+}
+
+// Scenarios returns the suite, in the order it runs (Names).
 func Scenarios() []Scenario {
 	var all []Scenario
 	for _, group := range groups {
 		all = append(all, group()...)
 	}
+	slices.SortStableFunc(all, func(a, b Scenario) int {
+		return slices.Index(Names, a.Name) - slices.Index(Names, b.Name)
+	})
 	return all
+}
+
+// crossProcess reports whether impl is a peer a program could use between processes (the
+// baselines a ratio is taken against); go-chan is shown beside them, in-process.
+func crossProcess(impl string) bool {
+	switch impl {
+	case OSPipe, UnixSocket, TCPLoopback, CPython, Boost:
+		return true
+	}
+	return false
 }
 
 // groups are the files' scenario lists.
@@ -156,8 +188,10 @@ func measure(ctx context.Context, o Options, s Scenario, impl Impl) Result {
 		r.Max, r.Mean, r.Samples, r.Runs = float64(h.Max()), h.Mean(), h.TotalCount(), 1
 		return r
 	}
-	if _, err := impl.Run(ctx, o, nil); err != nil { // warm-up, not counted
-		return fail(err)
+	if o.div <= 1 { // a warm-up run, not counted (tests, checking the work, skip it)
+		if _, err := impl.Run(ctx, o, nil); err != nil {
+			return fail(err)
+		}
 	}
 	var vs []float64
 	for range o.runs() {
@@ -197,12 +231,12 @@ func ThisMachine() Machine {
 	return m
 }
 
-// best returns the best baseline result (not shmkit, not floor) of a scenario, if any ran.
+// best returns the best cross-process baseline's result of a scenario, if any ran.
 func best(rs []Result, higher bool) *Result {
 	var b *Result
 	for i := range rs {
 		r := &rs[i]
-		if r.Impl == Shmkit || r.Impl == Floor || r.Skipped != "" || r.Error != "" || r.Value <= 0 {
+		if !crossProcess(r.Impl) || r.Skipped != "" || r.Error != "" || r.Value <= 0 {
 			continue
 		}
 		if b == nil || (higher && r.Value > b.Value) || (!higher && r.Value < b.Value) {

@@ -24,21 +24,26 @@ func WriteJSON(w io.Writer, m Machine, rs []Result) error {
 	return nil
 }
 
-// WriteTable writes one row per scenario: shmkit's figure, the best baseline's, the ratio
-// (above 1: shmkit is better, whichever way the unit points) and the goal; then every
-// implementation's figure, skipped ones with the reason.
+// WriteTable writes one row per scenario: shmkit's figure, the best cross-process baseline's,
+// the ratio (above 1: shmkit is better, whichever way the unit points), the in-process Go
+// channel's figure for reference, and the goal; then every implementation's figure, skipped
+// ones with the reason.
 func WriteTable(w io.Writer, m Machine, rs []Result) error {
 	fmt.Fprintf(w, "machine: %s, %d cores, %s/%s, kernel %s, %s\n\n", m.CPU, m.Cores, m.OS, m.Arch, m.Kernel, m.Go)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tshmkit\tbest baseline\tratio\tgoal")
+	fmt.Fprintln(tw, "scenario\tshmkit\tbest cross-process baseline\tratio\tgo-chan (in-process)\tgoal")
 	names, by := byScenario(rs)
 	for _, name := range names {
 		group := by[name]
 		s, _ := scenarioNamed(name)
 		var mine *Result
+		ch := "-"
 		for i := range group {
 			if group[i].Impl == Shmkit || (group[i].Impl == Floor && len(group) == 1) {
 				mine = &group[i]
+			}
+			if group[i].Impl == GoChan {
+				ch = figure(group[i])
 			}
 		}
 		b := best(group, s.Higher)
@@ -56,7 +61,7 @@ func WriteTable(w io.Writer, m Machine, rs []Result) error {
 				ratio = fmt.Sprintf("%.2fx", x)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, cell, bcell, ratio, s.Goal)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, cell, bcell, ratio, ch, s.Goal)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -115,10 +115,19 @@ func check(msg []byte, i int) error {
 // stream moves count messages of size bytes from a child to this process and returns the
 // rate, timed from the first message's arrival to the last's.
 func stream(ctx context.Context, impl string, size, count int) (float64, error) {
-	if impl == GoChan {
-		return chanStream(size, count)
+	return streamN(ctx, impl, size, count, count)
+}
+
+// streamN is stream with the producer sending sent messages and this process expecting want:
+// tests make them differ to see a run that moves too little fail.
+func streamN(ctx context.Context, impl string, size, sent, want int) (float64, error) {
+	if want < 2 {
+		return 0, fmt.Errorf("a stream of %d messages times nothing", want)
 	}
-	a := streamArgs{Impl: impl, Size: size, Count: count}
+	if impl == GoChan {
+		return chanStream(size, want)
+	}
+	a := streamArgs{Impl: impl, Size: size, Count: sent}
 	var ln net.Listener
 	switch impl {
 	case Shmkit:
@@ -157,6 +166,7 @@ func stream(ctx context.Context, impl string, size, count int) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
+	a.Count = want
 	rate, rerr := receive(ctx, a, ln)
 	if rerr != nil {
 		_ = child.Kill()

@@ -282,3 +282,41 @@ func TestCLI(t *testing.T) {
 		}
 	})
 }
+
+// shmkit bench, run as a user would: flags, the table, the JSON lines, and bad input.
+func TestBenchCommand(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "shmkit")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, errOut, code := shmkit(t, bin, "bench", "--quick", "--only", "^(floor_memcpy_gbps|mutex_uncontended)$")
+	if code != 0 || !strings.Contains(out, "machine: ") || !strings.Contains(out, "floor_memcpy_gbps") ||
+		!strings.Contains(out, "mutex_uncontended") || strings.Contains(out, "spsc_64B") || !strings.Contains(errOut, "done in") {
+		t.Fatalf("bench --quick --only: code %d\n%s\n%s", code, out, errOut)
+	}
+	out, _, code = shmkit(t, bin, "bench", "--quick", "--json", "--only", "^floor_memcpy_gbps$")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var machine struct {
+		Machine struct {
+			CPU   string `json:"cpu"`
+			Cores int    `json:"cores"`
+		} `json:"machine"`
+	}
+	var r struct {
+		Name, Impl, Unit string
+		Value            float64
+	}
+	if code != 0 || len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &machine) != nil || machine.Machine.Cores < 1 ||
+		json.Unmarshal([]byte(lines[1]), &r) != nil || r.Name != "floor_memcpy_gbps" || r.Impl != "floor" || r.Unit != "GB/s" || r.Value <= 0 {
+		t.Fatalf("bench --json: code %d\n%s", code, out)
+	}
+	if _, errOut, code := shmkit(t, bin, "bench", "--only", "no-such-scenario"); code != 1 || !strings.Contains(errOut, "no scenario matches") {
+		t.Fatalf("--only with no match: code %d, %s", code, errOut)
+	}
+	if _, _, code := shmkit(t, bin, "bench", "--only", "("); code != 1 {
+		t.Fatalf("--only with a bad pattern: code %d", code)
+	}
+	if _, _, code := shmkit(t, bin, "bench", "--frobnicate"); code != 2 {
+		t.Fatalf("an unknown flag: code %d", code)
+	}
+}

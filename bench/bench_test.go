@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// The suite has every stable scenario name once, in Names' order, and only stable impl names.
+func TestNamesAreStable(t *testing.T) {
+	var got []string
+	impls := []string{Shmkit, GoChan, OSPipe, UnixSocket, TCPLoopback, CPython, Boost, Floor}
+	for _, s := range Scenarios() {
+		got = append(got, s.Name)
+		if len(s.Impls) == 0 || s.Unit == "" || s.Goal == "" {
+			t.Errorf("%s: incomplete", s.Name)
+		}
+		for _, i := range s.Impls {
+			if !slices.Contains(impls, i.Name) {
+				t.Errorf("%s: impl %q is not a stable name", s.Name, i.Name)
+			}
+		}
+		if strings.HasPrefix(s.Name, "floor_") != (len(s.Impls) == 1 && s.Impls[0].Name == Floor) {
+			t.Errorf("%s: a floor scenario has the floor alone", s.Name)
+		}
+	}
+	if !slices.Equal(got, Names) {
+		t.Fatalf("scenarios %v\nwant %v", got, Names)
+	}
+}
+
+// Every implementation of every scenario runs, at a fraction of its counts, and checks what it
+// moved: none may fail. A missing peer (python3) may skip, except under CI=true.
+func TestEveryScenarioMovesItsData(t *testing.T) {
+	div := 50
+	if testing.Short() {
+		div = 200
+	}
+	rs, err := Run(t.Context(), Options{Quick: true, div: div}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) < len(Names) {
+		t.Fatalf("%d results for %d scenarios", len(rs), len(Names))
+	}
+	for _, r := range rs {
+		switch {
+		case r.Error != "":
+			t.Errorf("%s/%s: %s", r.Name, r.Impl, r.Error)
+		case r.Skipped != "" && r.Impl == CPython && os.Getenv("CI") == "true" && !strings.Contains(r.Skipped, "bpo-"):
+			t.Errorf("%s/%s skipped under CI: %s", r.Name, r.Impl, r.Skipped)
+		case r.Skipped == "" && r.Value <= 0:
+			t.Errorf("%s/%s: a figure of %v", r.Name, r.Impl, r.Value)
+		}
+	}
+}
+
+// A run that records nothing, or fails its check, is an error, never a figure.
+func TestMeasureRefusesNothing(t *testing.T) {
+	none := Impl{Name: Shmkit, Run: func(context.Context, Options, *hdrhistogram.Histogram) (float64, error) { return 0, nil }}
+	if r := measure(t.Context(), Options{}, Scenario{Name: "x", Unit: "ns"}, none); r.Error == "" {
+		t.Errorf("a latency run with no samples gave %+v", r)
+	}
+	bad := Impl{Name: Shmkit, Run: func(context.Context, Options, *hdrhistogram.Histogram) (float64, error) {
+		msg := make([]byte, 64)
+		fill(msg, 3)
+		return 1, check(msg, 4)
+	}}
+	if r := measure(t.Context(), Options{}, Scenario{Name: "x", Unit: "msg/s"}, bad); r.Error == "" || r.Value != 0 {
+		t.Errorf("a run whose message failed its check gave %+v", r)
+	}
+	missing := Impl{Name: CPython, Run: func(context.Context, Options, *hdrhistogram.Histogram) (float64, error) {
+		return 0, skip("python3 not installed")
+	}}
+	if r := measure(t.Context(), Options{}, Scenario{Name: "x", Unit: "msg/s"}, missing); r.Skipped != "python3 not installed" || r.Value != 0 {
+		t.Errorf("a missing peer gave %+v", r)
+	}
+	// A stream whose producer sends fewer messages than the consumer expects fails, through
+	// the ring and through a socket; so does one too short to time.
+	for _, impl := range []string{Shmkit, UnixSocket} {
+		if _, err := streamN(t.Context(), impl, 64, 10, 11); err == nil {
+			t.Errorf("%s: 10 messages sent, 11 expected: no error", impl)
+		}
+	}
+	if _, err := stream(t.Context(), Shmkit, 64, 1); err == nil {
+		t.Error("a stream of one message gave a rate")
+	}
+}
+
+// The report: a table row per scenario with the ratio against the best cross-process
+// baseline, and JSON lines with the machine first.
+func TestReports(t *testing.T) {
+	rs := []Result{
+		{Name: "spsc_64B_throughput", Impl: Shmkit, Value: 30e6, Unit: "msg/s", Higher: true},
+		{Name: "spsc_64B_throughput", Impl: GoChan, Value: 90e6, Unit: "msg/s", Higher: true},
+		{Name: "spsc_64B_throughput", Impl: UnixSocket, Value: 15e6, Unit: "msg/s", Higher: true},
+		{Name: "spsc_64B_throughput", Impl: CPython, Skipped: "python3 not installed", Unit: "msg/s"},
+		{Name: "pingpong_64B_rtt_spin", Impl: Shmkit, Value: 200, Unit: "ns", P99: 400, Samples: 10},
+		{Name: "pingpong_64B_rtt_spin", Impl: OSPipe, Value: 20000, Unit: "ns", P99: 40000, Samples: 10},
+	}
+	m := Machine{CPU: "Test CPU", Cores: 2}
+	var tb bytes.Buffer
+	if err := WriteTable(&tb, m, rs); err != nil {
+		t.Fatal(err)
+	}
+	out := tb.String()
+	for _, want := range []string{"Test CPU", "unix-socket 15M msg/s", "2.00x", "os-pipe 20k ns", "100.00x", "skipped (python3 not installed)", "90M msg/s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+	var jb bytes.Buffer
+	if err := WriteJSON(&jb, m, rs); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(jb.String()), "\n")
+	var first struct{ Machine Machine }
+	if len(lines) != len(rs)+1 || json.Unmarshal([]byte(lines[0]), &first) != nil || first.Machine.CPU != "Test CPU" {
+		t.Fatalf("JSON: %q", jb.String())
+	}
+	var r Result
+	if err := json.Unmarshal([]byte(lines[5]), &r); err != nil || r.Name != "pingpong_64B_rtt_spin" || r.P99 != 400 {
+		t.Fatalf("a JSON result: %+v %v", r, err)
+	}
+}
+
+func TestOnly(t *testing.T) {
+	rs, err := Run(t.Context(), Options{Quick: true, div: 100, Only: regexp.MustCompile("^floor_memcpy")}, nil)
+	if err != nil || len(rs) != 1 || rs[0].Name != "floor_memcpy_gbps" || rs[0].Value <= 0 {
+		t.Fatalf("--only floor_memcpy: %+v %v", rs, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := Run(ctx, Options{div: 100}, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled run: %v", err)
+	}
+}
+
+func TestMachine(t *testing.T) {
+	m := ThisMachine()
+	if m.Cores < 1 || m.Go == "" || (m.OS == "linux" && (m.CPU == "unknown" || m.Kernel == "")) {
+		t.Fatalf("%+v", m)
+	}
+	_ = exec.ErrNotFound
+}

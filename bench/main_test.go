@@ -1,0 +1,9 @@
+package bench
+
+import (
+	"testing"
+
+	"github.com/shmkit/shmkit/internal/testmain"
+)
+
+func TestMain(m *testing.M) { testmain.Run(m) }
