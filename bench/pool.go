@@ -135,7 +135,7 @@ func poolScenarios() []Scenario {
 	}
 }
 
-// poolTask times a Map of a no-op over n inputs, after one untimed Map of the same: the
+// poolTask times a Map of a no-op over n inputs, after three untimed Maps of the same: the
 // per-task cost of a pool in use. The pool keeps no warm spare, whose start would share the
 // cores with the measurement.
 func poolTask(ctx context.Context, chunk, n int) (float64, error) {
@@ -148,8 +148,10 @@ func poolTask(ctx context.Context, chunk, n int) (float64, error) {
 	for i := range in {
 		in[i] = int64(i)
 	}
-	if _, err := procs.Map(ctx, p, noopTask, in, procs.Chunk(chunk)); err != nil { // warm
-		return 0, err
+	for range 3 { // warm: the workers' runtimes and the rings' spin budgets settle
+		if _, err := procs.Map(ctx, p, noopTask, in, procs.Chunk(chunk)); err != nil {
+			return 0, err
+		}
 	}
 	t := time.Now()
 	out, err := procs.Map(ctx, p, noopTask, in, procs.Chunk(chunk))
@@ -173,7 +175,7 @@ func recovery(ctx context.Context, n int, h *hdrhistogram.Histogram) error {
 	defer p.Terminate()
 	for range n {
 		f := procs.ApplyAsync(ctx, p, hangTask, 0)
-		time.Sleep(20 * time.Millisecond) // the task runs, and the spare is up
+		time.Sleep(80 * time.Millisecond) // the task runs, and the spare (refilled 20 ms after its use, then exec'd) is up
 		pids := p.Pids()
 		if len(pids) != 1 {
 			return fmt.Errorf("%d workers", len(pids))

@@ -42,10 +42,10 @@ func sharedScenarios() []Scenario {
 			Note:  "98% Get, 2% Set, one process; floor: Go map under sync.RWMutex",
 			Impls: []Impl{{Shmkit, mapOps(98)}, {Floor, goMapOps(98)}}},
 		{Name: "sem_handoff_rtt", Unit: "ns", Goal: "within 1.5x floor_futex_rtt",
-			Note: "two processes hand a turn back and forth through two sem.Semaphores (Release one, Acquire the other); go-chan: two goroutines over unbuffered channels",
+			Note: "two processes hand a turn back and forth through two sem.Semaphores (Release one, Acquire the other); os-pipe and unix-socket: a 16-byte token written and read back; go-chan: two goroutines over unbuffered channels",
 			Impls: []Impl{{Shmkit, semHandoff}, {GoChan, func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
 				return 0, chanPingPong(16, o.scale(50_000), h)
-			}}}},
+			}}, handoffOver(OSPipe), handoffOver(UnixSocket)}},
 		{Name: "mpmc_2p2c_64B_throughput", Unit: "msg/s", Higher: true, Goal: "above a unix socket (issue 14)",
 			Note:  "two producer processes and two consumer processes share one ring.Queue of 64-byte messages; every message is counted and its sequence number summed; go-chan: 2+2 goroutines on a channel of 1024",
 			Impls: []Impl{{Shmkit, mpmc}, {GoChan, chanMPMC}}},
@@ -506,4 +506,11 @@ func chanMPMC(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float6
 		return 0, fmt.Errorf("consumers got %d messages", count.Load())
 	}
 	return rate(2*n, d), nil
+}
+
+// handoffOver is sem_handoff_rtt's kernel baseline: a small token there and back.
+func handoffOver(impl string) Impl {
+	return Impl{Name: impl, Run: func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
+		return 0, pingpong(ctx, impl, 16, ring.Sleep, o.scale(50_000), h)
+	}}
 }
