@@ -152,3 +152,34 @@ func TestMachine(t *testing.T) {
 	}
 	_ = exec.ErrNotFound
 }
+
+// The chart is an SVG document naming every scenario that has shmkit and a peer.
+func TestSVG(t *testing.T) {
+	rs := []Result{
+		{Name: "spsc_64B_throughput", Impl: Shmkit, Value: 30e6, Unit: "msg/s", Higher: true},
+		{Name: "spsc_64B_throughput", Impl: UnixSocket, Value: 15e6, Unit: "msg/s", Higher: true},
+		{Name: "pingpong_64B_rtt_spin", Impl: Shmkit, Value: 200, Unit: "ns"},
+		{Name: "pingpong_64B_rtt_spin", Impl: OSPipe, Value: 20000, Unit: "ns"},
+		{Name: "floor_spin_rtt", Impl: Floor, Value: 180, Unit: "ns"},
+		{Name: "map_get", Impl: Shmkit, Skipped: "x", Unit: "ops/s"},
+	}
+	var b bytes.Buffer
+	if err := WriteSVG(&b, Machine{CPU: "Test CPU", Cores: 2}, rs); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	if !strings.HasPrefix(strings.TrimSpace(svg), "<?xml") || !strings.Contains(svg, "</svg>") {
+		t.Fatalf("not an SVG document: %.200s", svg)
+	}
+	for _, want := range []string{"spsc_64B_throughput", "pingpong_64B_rtt_spin", "unix-socket", "floor (raw limit)", "Test CPU"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the chart lacks %q", want)
+		}
+	}
+	if strings.Contains(svg, "map_get") {
+		t.Error("a scenario shmkit skipped is charted")
+	}
+	if err := WriteSVG(&b, Machine{}, rs[5:]); err == nil {
+		t.Error("a chart of nothing")
+	}
+}

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"regexp"
 	"time"
-
-	"flag"
 
 	"github.com/shmkit/shmkit/bench"
 )
@@ -21,6 +20,7 @@ func benchCmd(args []string, w io.Writer) error {
 	asJSON := fs.Bool("json", false, "one JSON object per line: the machine, then each result")
 	quick := fs.Bool("quick", false, "fewer, shorter runs (the whole suite in under a minute)")
 	only := fs.String("only", "", "run only the scenarios whose name matches this regular expression")
+	svg := fs.String("svg", "", "also draw the results as an SVG chart in this file")
 	rest, err := parse(fs, args)
 	if err != nil || len(rest) != 0 {
 		return errUsage
@@ -57,8 +57,26 @@ func benchCmd(args []string, w io.Writer) error {
 		return fmt.Errorf("no scenario matches %q", *only)
 	}
 	fmt.Fprintf(os.Stderr, "done in %s\n", time.Since(start).Round(time.Second))
+	if *svg != "" {
+		if err := writeChart(*svg, m, results); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "chart: %s\n", *svg)
+	}
 	if *asJSON {
 		return bench.WriteJSON(w, m, results)
 	}
 	return bench.WriteTable(w, m, results)
+}
+
+func writeChart(path string, m bench.Machine, results []bench.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteSVG(f, m, results); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("--svg: %w", err)
+	}
+	return f.Close()
 }

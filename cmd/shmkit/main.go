@@ -27,7 +27,8 @@ commands:
   info [--json] NAME                   show one segment's header, decoded
   rm NAME...                           remove segments by name
   gc [--dry-run] [--prefix P] [--json] remove stale segments (no live process holds them)
-  bench [--quick] [--only RE] [--json] run shmkit against its baselines, one table
+  bench [--quick] [--only RE] [--json] [--svg FILE]
+                                       run shmkit against its peers: a table, JSON, a chart
 `
 
 // errUsage makes run print the usage and exit 2.

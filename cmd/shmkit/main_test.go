@@ -310,6 +310,13 @@ func TestBenchCommand(t *testing.T) {
 		json.Unmarshal([]byte(lines[1]), &r) != nil || r.Name != "floor_memcpy_gbps" || r.Impl != "floor" || r.Unit != "GB/s" || r.Value <= 0 {
 		t.Fatalf("bench --json: code %d\n%s", code, out)
 	}
+	chart := filepath.Join(t.TempDir(), "chart.svg")
+	if _, errOut, code := shmkit(t, bin, "bench", "--quick", "--only", "^(pingpong_64B_rtt_spin|floor_spin_rtt)$", "--svg", chart); code != 0 {
+		t.Fatalf("--svg: code %d: %s", code, errOut)
+	}
+	if b, err := os.ReadFile(chart); err != nil || !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "pingpong_64B_rtt_spin") {
+		t.Fatalf("--svg wrote %d bytes: %v", len(b), err)
+	}
 	if _, errOut, code := shmkit(t, bin, "bench", "--only", "no-such-scenario"); code != 1 || !strings.Contains(errOut, "no scenario matches") {
 		t.Fatalf("--only with no match: code %d, %s", code, errOut)
 	}
