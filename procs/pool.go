@@ -219,7 +219,7 @@ func NewPool(ctx context.Context, cfg PoolConfig) (*Pool, error) {
 		go p.runSlot(w)
 	}
 	if p.spares != nil {
-		p.spares.fill()
+		p.spares.fillAfter(firstFillDelay)
 	}
 	return p, nil
 }
@@ -349,6 +349,10 @@ func (p *Pool) runSlot(w *worker) {
 		close(p.done)
 	}
 }
+
+// firstFillDelay is how long a new pool waits before it starts its warm spare: the work given
+// to a pool just made should have the cores first.
+const firstFillDelay = 250 * time.Millisecond
 
 // prefetch is how many tasks a worker may have queued when tasks are short: it keeps the
 // worker busy while its last result travels back. Long tasks get one at a time, so a slow

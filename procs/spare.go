@@ -54,7 +54,10 @@ func newSpareSet(ctx context.Context, n int) *spareSet { return &spareSet{ctx: c
 const refillDelay = 20 * time.Millisecond
 
 // refill replaces a spare just handed off, after refillDelay.
-func (s *spareSet) refill() {
+func (s *spareSet) refill() { s.fillAfter(refillDelay) }
+
+// fillAfter starts filling after d.
+func (s *spareSet) fillAfter(d time.Duration) {
 	if s == nil {
 		return
 	}
@@ -64,7 +67,7 @@ func (s *spareSet) refill() {
 		return
 	}
 	s.wg.Add(1) // under mu, before close can set closed and Wait
-	time.AfterFunc(refillDelay, func() {
+	time.AfterFunc(d, func() {
 		defer s.wg.Done()
 		s.fill()
 	})

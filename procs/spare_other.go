@@ -19,6 +19,7 @@ type spareSet struct{}
 func newSpareSet(context.Context, int) *spareSet { return nil }
 func (s *spareSet) fill()                        {}
 func (s *spareSet) refill()                      {}
+func (s *spareSet) fillAfter(time.Duration)      {}
 func (s *spareSet) take() *spare                 { return nil }
 func (s *spareSet) close()                       {}
 

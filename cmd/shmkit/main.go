@@ -29,6 +29,8 @@ commands:
   gc [--dry-run] [--prefix P] [--json] remove stale segments (no live process holds them)
   bench [--quick] [--only RE] [--json] [--svg FILE]
                                        run shmkit against its peers: a table, JSON, a chart
+  demo [--width W] [--height H] [--iter N] [--out FILE] [--workers N]
+                                       render the Mandelbrot set on a Pool over shared memory
 `
 
 // errUsage makes run print the usage and exit 2.
@@ -39,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cmds := map[string]func([]string, io.Writer) error{"ls": ls, "info": info, "rm": rm, "gc": gc, "bench": benchCmd}
+	cmds := map[string]func([]string, io.Writer) error{"ls": ls, "info": info, "rm": rm, "gc": gc, "bench": benchCmd, "demo": demo}
 	cmd, ok := cmds[args[0]]
 	if !ok {
 		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {

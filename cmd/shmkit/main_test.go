@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/png"
 	"io"
 	"os"
 	"os/exec"
@@ -325,5 +326,34 @@ func TestBenchCommand(t *testing.T) {
 	}
 	if _, _, code := shmkit(t, bin, "bench", "--frobnicate"); code != 2 {
 		t.Fatalf("an unknown flag: code %d", code)
+	}
+}
+
+// shmkit demo renders on a pool, checks the pool's image against the serial one, and writes
+// a PNG of the size asked for.
+func TestDemoCommand(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "shmkit")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	pic := filepath.Join(t.TempDir(), "m.png")
+	out, errOut, code := shmkit(t, bin, "demo", "--width", "120", "--height", "90", "--iter", "300", "--out", pic)
+	if code != 0 || !strings.Contains(out, "speedup") || !strings.Contains(out, pic) {
+		t.Fatalf("demo: code %d\n%s\n%s", code, out, errOut)
+	}
+	f, err := os.Open(pic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil || img.Bounds().Dx() != 120 || img.Bounds().Dy() != 90 {
+		t.Fatalf("the picture: %v %v", img.Bounds(), err)
+	}
+	if r, g, b, _ := img.At(80, 45).RGBA(); r|g|b != 0 { // (-0.1, 0): inside the set
+		t.Errorf("a point inside the set is not black: %d %d %d", r, g, b)
+	}
+	if _, _, code := shmkit(t, bin, "demo", "--iter", "0"); code != 2 {
+		t.Errorf("--iter 0: code %d", code)
 	}
 }
