@@ -135,7 +135,7 @@ func poolScenarios() []Scenario {
 	}
 }
 
-// poolTask times a Map of a no-op over n inputs, after three untimed Maps of the same: the
+// poolTask times a Map of a no-op over n inputs, after untimed Maps of the same: the
 // per-task cost of a pool in use. The pool keeps no warm spare, whose start would share the
 // cores with the measurement.
 func poolTask(ctx context.Context, chunk, n int) (float64, error) {
@@ -148,7 +148,9 @@ func poolTask(ctx context.Context, chunk, n int) (float64, error) {
 	for i := range in {
 		in[i] = int64(i)
 	}
-	for range 3 { // warm: the workers' runtimes and the rings' spin budgets settle
+	// Warm for at least 300 ms: the workers' runtimes start, and the rings' spin budgets (which
+	// adapt to how soon a peer answers) settle, as they have in a pool that has been working.
+	for warm := time.Now(); time.Since(warm) < 300*time.Millisecond; {
 		if _, err := procs.Map(ctx, p, noopTask, in, procs.Chunk(chunk)); err != nil {
 			return 0, err
 		}
