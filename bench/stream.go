@@ -26,7 +26,7 @@ func init() { groups = append(groups, streamScenarios) }
 const kernelBatch = 64 << 10
 
 func streamScenarios() []Scenario {
-	note := "one producer process, one consumer process; every message carries its sequence number and a fill byte, checked on receipt. shmkit commits each message to the ring (no batching); os-pipe (a FIFO), unix-socket and tcp-loopback write and read through 64 KiB bufio buffers on both sides; go-chan is a buffered channel (1024) of the message arrays between two goroutines of one process"
+	note := "one producer process, one consumer process; every message carries its sequence number and a fill byte, checked on receipt. shmkit commits each message to the ring (no batching); os-pipe (a FIFO), unix-socket and tcp-loopback write and read through 64 KiB bufio buffers on both sides; go-chan is a buffered channel (1024) of the message arrays between two goroutines of one process; boost: Boost.Interprocess message_queue (1024 slots) to a forked child, built from bench/boost/peer.cpp"
 	var out []Scenario
 	for _, c := range []struct {
 		name        string
@@ -41,6 +41,7 @@ func streamScenarios() []Scenario {
 				return stream(ctx, impl, c.size, o.scale(c.count))
 			}})
 		}
+		s.Impls = append(s.Impls, boostStream(c.size, c.count))
 		out = append(out, s)
 	}
 	return out
