@@ -184,3 +184,31 @@ func TestSVG(t *testing.T) {
 		t.Error("a chart of nothing")
 	}
 }
+
+// BenchmarkSuite runs the suite under go test: each scenario's implementations as
+// sub-benchmarks, each reporting its figure in the scenario's unit (quick counts; the
+// iteration count is not the measure, the reported metric is).
+//
+//	go test -run '^$' -bench 'Suite/pingpong_64B_rtt_spin' ./bench
+func BenchmarkSuite(b *testing.B) {
+	for _, s := range Scenarios() {
+		for _, impl := range s.Impls {
+			b.Run(s.Name+"/impl="+impl.Name, func(b *testing.B) {
+				var r Result
+				for b.Loop() {
+					r = measure(b.Context(), Options{Quick: true}, s, impl)
+				}
+				switch {
+				case r.Skipped != "":
+					b.Skip(r.Skipped)
+				case r.Error != "":
+					b.Fatal(r.Error)
+				}
+				b.ReportMetric(r.Value, strings.ReplaceAll(r.Unit, "/", "-per-"))
+				if r.Samples > 0 {
+					b.ReportMetric(r.P99, "p99-"+r.Unit)
+				}
+			})
+		}
+	}
+}
