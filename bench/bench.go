@@ -61,7 +61,8 @@ type Options struct {
 	div int // tests: divide counts further (to check each scenario's work, not time it)
 }
 
-// runs is how many measured runs a throughput figure is the median of (after one warm-up).
+// runs is how many measured runs a throughput figure is the median of (after one warm-up run,
+// except under Quick).
 func (o Options) runs() int {
 	switch {
 	case o.div > 1:
@@ -188,7 +189,7 @@ func measure(ctx context.Context, o Options, s Scenario, impl Impl) Result {
 		r.Max, r.Mean, r.Samples, r.Runs = float64(h.Max()), h.Mean(), h.TotalCount(), 1
 		return r
 	}
-	if o.div <= 1 { // a warm-up run, not counted (tests, checking the work, skip it)
+	if !o.Quick && o.div <= 1 { // a warm-up run, not counted (--quick and tests skip it)
 		if _, err := impl.Run(ctx, o, nil); err != nil {
 			return fail(err)
 		}

@@ -20,7 +20,7 @@ func init() { groups = append(groups, bulkScenarios) }
 const bulkSize = 1 << 20
 
 func bulkScenarios() []Scenario {
-	note := "a producer process sends 1 MiB messages, each copied from its own buffer; the consumer (this process) checks each one's sequence number and last byte. copy: the consumer copies each message into its own buffer (a kernel read does); inplace: shmkit's consumer reads it where it lies in the ring. Kernel baselines write and read whole messages; go-chan hands a slice of one of 16 rotating buffers, which the consumer copies"
+	note := "a producer process sends 1 MiB messages, each copied from its own buffer; the consumer (this process) checks each one's sequence number and last byte. copy: the consumer copies each message into its own buffer (a kernel read does); inplace: shmkit's consumer reads it where it lies in the ring. Kernel baselines write and read whole messages; go-chan hands a slice of one of 16 rotating buffers, which the consumer copies; cpython: multiprocessing.Pipe send_bytes/recv_bytes, a twentieth of the messages"
 	var out []Scenario
 	for _, inplace := range []bool{false, true} {
 		inplace := inplace
@@ -35,6 +35,9 @@ func bulkScenarios() []Scenario {
 				return bulk(ctx, impl, inplace, o.scale(2000))
 			}})
 		}
+		s.Impls = append(s.Impls, Impl{Name: CPython, Run: func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
+			return python(ctx, "bulk", itoa(o.scale(2000/cpythonFewer)))
+		}})
 		out = append(out, s)
 	}
 	out = append(out, Scenario{Name: "floor_memcpy_gbps", Unit: "GB/s", Higher: true,

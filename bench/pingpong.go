@@ -23,7 +23,7 @@ import (
 func init() { groups = append(groups, pingpongScenarios) }
 
 func pingpongScenarios() []Scenario {
-	note := "a message goes to a child process and back, one round at a time; each round trip is a sample. shmkit: a pipe each way (spinning ends for _spin, sleeping ends for _block, the adaptive default for 64 KiB); kernel baselines: a write and a read each way, no buffering; go-chan: two goroutines of one process over unbuffered channels; boost: two Boost.Interprocess message_queues to a forked child (blocking: not in the spinning scenario)"
+	note := "a message goes to a child process and back, one round at a time; each round trip is a sample. shmkit: a pipe each way (spinning ends for _spin, sleeping ends for _block, the adaptive default for 64 KiB); kernel baselines: a write and a read each way, no buffering; go-chan: two goroutines of one process over unbuffered channels; boost: two Boost.Interprocess message_queues to a forked child (blocking: not in the spinning scenario); cpython: a multiprocessing.Pipe, a twentieth of the rounds"
 	kernels := []string{GoChan, OSPipe, UnixSocket, TCPLoopback}
 	var out []Scenario
 	for _, c := range []struct {
@@ -45,8 +45,10 @@ func pingpongScenarios() []Scenario {
 				return 0, pingpong(ctx, impl, c.size, c.mode, o.scale(c.count), h)
 			}})
 		}
-		if c.mode != ring.Spin { // a message_queue always sleeps on its condition variables
-			s.Impls = append(s.Impls, boostPingPong(c.size, c.count))
+		if c.mode != ring.Spin { // a message_queue and a Connection always sleep
+			s.Impls = append(s.Impls, boostPingPong(c.size, c.count), Impl{Name: CPython, Run: func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
+				return 0, pythonInto(ctx, h, "pingpong", itoa(c.size), itoa(o.scale(c.count/cpythonFewer)))
+			}})
 		}
 		out = append(out, s)
 	}

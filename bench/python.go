@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 //go:embed python/peers.py
@@ -75,3 +77,12 @@ func lastLine(s string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// pythonInto records every sample a peers.py scenario prints into h.
+func pythonInto(ctx context.Context, h *hdrhistogram.Histogram, args ...string) error {
+	vs, err := pythonSamples(ctx, args...)
+	for _, v := range vs {
+		_ = h.RecordValue(int64(v))
+	}
+	return err
+}

@@ -20,13 +20,18 @@ import (
 
 func init() { groups = append(groups, streamScenarios) }
 
+// cpythonFewer divides a stream's or a round trip's count for CPython, whose rates would make
+// the same count take minutes; the figures are rates and medians, which the count does not
+// change.
+const cpythonFewer = 20
+
 // kernelBatch is the user-space buffering every kernel baseline gets on both sides: a
 // bufio.Writer and a bufio.Reader of 64 KiB, so a system call moves many messages, as a ring
 // record's commit publishes one without any.
 const kernelBatch = 64 << 10
 
 func streamScenarios() []Scenario {
-	note := "one producer process, one consumer process; every message carries its sequence number and a fill byte, checked on receipt. shmkit commits each message to the ring (no batching); os-pipe (a FIFO), unix-socket and tcp-loopback write and read through 64 KiB bufio buffers on both sides; go-chan is a buffered channel (1024) of the message arrays between two goroutines of one process; boost: Boost.Interprocess message_queue (1024 slots) to a forked child, built from bench/boost/peer.cpp"
+	note := "one producer process, one consumer process; every message carries its sequence number and a fill byte, checked on receipt. shmkit commits each message to the ring (no batching); os-pipe (a FIFO), unix-socket and tcp-loopback write and read through 64 KiB bufio buffers on both sides; go-chan is a buffered channel (1024) of the message arrays between two goroutines of one process; boost: Boost.Interprocess message_queue (1024 slots) to a forked child, built from bench/boost/peer.cpp; cpython: multiprocessing.Pipe send_bytes/recv_bytes, with a twentieth of the messages (at its rate the same count takes minutes; the figure is a rate)"
 	var out []Scenario
 	for _, c := range []struct {
 		name        string
@@ -41,7 +46,9 @@ func streamScenarios() []Scenario {
 				return stream(ctx, impl, c.size, o.scale(c.count))
 			}})
 		}
-		s.Impls = append(s.Impls, boostStream(c.size, c.count))
+		s.Impls = append(s.Impls, boostStream(c.size, c.count), Impl{Name: CPython, Run: func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
+			return python(ctx, "stream", itoa(c.size), itoa(o.scale(c.count/cpythonFewer)))
+		}})
 		out = append(out, s)
 	}
 	return out

@@ -318,17 +318,15 @@ func TestEntry0AndJoinAll(t *testing.T) {
 	if s := kept.String(); !strings.Contains(s, kept.Name()) || !strings.Contains(s, "started") {
 		t.Errorf("String of a running child: %s", s)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	// The daemon sleeps for ever: a JoinAll that waited for it would end with the context's
+	// error (the bound is generous: under -race on a loaded CI machine a start takes seconds).
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	start := time.Now()
 	if err := procs.JoinAllContext(ctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("JoinAll: %v (did it wait for the daemon?)", err)
 	}
 	if kept.Alive() || !daemon.Alive() {
 		t.Fatalf("after JoinAll: the non-daemon child alive %v, the daemon alive %v", kept.Alive(), daemon.Alive())
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("JoinAll took %v", d)
 	}
 	if s := kept.String(); !strings.Contains(s, "exitcode=0") {
 		t.Errorf("String of an exited child: %s", s)
