@@ -88,7 +88,7 @@ func TestMeasureRefusesNothing(t *testing.T) {
 	// A stream whose producer sends fewer messages than the consumer expects fails, through
 	// the ring and through a socket; so does one too short to time.
 	for _, impl := range []string{Shmkit, UnixSocket} {
-		if _, err := streamN(t.Context(), impl, 64, 10, 11); err == nil {
+		if _, err := streamN(t.Context(), impl, 64, 10, 11, false); err == nil {
 			t.Errorf("%s: 10 messages sent, 11 expected: no error", impl)
 		}
 	}

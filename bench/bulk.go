@@ -3,16 +3,9 @@ package bench
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/shmkit/shmkit/procs"
-	"github.com/shmkit/shmkit/ring"
 )
 
 func init() { groups = append(groups, bulkScenarios) }
@@ -48,164 +41,14 @@ func bulkScenarios() []Scenario {
 	return out
 }
 
-type bulkArgs struct {
-	Impl  string
-	Pipe  *ring.Pipe
-	Addr  string
-	Count int
-}
-
-var bulkWriter = procs.Entry("bench.bulkWriter", func(ctx context.Context, a bulkArgs) error {
-	msg := make([]byte, bulkSize)
-	for i := range msg {
-		msg[i] = byte(i * 7)
-	}
-	if a.Impl == Shmkit {
-		w, err := a.Pipe.Writer()
-		if err != nil {
-			return err
-		}
-		for i := range a.Count {
-			fill(msg, i)
-			if err := w.SendContext(ctx, msg); err != nil {
-				return err
-			}
-		}
-		return w.Close()
-	}
-	var conn io.WriteCloser
-	var err error
-	switch a.Impl {
-	case OSPipe:
-		conn, err = os.OpenFile(a.Addr, os.O_WRONLY, 0)
-	case UnixSocket:
-		conn, err = net.Dial("unix", a.Addr)
-	case TCPLoopback:
-		conn, err = net.Dial("tcp", a.Addr)
-	default:
-		err = fmt.Errorf("no bulk writer for %q", a.Impl)
-	}
-	if err != nil {
-		return err
-	}
-	for i := range a.Count {
-		fill(msg, i)
-		if _, err := conn.Write(msg); err != nil {
-			return err
-		}
-	}
-	return conn.Close()
-})
-
 // bulk moves count 1 MiB messages from a child and returns GB/s, timed from the first
 // message's arrival.
 func bulk(ctx context.Context, impl string, inplace bool, count int) (float64, error) {
 	if impl == GoChan {
 		return chanBulk(count)
 	}
-	a := bulkArgs{Impl: impl, Count: count}
-	var ln net.Listener
-	switch impl {
-	case Shmkit:
-		p, err := ring.NewPipe(ring.Capacity(8 << 20))
-		if err != nil {
-			return 0, err
-		}
-		defer p.Close()
-		a.Pipe = p
-	case OSPipe, UnixSocket:
-		dir, err := os.MkdirTemp("", "shmkit-bench-")
-		if err != nil {
-			return 0, err
-		}
-		defer os.RemoveAll(dir)
-		a.Addr = filepath.Join(dir, "s")
-		if impl == OSPipe {
-			err = mkfifo(a.Addr)
-		} else {
-			ln, err = net.Listen("unix", a.Addr)
-		}
-		if err != nil {
-			return 0, err
-		}
-	case TCPLoopback:
-		var err error
-		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return 0, err
-		}
-		a.Addr = ln.Addr().String()
-	}
-	if ln != nil {
-		defer ln.Close()
-	}
-	child, err := bulkWriter.Start(ctx, a)
-	if err != nil {
-		return 0, err
-	}
-	gbps, rerr := bulkReceive(ctx, a, ln, inplace)
-	if rerr != nil {
-		_ = child.Kill()
-	}
-	return gbps, errors.Join(rerr, child.WaitContext(ctx))
-}
-
-func bulkReceive(ctx context.Context, a bulkArgs, ln net.Listener, inplace bool) (float64, error) {
-	buf := make([]byte, bulkSize)
-	var start time.Time
-	done := func() float64 {
-		return float64(a.Count-1) * bulkSize / time.Since(start).Seconds() / 1e9
-	}
-	if a.Impl == Shmkit {
-		r, err := a.Pipe.Reader()
-		if err != nil {
-			return 0, err
-		}
-		defer r.Close()
-		for i := range a.Count {
-			var msg []byte
-			if inplace {
-				msg, err = r.NextContext(ctx)
-			} else {
-				msg, err = r.RecvContext(ctx, buf)
-			}
-			if err != nil {
-				return 0, fmt.Errorf("message %d: %w", i, err)
-			}
-			if i == 0 {
-				start = time.Now()
-			}
-			if len(msg) != bulkSize {
-				return 0, fmt.Errorf("message %d: %d bytes", i, len(msg))
-			}
-			if err := check(msg, i); err != nil {
-				return 0, err
-			}
-		}
-		return done(), nil
-	}
-	var conn io.ReadCloser
-	var err error
-	if ln != nil {
-		conn, err = ln.Accept()
-	} else {
-		conn, err = os.OpenFile(a.Addr, os.O_RDONLY, 0)
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	for i := range a.Count {
-		if _, err := io.ReadFull(conn, buf); err != nil {
-			return 0, fmt.Errorf("message %d: %w", i, err)
-		}
-		if i == 0 {
-			start = time.Now()
-		}
-		if err := check(buf, i); err != nil {
-			return 0, err
-		}
-	}
-	return done(), nil
+	rate, err := streamN(ctx, impl, bulkSize, count, count, !inplace)
+	return rate * bulkSize / 1e9, err
 }
 
 func chanBulk(count int) (float64, error) {

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -66,12 +63,12 @@ func pingpongScenarios() []Scenario {
 }
 
 type echoArgs struct {
-	Impl        string
-	In, Out     *ring.Pipe // the child reads In, writes Out
-	Addr, Addr2 string
-	Size        int
-	Count       int
-	Mode        ring.WaitMode
+	Impl    string
+	In, Out *ring.Pipe // the child reads In, writes Out
+	Link    link
+	Size    int
+	Count   int
+	Mode    ring.WaitMode
 }
 
 // echoer is the child of a ping-pong: it sends back every message it gets.
@@ -98,7 +95,7 @@ var echoer = procs.Entry("bench.echoer", func(ctx context.Context, a echoArgs) e
 		}
 		return errors.Join(w.Close(), r.Close())
 	}
-	rw, err := dialEcho(a)
+	rw, err := a.Link.dial()
 	if err != nil {
 		return err
 	}
@@ -115,50 +112,14 @@ var echoer = procs.Entry("bench.echoer", func(ctx context.Context, a echoArgs) e
 	return nil
 })
 
-type fifoPair struct {
-	r io.ReadCloser
-	w io.WriteCloser
-}
-
-func (f fifoPair) Read(b []byte) (int, error)  { return f.r.Read(b) }
-func (f fifoPair) Write(b []byte) (int, error) { return f.w.Write(b) }
-func (f fifoPair) Close() error                { return errors.Join(f.r.Close(), f.w.Close()) }
-
-// dialEcho is the child's end of a kernel ping-pong.
-func dialEcho(a echoArgs) (io.ReadWriteCloser, error) {
-	switch a.Impl {
-	case OSPipe: // the parent writes Addr and reads Addr2
-		r, err := os.OpenFile(a.Addr, os.O_RDONLY, 0)
-		if err != nil {
-			return nil, err
-		}
-		w, err := os.OpenFile(a.Addr2, os.O_WRONLY, 0)
-		if err != nil {
-			_ = r.Close()
-			return nil, err
-		}
-		return fifoPair{r, w}, nil
-	case UnixSocket:
-		return net.Dial("unix", a.Addr)
-	case TCPLoopback:
-		c, err := net.Dial("tcp", a.Addr)
-		if err == nil {
-			_ = c.(*net.TCPConn).SetNoDelay(true)
-		}
-		return c, err
-	}
-	return nil, fmt.Errorf("no echo for %q", a.Impl)
-}
-
 // pingpong times count round trips of size-byte messages through impl.
 func pingpong(ctx context.Context, impl string, size int, mode ring.WaitMode, count int, h *hdrhistogram.Histogram) error {
 	if impl == GoChan {
 		return chanPingPong(size, count, h)
 	}
 	a := echoArgs{Impl: impl, Size: size, Count: count, Mode: mode}
-	var ln net.Listener
-	switch impl {
-	case Shmkit:
+	var l *listener
+	if impl == Shmkit {
 		capacity := 1 << 16
 		for capacity < 4*(size+64) {
 			capacity <<= 1
@@ -174,45 +135,26 @@ func pingpong(ctx context.Context, impl string, size int, mode ring.WaitMode, co
 		}
 		defer out.Close()
 		a.In, a.Out = in, out
-	case OSPipe, UnixSocket:
-		dir, err := os.MkdirTemp("", "shmkit-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		a.Addr, a.Addr2 = filepath.Join(dir, "a"), filepath.Join(dir, "b")
-		if impl == OSPipe {
-			err = errors.Join(mkfifo(a.Addr), mkfifo(a.Addr2))
-		} else {
-			ln, err = net.Listen("unix", a.Addr)
-		}
-		if err != nil {
-			return err
-		}
-	case TCPLoopback:
+	} else {
 		var err error
-		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		if l, err = listen(impl, true); err != nil {
 			return err
 		}
-		a.Addr = ln.Addr().String()
-	}
-	if ln != nil {
-		defer ln.Close()
+		defer l.Close()
+		a.Link = l.link
 	}
 	child, err := echoer.Start(ctx, a)
 	if err != nil {
 		return err
 	}
-	perr := ping(ctx, a, ln, h)
+	perr := ping(ctx, a, l, h)
 	if perr != nil {
 		_ = child.Kill()
 	}
 	return errors.Join(perr, child.WaitContext(ctx))
 }
 
-func ping(ctx context.Context, a echoArgs, ln net.Listener, h *hdrhistogram.Histogram) error {
-	msg := make([]byte, a.Size)
-	warm := min(a.Count/10, 1000) // rounds not recorded
+func ping(ctx context.Context, a echoArgs, l *listener, h *hdrhistogram.Histogram) error {
 	if a.Impl == Shmkit {
 		w, err := a.In.Writer()
 		if err != nil {
@@ -226,62 +168,42 @@ func ping(ctx context.Context, a echoArgs, ln net.Listener, h *hdrhistogram.Hist
 		defer r.Close()
 		w.SetWaitMode(a.Mode)
 		r.SetWaitMode(a.Mode)
-		for i := range a.Count {
-			fill(msg, i)
-			t := time.Now()
+		return timeRounds(a.Size, a.Count, h, func(msg []byte) ([]byte, error) {
 			if err := w.SendContext(ctx, msg); err != nil {
-				return err
+				return nil, err
 			}
-			back, err := r.NextContext(ctx)
-			if err != nil {
-				return err
-			}
-			d := time.Since(t)
-			if err := check(back, i); err != nil {
-				return err
-			}
-			if i >= warm {
-				_ = h.RecordValue(d.Nanoseconds())
-			}
-		}
-		return nil
+			return r.NextContext(ctx)
+		})
 	}
-	var rw io.ReadWriteCloser
-	var err error
-	switch {
-	case a.Impl == OSPipe:
-		w, err := os.OpenFile(a.Addr, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		r, err := os.OpenFile(a.Addr2, os.O_RDONLY, 0)
-		if err != nil {
-			_ = w.Close()
-			return err
-		}
-		rw = fifoPair{r, w}
-	default:
-		var c net.Conn
-		if c, err = ln.Accept(); err != nil {
-			return err
-		}
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetNoDelay(true)
-		}
-		rw = c
+	rw, err := l.accept()
+	if err != nil {
+		return err
 	}
 	defer rw.Close()
 	back := make([]byte, a.Size)
-	for i := range a.Count {
+	return timeRounds(a.Size, a.Count, h, func(msg []byte) ([]byte, error) {
+		if _, err := rw.Write(msg); err != nil {
+			return nil, err
+		}
+		_, err := io.ReadFull(rw, back)
+		return back, err
+	})
+}
+
+// timeRounds runs count round trips: trip sends message i (of size bytes) and returns what
+// came back, which is checked. Each round trip is a sample in h, but for the first tenth (at
+// most 1000), a warm-up.
+func timeRounds(size, count int, h *hdrhistogram.Histogram, trip func(msg []byte) ([]byte, error)) error {
+	msg := make([]byte, size)
+	warm := min(count/10, 1000)
+	for i := range count {
 		fill(msg, i)
 		t := time.Now()
-		if _, err := rw.Write(msg); err != nil {
-			return err
-		}
-		if _, err := io.ReadFull(rw, back); err != nil {
-			return err
-		}
+		back, err := trip(msg)
 		d := time.Since(t)
+		if err != nil {
+			return fmt.Errorf("round trip %d: %w", i, err)
+		}
 		if err := check(back, i); err != nil {
 			return err
 		}
@@ -302,24 +224,13 @@ func chanPingPong(size, count int, h *hdrhistogram.Histogram) error {
 		}
 		close(back)
 	}()
-	msg := make([]byte, size)
-	warm := min(count/10, 1000)
-	for i := range count {
-		fill(msg, i)
-		t := time.Now()
+	err := timeRounds(size, count, h, func(msg []byte) ([]byte, error) {
 		there <- msg
-		m := <-back
-		d := time.Since(t)
-		if err := check(m, i); err != nil {
-			return err
-		}
-		if i >= warm {
-			_ = h.RecordValue(d.Nanoseconds())
-		}
-	}
+		return <-back, nil
+	})
 	close(there)
 	<-back
-	return nil
+	return err
 }
 
 type wordArgs struct {

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"path/filepath"
 	"time"
 	"unsafe"
 
@@ -57,14 +54,19 @@ func streamScenarios() []Scenario {
 type streamArgs struct {
 	Impl  string
 	Pipe  *ring.Pipe
-	Addr  string // FIFO path, socket path or TCP address
+	Link  link
 	Size  int
 	Count int
 }
 
-// streamWriter is the producer process.
+// streamWriter is the producer process: every message copied from its own buffer, through
+// the ring or a kernel link (64 KiB bufio for messages smaller than that; bigger ones are
+// written whole).
 var streamWriter = procs.Entry("bench.streamWriter", func(ctx context.Context, a streamArgs) error {
 	msg := make([]byte, a.Size)
+	for i := range msg {
+		msg[i] = byte(i * 7)
+	}
 	if a.Impl == Shmkit {
 		w, err := a.Pipe.Writer()
 		if err != nil {
@@ -78,25 +80,18 @@ var streamWriter = procs.Entry("bench.streamWriter", func(ctx context.Context, a
 		}
 		return w.Close()
 	}
-	var conn io.WriteCloser
-	var err error
-	switch a.Impl {
-	case OSPipe:
-		conn, err = os.OpenFile(a.Addr, os.O_WRONLY, 0)
-	case UnixSocket:
-		conn, err = net.Dial("unix", a.Addr)
-	case TCPLoopback:
-		conn, err = net.Dial("tcp", a.Addr)
-	default:
-		err = fmt.Errorf("no stream writer for %q", a.Impl)
-	}
+	conn, err := a.Link.dial()
 	if err != nil {
 		return err
 	}
+	var out io.Writer = conn
 	bw := bufio.NewWriterSize(conn, kernelBatch)
+	if a.Size < kernelBatch {
+		out = bw
+	}
 	for i := range a.Count {
 		fill(msg, i)
-		if _, err := bw.Write(msg); err != nil {
+		if _, err := out.Write(msg); err != nil {
 			return err
 		}
 	}
@@ -121,14 +116,16 @@ func check(msg []byte, i int) error {
 }
 
 // stream moves count messages of size bytes from a child to this process and returns the
-// rate, timed from the first message's arrival to the last's.
+// rate, timed from the first message's arrival to the last's. shmkit's consumer reads each
+// message where it lies in the ring.
 func stream(ctx context.Context, impl string, size, count int) (float64, error) {
-	return streamN(ctx, impl, size, count, count)
+	return streamN(ctx, impl, size, count, count, false)
 }
 
-// streamN is stream with the producer sending sent messages and this process expecting want:
-// tests make them differ to see a run that moves too little fail.
-func streamN(ctx context.Context, impl string, size, sent, want int) (float64, error) {
+// streamN is stream with the producer sending sent messages and this process expecting want
+// (tests make them differ to see a run that moves too little fail); with copyOut, shmkit's
+// consumer copies each message into a buffer of its own, as a kernel read does.
+func streamN(ctx context.Context, impl string, size, sent, want int, copyOut bool) (float64, error) {
 	if want < 2 {
 		return 0, fmt.Errorf("a stream of %d messages times nothing", want)
 	}
@@ -136,100 +133,61 @@ func streamN(ctx context.Context, impl string, size, sent, want int) (float64, e
 		return chanStream(size, want)
 	}
 	a := streamArgs{Impl: impl, Size: size, Count: sent}
-	var ln net.Listener
-	switch impl {
-	case Shmkit:
-		p, err := ring.NewPipe(ring.Capacity(1 << 20))
+	var l *listener
+	if impl == Shmkit {
+		p, err := ring.NewPipe(ring.Capacity(max(1<<20, 8*size)))
 		if err != nil {
 			return 0, err
 		}
 		defer p.Close()
 		a.Pipe = p
-	case OSPipe, UnixSocket:
-		dir, err := os.MkdirTemp("", "shmkit-bench-")
-		if err != nil {
-			return 0, err
-		}
-		defer os.RemoveAll(dir)
-		a.Addr = filepath.Join(dir, "s")
-		if impl == OSPipe {
-			err = mkfifo(a.Addr)
-		} else {
-			ln, err = net.Listen("unix", a.Addr)
-		}
-		if err != nil {
-			return 0, err
-		}
-	case TCPLoopback:
+	} else {
 		var err error
-		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		if l, err = listen(impl, false); err != nil {
 			return 0, err
 		}
-		a.Addr = ln.Addr().String()
-	}
-	if ln != nil {
-		defer ln.Close()
+		defer l.Close()
+		a.Link = l.link
 	}
 	child, err := streamWriter.Start(ctx, a)
 	if err != nil {
 		return 0, err
 	}
-	a.Count = want
-	rate, rerr := receive(ctx, a, ln)
+	rate, rerr := receive(ctx, a, want, l, copyOut)
 	if rerr != nil {
 		_ = child.Kill()
 	}
-	werr := child.WaitContext(ctx)
-	return rate, errors.Join(rerr, werr)
+	return rate, errors.Join(rerr, child.WaitContext(ctx))
 }
 
-func receive(ctx context.Context, a streamArgs, ln net.Listener) (float64, error) {
-	var start time.Time
+func receive(ctx context.Context, a streamArgs, want int, l *listener, copyOut bool) (float64, error) {
+	buf := make([]byte, a.Size)
 	if a.Impl == Shmkit {
 		r, err := a.Pipe.Reader()
 		if err != nil {
 			return 0, err
 		}
 		defer r.Close()
-		for i := range a.Count {
-			msg, err := r.NextContext(ctx)
-			if err != nil {
-				return 0, fmt.Errorf("message %d: %w", i, err)
+		return receiveAll(want, a.Size, func() ([]byte, error) {
+			if copyOut {
+				return r.RecvContext(ctx, buf)
 			}
-			if i == 0 {
-				start = time.Now()
-			}
-			if err := check(msg, i); err != nil {
-				return 0, err
-			}
-		}
-		return float64(a.Count-1) / time.Since(start).Seconds(), nil
+			return r.NextContext(ctx)
+		})
 	}
-	var conn io.ReadCloser
-	var err error
-	if ln != nil {
-		conn, err = ln.Accept()
-	} else {
-		conn, err = os.OpenFile(a.Addr, os.O_RDONLY, 0)
-	}
+	conn, err := l.accept()
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
-	br := bufio.NewReaderSize(conn, kernelBatch)
-	msg := make([]byte, a.Size)
-	for i := range a.Count {
-		if _, err := io.ReadFull(br, msg); err != nil {
-			return 0, fmt.Errorf("message %d: %w", i, err)
-		}
-		if i == 0 {
-			start = time.Now()
-		}
-		if err := check(msg, i); err != nil {
-			return 0, err
-		}
+	var in io.Reader = conn
+	if a.Size < kernelBatch {
+		in = bufio.NewReaderSize(conn, kernelBatch)
 	}
-	return float64(a.Count-1) / time.Since(start).Seconds(), nil
+	return receiveAll(want, a.Size, func() ([]byte, error) {
+		_, err := io.ReadFull(in, buf)
+		return buf, err
+	})
 }
 
 // chanStream is the in-process baseline: a buffered channel of message arrays.
