@@ -28,9 +28,7 @@ func bulkScenarios() []Scenario {
 				return bulk(ctx, impl, inplace, o.scale(2000))
 			}})
 		}
-		s.Impls = append(s.Impls, Impl{Name: CPython, Run: func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
-			return python(ctx, "bulk", itoa(o.scale(2000/cpythonFewer)))
-		}})
+		s.Impls = append(s.Impls, pyRate(2000/cpythonFewer, "bulk"))
 		out = append(out, s)
 	}
 	out = append(out, Scenario{Name: "floor_memcpy_gbps", Unit: "GB/s", Higher: true,

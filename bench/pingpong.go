@@ -43,9 +43,7 @@ func pingpongScenarios() []Scenario {
 			}})
 		}
 		if c.mode != ring.Spin { // a message_queue and a Connection always sleep
-			s.Impls = append(s.Impls, boostPingPong(c.size, c.count), Impl{Name: CPython, Run: func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
-				return 0, pythonInto(ctx, h, "pingpong", itoa(c.size), itoa(o.scale(c.count/cpythonFewer)))
-			}})
+			s.Impls = append(s.Impls, boostPingPong(c.size, c.count), pyLatency(c.count/cpythonFewer, "pingpong", itoa(c.size)))
 		}
 		out = append(out, s)
 	}

@@ -74,9 +74,7 @@ func poolScenarios() []Scenario {
 				{Shmkit, func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
 					return poolTask(ctx, 1, o.scale(10_000))
 				}},
-				{CPython, func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
-					return python(ctx, "pool_task", "1", itoa(o.scale(20_000)))
-				}},
+				pyRate(20_000, "pool_task", "1"),
 			}},
 		{Name: "pool_task_auto", Unit: "ns/task", Goal: "≤ 50 ns",
 			Note: "a no-op function mapped over 1 M inputs, chunks automatic (shmkit: 4 per worker) or CPython's chunksize=256, on 2 workers",
@@ -84,9 +82,7 @@ func poolScenarios() []Scenario {
 				{Shmkit, func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
 					return poolTask(ctx, 0, o.scale(1_000_000))
 				}},
-				{CPython, func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
-					return python(ctx, "pool_task", "256", itoa(o.scale(1_000_000)))
-				}},
+				pyRate(1_000_000, "pool_task", "256"),
 			}},
 		{Name: "pool_worker_killed_recovery", Unit: "µs", Goal: "a few ms: the kernel's teardown of the dead worker and a warm spare's hand-off",
 			Note: "a one-worker pool's worker is SIGKILLed mid-task; the sample runs from the kill to the next task's result from the replacement. CPython's Pool hangs in this case (bpo-22393): no figure",

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,4 +86,20 @@ func pythonInto(ctx context.Context, h *hdrhistogram.Histogram, args ...string) 
 		_ = h.RecordValue(int64(v))
 	}
 	return err
+}
+
+// pyRate is a CPython peer of a rate scenario: python/peers.py run with args and then the
+// count n (scaled by the options), printing the figure.
+func pyRate(n int, args ...string) Impl {
+	return Impl{Name: CPython, Run: func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
+		return python(ctx, append(slices.Clip(args), itoa(o.scale(n)))...)
+	}}
+}
+
+// pyLatency is a CPython peer of a latency scenario: as pyRate, every number it prints a
+// sample.
+func pyLatency(n int, args ...string) Impl {
+	return Impl{Name: CPython, Run: func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
+		return 0, pythonInto(ctx, h, append(slices.Clip(args), itoa(o.scale(n)))...)
+	}}
 }

@@ -25,38 +25,30 @@ func sharedScenarios() []Scenario {
 	return []Scenario{
 		{Name: "mutex_uncontended", Unit: "ns", Goal: "within 2x of sync.Mutex (floor)",
 			Note:  "Lock then Unlock, one process, nobody else wanting the lock; each sample is the mean of 1000 pairs. floor: sync.Mutex; cpython: multiprocessing.Lock acquire/release",
-			Impls: []Impl{{Shmkit, mutexUncontended}, {CPython, pyLock}, {Floor, syncMutexUncontended}}},
+			Impls: []Impl{{Shmkit, mutexUncontended}, pyLatency(200_000, "lock_ns"), {Floor, syncMutexUncontended}}},
 		{Name: "mutex_contended_2proc", Unit: "ops/s", Higher: true, Goal: "near the floor",
 			Note:  "two processes each lock, add to a counter in shared memory and unlock, as fast as they can; the counter is checked. cpython: multiprocessing.Lock around a Value(lock=False), a twentieth of the adds; floor: sync.Mutex, two goroutines of one process",
-			Impls: []Impl{{Shmkit, mutexContended}, pyRate("mutex_contended", 2_000_000/cpythonFewer), {Floor, syncMutexContended}}},
+			Impls: []Impl{{Shmkit, mutexContended}, pyRate(2_000_000/cpythonFewer, "mutex_contended"), {Floor, syncMutexContended}}},
 		{Name: "value_add_2proc", Unit: "ns", Goal: "near the floor",
-			Note: "two processes add 1 to a ctypes.Value[int64] at once (atomic Add); the sum is checked; the figure is the wall time per add over both. cpython: Value('q') under its get_lock(), a fiftieth of the adds; floor: sync/atomic in two goroutines",
-			Impls: []Impl{{Shmkit, valueAdd}, {CPython, func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
-				v, err := python(ctx, "value_add", itoa(o.scale(5_000_000/50)))
-				if err == nil {
-					_ = h.RecordValue(int64(v))
-				}
-				return 0, err
-			}}, {Floor, atomicAdd}}},
+			Note:  "two processes add 1 to a ctypes.Value[int64] at once (atomic Add); the sum is checked; the figure is the wall time per add over both. cpython: Value('q') under its get_lock(), a fiftieth of the adds; floor: sync/atomic in two goroutines",
+			Impls: []Impl{{Shmkit, valueAdd}, pyLatency(5_000_000/50, "value_add"), {Floor, atomicAdd}}},
 		{Name: "map_get", Unit: "ops/s", Higher: true, Goal: "≥ 10 M/s",
 			Note:  "Get of 64-byte values under 16 K keys, one process. cpython: Manager().dict() (a server process); floor: Go map under sync.RWMutex",
-			Impls: []Impl{{Shmkit, mapOps(100)}, {CPython, pyDict("dict_get")}, {Floor, goMapOps(100)}}},
+			Impls: []Impl{{Shmkit, mapOps(100)}, pyRate(20_000, "dict_get"), {Floor, goMapOps(100)}}},
 		{Name: "map_set", Unit: "ops/s", Higher: true, Goal: "≥ 3 M/s",
 			Note:  "Set of 64-byte values over 16 K keys, one process; same baselines",
-			Impls: []Impl{{Shmkit, mapOps(0)}, {CPython, pyDict("dict_set")}, {Floor, goMapOps(0)}}},
+			Impls: []Impl{{Shmkit, mapOps(0)}, pyRate(20_000, "dict_set"), {Floor, goMapOps(0)}}},
 		{Name: "map_mix_98get", Unit: "ops/s", Higher: true, Goal: "near map_get",
 			Note:  "98% Get, 2% Set, one process; cpython: Manager().dict(); floor: Go map under sync.RWMutex",
-			Impls: []Impl{{Shmkit, mapOps(98)}, {CPython, pyDict("dict_mix")}, {Floor, goMapOps(98)}}},
+			Impls: []Impl{{Shmkit, mapOps(98)}, pyRate(20_000, "dict_mix"), {Floor, goMapOps(98)}}},
 		{Name: "sem_handoff_rtt", Unit: "ns", Goal: "within 1.5x floor_futex_rtt",
 			Note: "two processes hand a turn back and forth through two sem.Semaphores (Release one, Acquire the other); os-pipe and unix-socket: a 16-byte token written and read back; cpython: two multiprocessing.Semaphores, a twentieth of the rounds; go-chan: two goroutines over unbuffered channels",
 			Impls: []Impl{{Shmkit, semHandoff}, {GoChan, func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
 				return 0, chanPingPong(16, o.scale(50_000), h)
-			}}, handoffOver(OSPipe), handoffOver(UnixSocket), {CPython, func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
-				return 0, pythonInto(ctx, h, "sem_handoff", itoa(o.scale(50_000/cpythonFewer)))
-			}}}},
+			}}, handoffOver(OSPipe), handoffOver(UnixSocket), pyLatency(50_000/cpythonFewer, "sem_handoff")}},
 		{Name: "mpmc_2p2c_64B_throughput", Unit: "msg/s", Higher: true, Goal: "above a unix socket (issue 14)",
 			Note:  "two producer processes and two consumer processes share one ring.Queue of 64-byte messages; every message is counted and its sequence number summed; go-chan: 2+2 goroutines on a channel of 1024; unix-socket: one SOCK_SEQPACKET pair, its ends shared by the producers and by the consumers, a message a datagram; cpython: multiprocessing.Queue(1024), 2+2 processes, a fiftieth of the messages",
-			Impls: []Impl{{Shmkit, mpmc}, {GoChan, chanMPMC}, {UnixSocket, socketMPMC}, pyRate("mpmc", 1_000_000/50)}},
+			Impls: []Impl{{Shmkit, mpmc}, {GoChan, chanMPMC}, {UnixSocket, socketMPMC}, pyRate(1_000_000/50, "mpmc")}},
 	}
 }
 
@@ -95,14 +87,6 @@ func syncMutexUncontended(ctx context.Context, o Options, h *hdrhistogram.Histog
 		m.Unlock() //nolint:staticcheck // the empty critical section is what is measured
 		return nil
 	})
-}
-
-func pyLock(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
-	v, err := python(ctx, "lock_ns", itoa(o.scale(200_000)))
-	if err == nil {
-		_ = h.RecordValue(int64(v))
-	}
-	return 0, err
 }
 
 type counterArgs struct {
@@ -326,12 +310,6 @@ func goMapOps(getPct int) func(context.Context, Options, *hdrhistogram.Histogram
 	}
 }
 
-func pyDict(what string) func(context.Context, Options, *hdrhistogram.Histogram) (float64, error) {
-	return func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
-		return python(ctx, what, itoa(o.scale(20_000)))
-	}
-}
-
 type handoffArgs struct {
 	Ping, Pong *sem.SharedSemaphore
 	N          int
@@ -520,12 +498,5 @@ func chanMPMC(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float6
 func handoffOver(impl string) Impl {
 	return Impl{Name: impl, Run: func(ctx context.Context, o Options, h *hdrhistogram.Histogram) (float64, error) {
 		return 0, pingpong(ctx, impl, 16, ring.Sleep, o.scale(50_000), h)
-	}}
-}
-
-// pyRate is a CPython peer that prints a rate, over n (scaled) operations.
-func pyRate(what string, n int) Impl {
-	return Impl{Name: CPython, Run: func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
-		return python(ctx, what, itoa(o.scale(n)))
 	}}
 }

@@ -43,9 +43,7 @@ func streamScenarios() []Scenario {
 				return stream(ctx, impl, c.size, o.scale(c.count))
 			}})
 		}
-		s.Impls = append(s.Impls, boostStream(c.size, c.count), Impl{Name: CPython, Run: func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
-			return python(ctx, "stream", itoa(c.size), itoa(o.scale(c.count/cpythonFewer)))
-		}})
+		s.Impls = append(s.Impls, boostStream(c.size, c.count), pyRate(c.count/cpythonFewer, "stream", itoa(c.size)))
 		out = append(out, s)
 	}
 	return out

@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -354,53 +353,40 @@ func TestPoolForRange(t *testing.T) {
 // Retries the Map completes with every output right; without, it fails with ErrWorkerDied or
 // (the kill came between tasks) completes.
 func TestFaultPoolKillMidMap(t *testing.T) {
-	runs := testmain.FaultRuns() / 10
-	p := newPool(t, procs.PoolConfig{Workers: 2, Retries: 1})
+	runs := max(testmain.FaultRuns()/10, 3)
 	in := make([]nap, 40)
 	for i := range in {
 		in[i] = nap{i, 2 * time.Millisecond}
 	}
-	var completed, died atomic.Int32
-	for range max(runs, 3) {
-		pids := p.Pids()
-		f := procs.MapAsync(t.Context(), p, napEcho, in, procs.Chunk(1))
-		time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
-		_ = syscall.Kill(pids[rand.IntN(len(pids))], syscall.SIGKILL)
-		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-		out, err := f.Get(ctx)
-		cancel()
-		switch {
-		case errors.Is(err, context.DeadlineExceeded):
-			t.Fatal("the Map hangs after a worker was killed")
-		case err != nil:
-			t.Fatalf("with Retries 1: %v", err)
-		}
-		for i, v := range out {
-			if v != i {
-				t.Fatalf("out[%d] = %d", i, v)
+	for _, retries := range []int{1, 0} {
+		p := newPool(t, procs.PoolConfig{Workers: 2, Retries: retries})
+		completed, died := 0, 0
+		for range runs {
+			pids := p.Pids()
+			f := procs.MapAsync(t.Context(), p, napEcho, in, procs.Chunk(1))
+			time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
+			_ = syscall.Kill(pids[rand.IntN(len(pids))], syscall.SIGKILL)
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			out, err := f.Get(ctx)
+			cancel()
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				t.Fatalf("retries %d: the Map hangs after a worker was killed", retries)
+			case retries == 0 && errors.Is(err, procs.ErrWorkerDied):
+				died++
+				continue
+			case err != nil:
+				t.Fatalf("retries %d: %v", retries, err)
 			}
+			for i, v := range out {
+				if v != i {
+					t.Fatalf("retries %d: out[%d] = %d", retries, i, v)
+				}
+			}
+			completed++
 		}
-		completed.Add(1)
+		t.Logf("retries %d: %d completed, %d failed with ErrWorkerDied", retries, completed, died)
 	}
-	q := newPool(t, procs.PoolConfig{Workers: 2})
-	for range max(runs, 3) {
-		pids := q.Pids()
-		f := procs.MapAsync(t.Context(), q, napEcho, in, procs.Chunk(1))
-		time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
-		_ = syscall.Kill(pids[rand.IntN(len(pids))], syscall.SIGKILL)
-		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-		_, err := f.Get(ctx)
-		cancel()
-		switch {
-		case errors.Is(err, context.DeadlineExceeded):
-			t.Fatal("the Map hangs after a worker was killed")
-		case errors.Is(err, procs.ErrWorkerDied):
-			died.Add(1)
-		case err != nil:
-			t.Fatalf("without retries: %v", err)
-		}
-	}
-	t.Logf("with retries: %d completed; without: %d failed with ErrWorkerDied", completed.Load(), died.Load())
 }
 
 var killSelf = procs.Func("procs.killSelf", func(ctx context.Context, _ int32) (int32, error) {
