@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -77,25 +76,7 @@ func boost(ctx context.Context, args ...string) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := exec.CommandContext(ctx, bin, args...).Output()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return nil, fmt.Errorf("boost peer %s: %v: %s", strings.Join(args, " "), err, lastLine(string(ee.Stderr)))
-		}
-		return nil, err
-	}
-	var vs []float64
-	for _, f := range strings.Fields(string(out)) {
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil {
-			return nil, fmt.Errorf("boost peer printed %q", f)
-		}
-		vs = append(vs, v)
-	}
-	if len(vs) == 0 {
-		return nil, fmt.Errorf("boost peer %s printed nothing", strings.Join(args, " "))
-	}
-	return vs, nil
+	return runPeer(exec.CommandContext(ctx, bin, args...), "boost peer "+strings.Join(args, " "))
 }
 
 // boostStream and boostPingPong are the Boost.Interprocess message_queue implementations of

@@ -47,10 +47,16 @@ func pythonSamples(ctx context.Context, args ...string) ([]float64, error) {
 	}
 	cmd := exec.CommandContext(ctx, py, append([]string{script}, args...)...)
 	cmd.Dir = dir
+	return runPeer(cmd, "python3 peers.py "+strings.Join(args, " "))
+}
+
+// runPeer runs a peer program (CPython's script, the Boost program) and returns the numbers
+// it printed; a line "skip REASON" is ErrSkip, a failure carries its last line of stderr.
+func runPeer(cmd *exec.Cmd, what string) ([]float64, error) {
 	out, err := cmd.Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
-			return nil, fmt.Errorf("python3 peers.py %s: %v: %s", strings.Join(args, " "), err, lastLine(string(ee.Stderr)))
+			return nil, fmt.Errorf("%s: %v: %s", what, err, lastLine(string(ee.Stderr)))
 		}
 		return nil, err
 	}
@@ -62,12 +68,12 @@ func pythonSamples(ctx context.Context, args ...string) ([]float64, error) {
 	for _, f := range strings.Fields(line) {
 		v, err := strconv.ParseFloat(f, 64)
 		if err != nil {
-			return nil, fmt.Errorf("python3 peers.py %s printed %q", strings.Join(args, " "), line)
+			return nil, fmt.Errorf("%s printed %q", what, f)
 		}
 		vs = append(vs, v)
 	}
 	if len(vs) == 0 {
-		return nil, fmt.Errorf("python3 peers.py %s printed nothing", strings.Join(args, " "))
+		return nil, fmt.Errorf("%s printed nothing", what)
 	}
 	return vs, nil
 }

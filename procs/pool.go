@@ -410,7 +410,7 @@ func (p *Pool) serve(w *worker) *worker {
 			recycle = p.cfg.MaxTasksPerWorker > 0 && sent >= p.cfg.MaxTasksPerWorker
 		}
 		if len(inflight) == 0 && held != nil {
-			p.requeue(held) // (cannot happen: an empty pipe takes any task)
+			p.requeue(held) // recycling: this worker takes no more tasks
 			held = nil
 		}
 		if len(inflight) == 0 {
@@ -539,11 +539,20 @@ func (p *Pool) next(block bool) *poolTask {
 	}
 }
 
+// requeue puts tasks back at the front of the queue; once the pool can run nothing more
+// (Terminate, its context), it fails them instead, under the same lock Terminate fails the
+// queue under, so none is left behind.
 func (p *Pool) requeue(ts ...*poolTask) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.endErrLocked(); err != nil {
+		for _, t := range ts {
+			t.job.finish(t, err)
+		}
+		return
+	}
 	p.retry = append(ts, p.retry...)
 	p.cond.Broadcast()
-	p.mu.Unlock()
 }
 
 // watch gives w a new life context, ended by its process's exit, the pool's context, or
@@ -601,23 +610,16 @@ func (p *Pool) died(w *worker, inflight []*poolTask) *worker {
 	running, _ := w.current.Load()
 	died := &WorkerDiedError{Pid: w.proc.Pid(), ExitCode: w.proc.ExitCode()}
 	p.retire(w)
-	var again []*poolTask
-	for i, t := range inflight {
-		switch {
-		case p.endErr() != nil:
-			t.job.finish(t, p.endErr())
-		case i == 0 && running == t.id:
-			if t.deaths++; t.deaths > p.cfg.Retries {
-				t.job.finish(t, died)
-				continue
-			}
-			again = append(again, t)
-		default:
-			again = append(again, t) // it never started
+	again := inflight
+	if len(inflight) > 0 && inflight[0].id == running { // it was running: this death is its
+		t := inflight[0]
+		if t.deaths++; t.deaths > p.cfg.Retries {
+			t.job.finish(t, died)
+			again = inflight[1:]
 		}
 	}
 	if len(again) > 0 {
-		p.requeue(again...)
+		p.requeue(again...) // those that never started, and a started one with retries left
 	}
 	if p.endErr() != nil {
 		return nil
@@ -629,6 +631,10 @@ func (p *Pool) died(w *worker, inflight []*poolTask) *worker {
 func (p *Pool) endErr() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.endErrLocked()
+}
+
+func (p *Pool) endErrLocked() error {
 	if p.state == poolTerminated {
 		return ErrPoolClosed
 	}
