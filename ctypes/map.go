@@ -112,7 +112,12 @@ func mapStride(keyMax, valMax int) int { return slotHead + words(keyMax) + words
 
 func words(n int) int { return (n + 7) &^ 7 }
 
+// mapSpec is the object spec of a Map made with c (its defaults filled in).
 func mapSpec(c MapConfig) (object.Spec, error) {
+	c, err := c.withDefaults()
+	if err != nil {
+		return object.Spec{}, err
+	}
 	size := int64(mapHeader) + int64(c.Stripes)*64 + int64(c.Capacity)*int64(mapStride(c.KeyMax, c.ValueMax))
 	if size > shm.MaxSize {
 		return object.Spec{}, fmt.Errorf("%w: a map of %d bytes", ErrInvalid, size)
@@ -150,10 +155,6 @@ func OpenMap(name string, opts ...shm.Option) (*Map, error) {
 
 // OpenOrCreateMap attaches the Map called name, or makes it with c.
 func OpenOrCreateMap(name string, c MapConfig, opts ...shm.Option) (*Map, error) {
-	c, err := c.withDefaults()
-	if err != nil {
-		return nil, err
-	}
 	sp, err := mapSpec(c)
 	if err != nil {
 		return nil, err
@@ -166,10 +167,6 @@ func OpenOrCreateMap(name string, c MapConfig, opts ...shm.Option) (*Map, error)
 }
 
 func makeMap(name string, c MapConfig, opts []shm.Option) (*Map, error) {
-	c, err := c.withDefaults()
-	if err != nil {
-		return nil, err
-	}
 	sp, err := mapSpec(c)
 	if err != nil {
 		return nil, err

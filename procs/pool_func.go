@@ -303,13 +303,19 @@ func (f *Fn[In, Out]) serve(fn func(context.Context, In) (Out, error)) serveFunc
 		}
 		outs = outs[:n]
 		at, status, msg := runAll(ctx, fn, ins, outs)
-		clear(inScratch)
-		if status != resultOK {
-			clear(outs)
-			return s.failAt(id, status, at, msg)
+		if status == resultOK {
+			err = sendOutputs(s, f.out, id, outs)
+		} else {
+			err = s.failAt(id, status, at, msg)
 		}
-		err = sendOutputs(s, f.out, id, outs)
-		clear(outs) // drop references to what the outputs held
+		// Between tasks the scratch slices keep nothing alive: values that hold pointers are
+		// dropped (flat ones hold none, and are left as they are).
+		if !f.in.flat {
+			clear(inScratch)
+		}
+		if !f.out.flat {
+			clear(outs)
+		}
 		return err
 	}
 }
