@@ -1,11 +1,11 @@
 package ctypes
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -194,8 +194,8 @@ func attachNpy(seg *shm.Segment, e elemInfo) (*block, error) {
 	}
 	head := string(b[:npy])
 	n := -1
-	if m := shapeRE.FindStringSubmatch(head); m != nil && m[1] != "" {
-		n, _ = strconv.Atoi(m[1])
+	if d, _ := npyFirstDim(b[:npy]); len(d) > 0 {
+		n, _ = strconv.Atoi(string(d))
 	}
 	want, _ := npyHeader(e.typ, max(n, 1), false)
 	switch {
@@ -211,13 +211,36 @@ func attachNpy(seg *shm.Segment, e elemInfo) (*block, error) {
 	return blk, nil
 }
 
-var fullShapeRE = regexp.MustCompile(`'shape': (\([^)]*\))`)
-
+// npyShape pulls the shape, parentheses included, out of a .npy header, for messages.
 func npyShape(head string) string {
-	if m := fullShapeRE.FindStringSubmatch(head); m != nil {
-		return m[1]
+	if v, ok := npyValue([]byte(head), "shape"); ok && len(v) > 0 && v[0] == '(' {
+		if end := bytes.IndexByte(v, ')'); end >= 0 {
+			return string(v[:end+1])
+		}
 	}
 	return "?"
+}
+
+// npyFirstDim returns the digits of the shape's first dimension (none for a () shape); false
+// if the header has no shape tuple.
+func npyFirstDim(head []byte) ([]byte, bool) {
+	shape, ok := npyValue(head, "shape")
+	if !ok || len(shape) == 0 || shape[0] != '(' {
+		return nil, false
+	}
+	d := shape[1:]
+	return d[:len(d)-len(bytes.TrimLeft(d, "0123456789"))], true
+}
+
+// npyValue returns what follows "'key': " in a .npy header's dict (to the header's end).
+// The header is numpy's own repr of a dict with fixed keys, so no parser is needed (nor a
+// regexp compiled at every program's start).
+func npyValue(head []byte, key string) ([]byte, bool) {
+	i := bytes.Index(head, []byte("'"+key+"': "))
+	if i < 0 {
+		return nil, false
+	}
+	return head[i+len(key)+4:], true
 }
 
 func openOrCreateBlock(kind string, e elemInfo, name string, n int, o []shm.Option) (*block, error) {
@@ -245,8 +268,6 @@ func attachTyped(seg *shm.Segment, kind string, e elemInfo) (*block, error) {
 	return b, nil
 }
 
-var shapeRE = regexp.MustCompile(`'shape': \((\d*)`)
-
 // attachBlock reads an array segment's .npy header and lays the view over it.
 func attachBlock(seg *shm.Segment) (*block, error) {
 	b := seg.Bytes()
@@ -255,12 +276,14 @@ func attachBlock(seg *shm.Segment) (*block, error) {
 		return nil, err
 	}
 	n := 1 // a Value's shape is ()
-	if m := shapeRE.FindSubmatch(b[:npy]); m != nil && len(m[1]) > 0 {
-		if n, err = strconv.Atoi(string(m[1])); err != nil || n < 1 {
-			return nil, fmt.Errorf("%w: shape %q", ErrCorrupt, m[1])
-		}
-	} else if m == nil {
+	digits, ok := npyFirstDim(b[:npy])
+	if !ok {
 		return nil, fmt.Errorf("%w: .npy header without a shape", ErrCorrupt)
+	}
+	if len(digits) > 0 {
+		if n, err = strconv.Atoi(string(digits)); err != nil || n < 1 {
+			return nil, fmt.Errorf("%w: shape %q", ErrCorrupt, digits)
+		}
 	}
 	kind := seg.Kind()
 	if kind != kindRaw && kind != kindArray && kind != kindValue {
@@ -304,13 +327,13 @@ func npyDescr(b []byte) string {
 	if n, err := npyLen(b); err == nil {
 		b = b[:n]
 	}
-	if m := descrRE.FindSubmatch(b); m != nil {
-		return string(m[1])
+	if v, ok := npyValue(b, "descr"); ok {
+		if end := bytes.Index(v, []byte(", 'fortran_order'")); end >= 0 {
+			return string(v[:end])
+		}
 	}
 	return "?"
 }
-
-var descrRE = regexp.MustCompile(`'descr': (.*?), 'fortran_order'`)
 
 func init() {
 	shm.Register(blockType, func(h shm.Handle) (shm.Shareable, error) {

@@ -46,7 +46,7 @@ func FuzzNpyHeader(f *testing.F) {
 		if n, err := npyLen(b); err == nil {
 			_ = npyDescr(b[:n])
 			_ = npyShape(string(b[:n]))
-			_ = shapeRE.FindSubmatch(b[:n])
+			_, _ = npyFirstDim(b[:n])
 		}
 	})
 }

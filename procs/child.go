@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -24,11 +25,12 @@ import (
 // parent keeps the spec pipe open until the child exits: the child reads on past the spec, and
 // end-of-file means the parent has died.
 const (
-	envEntry  = "SHMKIT_ENTRY"  // entry name: its presence makes Main run the child
-	envName   = "SHMKIT_NAME"   // the child's process name
-	envPipes  = "SHMKIT_PIPES"  // "specFD,statusFD"
-	envFiles  = "SHMKIT_FILES"  // fds of anonymous segments, comma-separated, in spec order
-	envDaemon = "SHMKIT_DAEMON" // "1": die when the spec pipe reaches end-of-file
+	envEntry  = "SHMKIT_ENTRY"      // entry name: its presence makes Main run the child
+	envName   = "SHMKIT_NAME"       // the child's process name
+	envPipes  = "SHMKIT_PIPES"      // "specFD,statusFD"
+	envFiles  = "SHMKIT_FILES"      // fds of anonymous segments, comma-separated, in spec order
+	envDaemon = "SHMKIT_DAEMON"     // "1": die when the spec pipe reaches end-of-file
+	envProcs  = "SHMKIT_GOMAXPROCS" // "1": GOMAXPROCS=1 is for the start only; Main restores the default
 )
 
 // Status record kinds: one byte, then the exit code as a uvarint, then the message.
@@ -59,6 +61,11 @@ func Main() {
 }
 
 func runChild(name string) int {
+	if os.Getenv(envProcs) == "1" {
+		_ = os.Unsetenv("GOMAXPROCS") // so the default holds here and in this child's children
+		runtime.SetDefaultGOMAXPROCS()
+	}
+	_ = os.Unsetenv(envProcs)
 	env := map[string]string{}
 	for _, k := range []string{envEntry, envName, envPipes, envFiles, envDaemon} {
 		env[k] = os.Getenv(k)
@@ -320,8 +327,7 @@ func execEntry(ctx context.Context, entryName, name string, o *options, spec []b
 	sh.files = nil // start closes them once the child has them
 	childEnds := append([]*os.File{specR, statusW}, files...)
 	fds := passFiles(cmd, childEnds)
-	cmd.Env = append(withoutProcsEnv(os.Environ()),
-		envEntry+"="+entryName, envName+"="+name,
+	cmd.Env = childEnv(envEntry+"="+entryName, envName+"="+name,
 		envPipes+"="+joinFDs(fds[:2]), envFiles+"="+joinFDs(fds[2:]))
 	var lifeline *os.File
 	if o.daemon {
@@ -351,13 +357,27 @@ func execEntry(ctx context.Context, entryName, name string, o *options, spec []b
 
 type reflectValue = reflect.Value
 
+// childEnv is the environment of an entry's child: this process's, less procs' own variables,
+// plus extra. Unless GOMAXPROCS is set here, the child's runtime starts with GOMAXPROCS=1 and
+// Main restores the default before the entry runs: a runtime starting with one P starts fewer
+// threads and wakes fewer of them while it initialises (on a 2-vCPU AMD EPYC guest, an exec of
+// a test binary to its exit took 10.4 ms with the default and 9.2 ms so; a pool of two workers
+// was ready 15% sooner). Package initialisers in the child see GOMAXPROCS 1.
+func childEnv(extra ...string) []string {
+	env := append(withoutProcsEnv(os.Environ()), extra...)
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		env = append(env, "GOMAXPROCS=1", envProcs+"=1")
+	}
+	return env
+}
+
 // withoutProcsEnv drops this package's own variables, so a child of a child starts clean.
 func withoutProcsEnv(env []string) []string {
 	out := env[:0:0]
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case envEntry, envName, envPipes, envFiles, envDaemon:
+		case envEntry, envName, envPipes, envFiles, envDaemon, envProcs:
 		default:
 			out = append(out, kv)
 		}

@@ -36,6 +36,11 @@
 // (O_ASYNC with F_SETSIG), elsewhere a goroutine waits for end-of-file. A Command child gets
 // Linux's parent-death signal instead. Daemon(false) lets a child outlive its parent.
 //
+// A child's Go runtime starts with GOMAXPROCS=1, unless GOMAXPROCS is set in the parent's
+// environment: one P starts fewer threads while the packages initialise, which makes a start
+// cheaper. Main restores the default (as if the variable had never been set) before the
+// entry runs, so only package initialisers in a child see 1.
+//
 // Command wires any executable (Python, C) to segments through environment variables and
 // inherited fds.
 //

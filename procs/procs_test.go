@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -337,3 +338,51 @@ var sleepFor = procs.Entry("procs.sleepFor", func(ctx context.Context, d time.Du
 	time.Sleep(d)
 	return nil
 })
+
+// maxprocs reports the worker's GOMAXPROCS and its GOMAXPROCS variable.
+var maxprocs = procs.Func("procs.maxprocs", func(ctx context.Context, _ int32) (string, error) {
+	v, set := os.LookupEnv("GOMAXPROCS")
+	return fmt.Sprintf("%d|%s|%v", runtime.GOMAXPROCS(0), v, set), nil
+})
+
+// TestChildGOMAXPROCS: a child starts its runtime with GOMAXPROCS=1 (a cheaper start) unless
+// the parent set GOMAXPROCS, and runs its entry with the default restored, as if the variable
+// had never been set; a GOMAXPROCS the parent set is the child's, as ever.
+func TestChildGOMAXPROCS(t *testing.T) {
+	old, had := os.LookupEnv("GOMAXPROCS")
+	t.Cleanup(func() {
+		if had {
+			os.Setenv("GOMAXPROCS", old)
+		} else {
+			os.Unsetenv("GOMAXPROCS")
+		}
+	})
+	// The default this parent would have: what a fresh process gets on this machine.
+	os.Unsetenv("GOMAXPROCS")
+	mine := runtime.GOMAXPROCS(0)
+	runtime.SetDefaultGOMAXPROCS()
+	def := runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(mine)
+	for _, c := range []struct {
+		env  string // "" leaves GOMAXPROCS unset in the parent
+		want string
+	}{
+		{"", fmt.Sprintf("%d||false", def)},
+		{"3", "3|3|true"},
+	} {
+		if c.env == "" {
+			os.Unsetenv("GOMAXPROCS")
+		} else {
+			os.Setenv("GOMAXPROCS", c.env)
+		}
+		p, err := procs.NewPool(t.Context(), procs.PoolConfig{Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := procs.Apply(t.Context(), p, maxprocs, 0)
+		p.Terminate()
+		if err != nil || got != c.want {
+			t.Errorf("GOMAXPROCS=%q in the parent: the worker says %q (%v), want %q", c.env, got, err, c.want)
+		}
+	}
+}

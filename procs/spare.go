@@ -196,8 +196,7 @@ func execSpare(ctx context.Context) (*spare, error) {
 	childEnds := []*os.File{theirs, statusW}
 	cfds := passFiles(cmd, childEnds)
 	name := fmt.Sprintf("procs-spare-%d", childSeq.Add(1))
-	cmd.Env = append(withoutProcsEnv(os.Environ()),
-		envEntry+"="+spareEntry, envName+"="+name, envPipes+"="+joinFDs(cfds), envDaemon+"=1")
+	cmd.Env = childEnv(envEntry+"="+spareEntry, envName+"="+name, envPipes+"="+joinFDs(cfds), envDaemon+"=1")
 	p, err := start(cmd, name, newOptions(nil), childEnds, statusR, mine)
 	if err != nil {
 		_ = mine.Close()
