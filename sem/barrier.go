@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/futex"
@@ -21,14 +22,17 @@ const BarrierMembers = 64
 // A Barrier makes a fixed number of parties wait for each other: Python's Barrier. Init sets
 // the number of parties (OpenBarrier does it); the zero value has none and every Wait fails.
 //
-//	0       4       8       12      16                      528
-//	+-------+-------+-------+-------+-----------------------+
-//	|parties|arrived| gen   |broken | members[64]           |
-//	+-------+-------+-------+-------+-----------------------+
+//	0       4       8       12      16      20      24      32      40                    552
+//	+-------+-------+-------+-------+-------+-------+-------+-------+---------------------+
+//	|parties|arrived| gen   |broken |acting |  -    |action |timeout| members[64]         |
+//	+-------+-------+-------+-------+-------+-------+-------+-------+---------------------+
 //
 // gen is the generation, the word sleepers park on: the last party to arrive bumps it. broken
 // holds gen+1 of a broken generation (0: none), so the sleepers of that generation, and every
-// later arrival until Reset, get ErrBrokenBarrier.
+// later arrival until Reset, get ErrBrokenBarrier. action is the hash of the registered
+// BarrierAction's name (0: none) and timeout the default wait in nanoseconds (0: none); acting
+// holds the ID of the process running the action, so that its death breaks the generation
+// (it has already counted its arrival, and would otherwise be waited for for ever).
 //
 // members lists the processes that have the barrier, one u64 each: the process's ID in the
 // high half (bit 31 of it set while a launched child has not yet attached: see member), and in
@@ -47,6 +51,10 @@ type Barrier struct {
 	arrived uint32
 	gen     uint32
 	broken  uint32
+	acting  uint32
+	_       uint32
+	action  uint64
+	timeout int64
 	members [BarrierMembers]uint64 // process ID << 32 | gen+1 of its last counted arrival
 }
 
@@ -63,6 +71,28 @@ func (b *Barrier) Init(parties int) error {
 	atomic.StoreUint32(&b.parties, uint32(parties))
 	return nil
 }
+
+// SetAction makes a the barrier's action (nil: none), for every process from the next
+// generation on. Constructors take WithAction instead.
+func (b *Barrier) SetAction(a *BarrierAction) {
+	var key uint64
+	if a != nil {
+		key = a.key
+	}
+	atomic.StoreUint64(&b.action, key)
+}
+
+// SetTimeout sets the default wait (0: none; see BarrierTimeout).
+func (b *Barrier) SetTimeout(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("%w: a timeout of %v", ErrInvalid, d)
+	}
+	atomic.StoreInt64(&b.timeout, int64(d))
+	return nil
+}
+
+// Timeout returns the default wait (0: none).
+func (b *Barrier) Timeout() time.Duration { return time.Duration(atomic.LoadInt64(&b.timeout)) }
 
 // Parties returns the number of parties.
 func (b *Barrier) Parties() int {
@@ -82,12 +112,23 @@ func (b *Barrier) Broken() bool {
 // Wait blocks until every party has called Wait, then returns this party's arrival index, 0
 // to parties-1 (distinct in each generation). If a party dies (see Barrier), or Abort or Reset
 // is called, or a waiter's context ends (WaitContext), the barrier breaks and every waiter gets
-// ErrBrokenBarrier.
+// ErrBrokenBarrier. With an action, the last party to arrive runs it before releasing the
+// others; if it fails or panics, the barrier breaks: that party gets the action's error joined
+// to ErrBrokenBarrier, the others ErrBrokenBarrier. With a default timeout, a wait that runs
+// out breaks the barrier, as a context that ends does.
 func (b *Barrier) Wait() (int, error) { return b.WaitContext(context.Background()) }
 
 // WaitContext is Wait that gives up when ctx ends: the barrier breaks, and this waiter gets
-// ErrBrokenBarrier joined to ctx's error.
+// ErrBrokenBarrier joined to ctx's error. A ctx with no deadline gets the barrier's default
+// timeout, if it has one.
 func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
+	if d := b.Timeout(); d > 0 {
+		if _, has := ctx.Deadline(); !has {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+	}
 	parties := atomic.LoadUint32(&b.parties)
 	if parties == 0 {
 		return 0, fmt.Errorf("%w: barrier has no parties (Init it)", ErrInvalid)
@@ -107,6 +148,10 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 	}
 	atomic.StoreUint64(&b.members[slot], uint64(selfID)<<32|uint64(gen+1))
 	if idx+1 == parties { // the last one opens the gate for this generation
+		if err := b.act(); err != nil {
+			b.breakGen(gen)
+			return int(idx), fmt.Errorf("%w: %w", ErrBrokenBarrier, err)
+		}
 		atomic.StoreUint32(&b.arrived, 0)
 		atomic.AddUint32(&b.gen, 1)
 		futex.Wake(&b.gen, -1)
@@ -121,7 +166,7 @@ func (b *Barrier) WaitContext(ctx context.Context) (int, error) {
 			b.breakGen(gen)
 			return int(idx), fmt.Errorf("%w: %w", ErrBrokenBarrier, err)
 		}
-		if !done() && b.memberDied(gen) {
+		if !done() && (b.memberDied(gen) || b.actorDied()) {
 			b.breakGen(gen)
 		}
 	}
@@ -218,6 +263,31 @@ func (b *Barrier) attachMember(seg *shm.Segment) error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// act runs the barrier's action, if it has one, with this process recorded as acting.
+func (b *Barrier) act() error {
+	key := atomic.LoadUint64(&b.action)
+	if key == 0 {
+		return nil
+	}
+	v, ok := actions.Load(key)
+	if !ok {
+		return fmt.Errorf("the barrier's action (hash %#x) is not registered in this binary", key)
+	}
+	a := v.(*BarrierAction)
+	atomic.StoreUint32(&b.acting, selfID)
+	defer atomic.StoreUint32(&b.acting, 0)
+	if err := a.run(); err != nil {
+		return fmt.Errorf("barrier action %q: %w", a.name, err)
+	}
+	return nil
+}
+
+// actorDied reports that the process running the action died in it.
+func (b *Barrier) actorDied() bool {
+	id := atomic.LoadUint32(&b.acting)
+	return id != 0 && id != selfID && !alive(id)
 }
 
 // memberDied reports a member process that is dead and was not counted in generation gen.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/sem"
@@ -100,4 +102,52 @@ func ExampleNewMutex() {
 	// Output:
 	// true
 	// false <nil> true
+}
+
+// report is a barrier action: registered by name at package level, so that whichever process
+// arrives last can find it.
+var report = sem.Action("example.report", func() error {
+	fmt.Println("all arrived; releasing")
+	return nil
+})
+
+// A Barrier with an action (Python's Barrier(2, action=report)): the last party to arrive
+// runs it once, before any party is released.
+func ExampleAction() {
+	b, err := sem.NewBarrier(2, sem.WithAction(report), sem.BarrierTimeout(10*time.Second))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer b.Close()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if _, err := b.Wait(); err != nil {
+				fmt.Println(err)
+			}
+		})
+	}
+	wg.Wait()
+	// Output: all arrived; releasing
+}
+
+// WaitFor is Python's Condition.wait_for: the predicate is checked under the lock.
+func ExampleCond_WaitFor() {
+	m, _ := sem.NewMutex()
+	c, _ := sem.NewCond()
+	defer m.Close()
+	defer c.Close()
+	ready := false
+	go func() {
+		_ = m.Lock()
+		ready = true
+		_ = c.Signal()
+		_ = m.Unlock()
+	}()
+	_ = m.Lock()
+	ok, err := c.WaitFor(context.Background(), m.Mutex(), func() bool { return ready })
+	_ = m.Unlock()
+	fmt.Println(ok, err)
+	// Output: true <nil>
 }

@@ -419,6 +419,14 @@ func (s *SharedCond) WaitContext(ctx context.Context, m *Mutex) error {
 	return s.p.WaitContext(ctx, m)
 }
 
+// WaitFor waits until pred holds (see Cond.WaitFor).
+func (s *SharedCond) WaitFor(ctx context.Context, m *Mutex, pred func() bool) (bool, error) {
+	if s.Closed() {
+		return false, ErrClosed
+	}
+	return s.p.WaitFor(ctx, m, pred)
+}
+
 // Signal lets one waiter return, if any waits.
 func (s *SharedCond) Signal() error {
 	if s.Closed() {
@@ -514,7 +522,7 @@ func NewBarrier(parties int, opts ...shm.Option) (*SharedBarrier, error) {
 	if parties < 1 || parties > MaxParties {
 		return nil, fmt.Errorf("%w: %d parties (want 1 to %d)", ErrInvalid, parties, MaxParties)
 	}
-	return build[Barrier, SharedBarrier](object.Make(specBarrier(parties), "", opts))
+	return build[Barrier, SharedBarrier](object.Make(specBarrier(parties, opts), "", opts))
 }
 
 // CreateBarrier makes the Barrier called name for parties parties; ErrExist if the name is taken.
@@ -522,13 +530,13 @@ func CreateBarrier(name string, parties int, opts ...shm.Option) (*SharedBarrier
 	if parties < 1 || parties > MaxParties {
 		return nil, fmt.Errorf("%w: %d parties (want 1 to %d)", ErrInvalid, parties, MaxParties)
 	}
-	return create[Barrier, SharedBarrier](name, specBarrier(parties), opts)
+	return create[Barrier, SharedBarrier](name, specBarrier(parties, opts), opts)
 }
 
 // OpenBarrier attaches the Barrier called name; ErrNotExist if there is none, shm.ErrKind if the name
 // holds another kind of object.
 func OpenBarrier(name string, opts ...shm.Option) (*SharedBarrier, error) {
-	return build[Barrier, SharedBarrier](object.Open(specBarrier(0), name, opts))
+	return build[Barrier, SharedBarrier](object.Open(specBarrier(0, nil), name, opts))
 }
 
 // OpenOrCreateBarrier attaches the Barrier called name, or makes it for parties parties if the
@@ -538,7 +546,7 @@ func OpenOrCreateBarrier(name string, parties int, opts ...shm.Option) (*SharedB
 	if parties < 1 || parties > MaxParties {
 		return nil, fmt.Errorf("%w: %d parties (want 1 to %d)", ErrInvalid, parties, MaxParties)
 	}
-	s, err := openOrCreate[Barrier, SharedBarrier](name, specBarrier(parties), opts)
+	s, err := openOrCreate[Barrier, SharedBarrier](name, specBarrier(parties, opts), opts)
 	if err != nil {
 		return nil, err
 	}

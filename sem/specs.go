@@ -2,17 +2,20 @@ package sem
 
 import (
 	"fmt"
+	"time"
+
+	"github.com/shmkit/shmkit/shm"
 
 	"github.com/shmkit/shmkit/internal/object"
 )
 
-// The segments the constructors make: kind "sem.<Type>", layout "sem.<Type>/v2 size=N", the
+// The segments the constructors make: kind "sem.<Type>", layout "sem.<Type>/v3 size=N", the
 // object at offset 0, set up before any other process can see it.
 
 func spec[T Object](typ string, init func(*T) error) object.Spec {
 	return object.Spec{
 		Kind:   typ,
-		Layout: fmt.Sprintf("%s/v2 size=%d", typ, Sizeof[T]()),
+		Layout: fmt.Sprintf("%s/v3 size=%d", typ, Sizeof[T]()),
 		Size:   Sizeof[T](),
 		Init: func(b []byte) error {
 			p, err := At[T](b, 0)
@@ -40,10 +43,18 @@ func specBoundedSemaphore(n int) object.Spec {
 	return spec(typeBoundedSemaphore, func(b *BoundedSemaphore) error { return b.Init(n) })
 }
 
-func specBarrier(parties int) object.Spec {
+func specBarrier(parties int, opts []shm.Option) object.Spec {
 	return spec(typeBarrier, func(b *Barrier) error {
 		if parties == 0 {
 			return nil // opening: the spec is only compared, never run
+		}
+		if a, ok := shm.SettingOf[*BarrierAction](opts, actionKey{}); ok {
+			b.SetAction(a)
+		}
+		if d, ok := shm.SettingOf[time.Duration](opts, timeoutKey{}); ok {
+			if err := b.SetTimeout(d); err != nil {
+				return err
+			}
 		}
 		return b.Init(parties)
 	})
