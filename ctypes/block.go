@@ -151,7 +151,7 @@ func makeBlock(kind string, e elemInfo, name string, n int, o []shm.Option, fill
 		return nil, err
 	}
 	if name != "" {
-		if err := shm.ValidateName(name); err != nil {
+		if err := shm.ValidateCreateName(name); err != nil {
 			return nil, err
 		}
 	}

@@ -138,7 +138,7 @@ func NewMap(c MapConfig, opts ...shm.Option) (*Map, error) { return makeMap("", 
 
 // CreateMap makes the Map called name; shm.ErrExist if the name is taken.
 func CreateMap(name string, c MapConfig, opts ...shm.Option) (*Map, error) {
-	if err := shm.ValidateName(name); err != nil {
+	if err := shm.ValidateCreateName(name); err != nil {
 		return nil, err
 	}
 	return makeMap(name, c, opts)

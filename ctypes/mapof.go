@@ -22,7 +22,7 @@ func NewMapOf[K comparable, V any](c MapConfig, opts ...shm.Option) (*MapOf[K, V
 
 // CreateMapOf makes the MapOf called name; shm.ErrExist if the name is taken.
 func CreateMapOf[K comparable, V any](name string, c MapConfig, opts ...shm.Option) (*MapOf[K, V], error) {
-	if err := shm.ValidateName(name); err != nil {
+	if err := shm.ValidateCreateName(name); err != nil {
 		return nil, err
 	}
 	return makeMapOf[K, V](name, c, opts)

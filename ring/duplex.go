@@ -18,12 +18,26 @@ type Duplex struct {
 func NewDuplex(opts ...shm.Option) (*Duplex, error) { return makeDuplex("", opts) }
 
 // CreateDuplex makes the two pipes named name+"-ab" and name+"-ba" (so name is at most 27
-// bytes); shm.ErrExist if either is taken.
+// bytes); shm.ErrExist if either is taken. A name pattern (a '*', see shm.Create) is filled
+// in once for both; Name of either pipe shows it.
 func CreateDuplex(name string, opts ...shm.Option) (*Duplex, error) {
-	if err := shm.ValidateName(name + "-ab"); err != nil {
-		return nil, err
+	if !shm.IsPattern(name) {
+		if err := shm.ValidateName(name + "-ab"); err != nil {
+			return nil, err
+		}
+		return makeDuplex(name, opts)
 	}
-	return makeDuplex(name, opts)
+	for range 100 {
+		base := shm.ExpandName(name)
+		if err := shm.ValidateName(base + "-ab"); err != nil {
+			return nil, err
+		}
+		d, err := makeDuplex(base, opts)
+		if !errors.Is(err, shm.ErrExist) {
+			return d, err
+		}
+	}
+	return nil, fmt.Errorf("%w: 100 names made from %q were all taken", shm.ErrExist, name)
 }
 
 // OpenDuplex attaches the two pipes CreateDuplex made under name.

@@ -23,7 +23,7 @@ func NewJoinableQueue(opts ...shm.Option) (*JoinableQueue, error) {
 
 // CreateJoinableQueue makes the JoinableQueue called name; shm.ErrExist if the name is taken.
 func CreateJoinableQueue(name string, opts ...shm.Option) (*JoinableQueue, error) {
-	if err := shm.ValidateName(name); err != nil {
+	if err := shm.ValidateCreateName(name); err != nil {
 		return nil, err
 	}
 	return joinable(makeQueue(name, opts, true, 0))

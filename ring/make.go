@@ -61,7 +61,7 @@ func NewPipe(opts ...shm.Option) (*Pipe, error) { return makePipe("", opts, 0) }
 
 // CreatePipe makes the Pipe called name; shm.ErrExist if the name is taken.
 func CreatePipe(name string, opts ...shm.Option) (*Pipe, error) {
-	if err := shm.ValidateName(name); err != nil {
+	if err := shm.ValidateCreateName(name); err != nil {
 		return nil, err
 	}
 	return makePipe(name, opts, 0)
@@ -121,7 +121,7 @@ func NewQueue(opts ...shm.Option) (*Queue, error) { return makeQueue("", opts, f
 
 // CreateQueue makes the Queue called name; shm.ErrExist if the name is taken.
 func CreateQueue(name string, opts ...shm.Option) (*Queue, error) {
-	if err := shm.ValidateName(name); err != nil {
+	if err := shm.ValidateCreateName(name); err != nil {
 		return nil, err
 	}
 	return makeQueue(name, opts, false, 0)

@@ -24,7 +24,7 @@ func NewPipeOf[T any](opts ...shm.Option) (*PipeOf[T], error) { return makePipeO
 
 // CreatePipeOf makes the pipe of T called name; shm.ErrExist if the name is taken.
 func CreatePipeOf[T any](name string, opts ...shm.Option) (*PipeOf[T], error) {
-	if err := shm.ValidateName(name); err != nil {
+	if err := shm.ValidateCreateName(name); err != nil {
 		return nil, err
 	}
 	return makePipeOf[T](name, opts)

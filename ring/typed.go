@@ -72,7 +72,7 @@ func NewQueueOf[T any](opts ...shm.Option) (*QueueOf[T], error) { return makeQue
 
 // CreateQueueOf makes the queue of T called name; shm.ErrExist if the name is taken.
 func CreateQueueOf[T any](name string, opts ...shm.Option) (*QueueOf[T], error) {
-	if err := shm.ValidateName(name); err != nil {
+	if err := shm.ValidateCreateName(name); err != nil {
 		return nil, err
 	}
 	return makeQueueOf[T](name, opts)

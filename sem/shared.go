@@ -39,7 +39,7 @@ func build[T Object, S ~struct{ shared[T] }](seg *shm.Segment, err error) (*S, e
 
 // create makes the object called name (New… makes anonymous ones: a name is required here).
 func create[T Object, S ~struct{ shared[T] }](name string, spec object.Spec, opts []shm.Option) (*S, error) {
-	if err := shm.ValidateName(name); err != nil {
+	if err := shm.ValidateCreateName(name); err != nil {
 		return nil, err
 	}
 	return build[T, S](object.Make(spec, name, opts))

@@ -17,6 +17,18 @@
 // atomic link that never replaces a file: a creator killed at any moment leaves nothing, or a
 // whole segment, and Open finds either no name or a ready segment.
 //
+// # Names, patterns and scopes
+//
+// A name holding one '*' is a pattern: Create (and every object's Create…) fills it in with
+// 10 random characters and tries again while the name is taken, so "job-*" gives a fresh name
+// that unrelated processes then open by seg.Name(). OpenOrCreate attaches a segment or makes
+// it, saying which. A Scope is Python's SharedMemoryManager: give In(scope) to constructors,
+// and scope.Close unlinks every named segment made through it and closes everything in it.
+//
+//	scope := shm.NewScope()
+//	defer scope.Close()
+//	seg, err := shm.Create("job-*", 4096, shm.In(scope))
+//
 // # Header and validation
 //
 // Unless made with Raw, a segment starts with a 128-byte header: magic, layout version,

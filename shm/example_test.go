@@ -74,3 +74,23 @@ func ExampleReclaim() {
 	}
 	// Output: removed true true
 }
+
+// A generated name and a Scope that removes it: Python's SharedMemory(create=True) under a
+// SharedMemoryManager.
+func ExampleScope() {
+	scope := shm.NewScope()
+	defer scope.Close()
+	seg, err := shm.Create("example-*", 4096, shm.In(scope))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	other, _, err := shm.OpenOrCreate(seg.Name(), 4096, shm.In(scope)) // as another process would
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	other.Bytes()[0] = 7
+	fmt.Println(seg.Bytes()[0], len(seg.Name()))
+	// Output: 7 18
+}

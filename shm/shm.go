@@ -39,6 +39,7 @@ type config struct {
 	populate    int             // 0: by size, 1: always, -1: never
 	ctx         context.Context // ends Open's wait early; nil: never
 	settings    map[any]any     // for the constructors of objects built on segments (Setting)
+	scope       *Scope          // In
 }
 
 func newConfig(opts []Option) *config {
@@ -156,7 +157,15 @@ type Segment struct {
 // with ErrExist if the name is taken, ErrInvalidName or ErrInvalidSize for bad input, and
 // ErrNoSpace (saying how much is free) if the shared-memory filesystem cannot hold it. The
 // segment lives until Unlink or Remove, even after every process has closed it.
+//
+// A name holding a '*' is a pattern (as os.CreateTemp's): Create replaces the '*' with 10
+// random characters, trying again while the name is taken, so unrelated processes can then
+// open the segment by the name it reports (Name): CPython's SharedMemory(create=True) with no
+// name. Every Create… of an object takes patterns too.
 func Create(name string, size int, opts ...Option) (*Segment, error) {
+	if IsPattern(name) {
+		return createPattern(name, func(n string) (*Segment, error) { return Create(n, size, opts...) })
+	}
 	cfg := newConfig(opts)
 	if err := ValidateName(name); err != nil {
 		return nil, err
@@ -183,7 +192,32 @@ func Create(name string, size int, opts ...Option) (*Segment, error) {
 		s.mu.Unlock()
 		return nil, err
 	}
-	return s, nil
+	return cfg.keep(s, true)
+}
+
+// OpenOrCreate opens the segment called name, or creates it with a payload of size bytes if
+// the name is free; created reports which. Two processes racing on a fresh name get one
+// segment. An existing segment with a payload smaller than size is ErrSize.
+func OpenOrCreate(name string, size int, opts ...Option) (seg *Segment, created bool, err error) {
+	for range 3 {
+		seg, err = Create(name, size, opts...)
+		if err == nil {
+			return seg, true, nil
+		}
+		if !errors.Is(err, ErrExist) {
+			return nil, false, err
+		}
+		seg, err = Open(name, opts...)
+		if errors.Is(err, ErrNotExist) {
+			continue // unlinked between the two: try again
+		}
+		if err == nil && seg.Size() < size {
+			_ = seg.Close()
+			return nil, false, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w: the segment holds %d bytes, %d were asked for", ErrSize, seg.Size(), size)}
+		}
+		return seg, false, err
+	}
+	return nil, false, err
 }
 
 // Anonymous makes a segment with no name (a memfd on Linux). It is freed when the last process
@@ -203,7 +237,7 @@ func Anonymous(size int, opts ...Option) (*Segment, error) {
 		_ = f.close()
 		return nil, &fs.PathError{Op: "anonymous", Path: "", Err: err}
 	}
-	return s, nil
+	return cfg.keep(s, false)
 }
 
 func fileSize(size int, cfg *config) (int64, error) {
@@ -342,7 +376,7 @@ func OpenContext(ctx context.Context, name string, opts ...Option) (*Segment, er
 		_ = f.close()
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return s, nil
+	return cfg.keep(s, false)
 }
 
 // OpenFD maps the segment behind an inherited file descriptor (an anonymous segment passed by
@@ -359,7 +393,7 @@ func OpenFD(fd uintptr, opts ...Option) (*Segment, error) {
 		_ = f.close()
 		return nil, &fs.PathError{Op: "open", Path: fmt.Sprintf("fd %d", fd), Err: err}
 	}
-	return s, nil
+	return cfg.keep(s, false)
 }
 
 // attach validates and maps an opened file. alone says no other process held the segment when
@@ -539,6 +573,9 @@ func (s *Segment) Close() error {
 	}
 	return s.release()
 }
+
+// Closed reports whether this process closed s (Close, or a Scope it belonged to).
+func (s *Segment) Closed() bool { return s.closed.Load() }
 
 // OnClose arranges for fn to run when this process closes s, or when the garbage collector
 // releases a forgotten s, before the memory is unmapped, in the reverse order of registration.

@@ -90,8 +90,8 @@ type Handle struct {
 // Bind records the segment the object lives in.
 func (h *Handle) Bind(seg *shm.Segment) { h.seg = seg }
 
-// Closed reports whether this process closed the object.
-func (h *Handle) Closed() bool { return h.closed.Load() }
+// Closed reports whether this process closed the object, or its segment (a shm.Scope does).
+func (h *Handle) Closed() bool { return h.closed.Load() || h.seg != nil && h.seg.Closed() }
 
 // Close detaches this process from the object; the object lives on for the others (and, if
 // it is named, until its name is unlinked). A second Close is ErrClosed.
