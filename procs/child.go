@@ -1,6 +1,7 @@
 package procs
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -31,6 +32,7 @@ const (
 	envFiles  = "SHMKIT_FILES"      // fds of anonymous segments, comma-separated, in spec order
 	envDaemon = "SHMKIT_DAEMON"     // "1": die when the spec pipe reaches end-of-file
 	envProcs  = "SHMKIT_GOMAXPROCS" // "1": GOMAXPROCS=1 is for the start only; Main restores the default
+	envParent = "SHMKIT_PARENT"     // the parent's process name
 )
 
 // Status record kinds: one byte, then the exit code as a uvarint, then the message.
@@ -67,7 +69,7 @@ func runChild(name string) int {
 	}
 	_ = os.Unsetenv(envProcs)
 	env := map[string]string{}
-	for _, k := range []string{envEntry, envName, envPipes, envFiles, envDaemon} {
+	for _, k := range []string{envEntry, envName, envPipes, envFiles, envDaemon, envParent} {
 		env[k] = os.Getenv(k)
 		_ = os.Unsetenv(k) // so processes this child starts are not children of procs
 	}
@@ -102,6 +104,8 @@ func runChild(name string) int {
 	}
 	cname := env[envName]
 	currentName.Store(&cname)
+	currentDaemon.Store(env[envDaemon] == "1")
+	parent.Store(&ParentProcess{pid: os.Getppid(), name: cmp.Or(env[envParent], "MainProcess")})
 	if env[envDaemon] == "1" {
 		watchLifeline(specF)
 	} else {
@@ -365,6 +369,7 @@ type reflectValue = reflect.Value
 // was ready 15% sooner). Package initialisers in the child see GOMAXPROCS 1.
 func childEnv(extra ...string) []string {
 	env := append(withoutProcsEnv(os.Environ()), extra...)
+	env = append(env, envParent+"="+Current().Name)
 	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
 		env = append(env, "GOMAXPROCS=1", envProcs+"=1")
 	}
@@ -377,7 +382,7 @@ func withoutProcsEnv(env []string) []string {
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case envEntry, envName, envPipes, envFiles, envDaemon, envProcs:
+		case envEntry, envName, envPipes, envFiles, envDaemon, envProcs, envParent:
 		default:
 			out = append(out, kv)
 		}

@@ -327,10 +327,11 @@ func ActiveChildren() []*Process {
 
 // ProcessInfo describes the current process.
 type ProcessInfo struct {
-	Name  string // the name given at Start in a child; "MainProcess" otherwise
-	Pid   int
-	PPid  int
-	Child bool // started by procs
+	Name   string // the name given at Start in a child; "MainProcess" otherwise
+	Pid    int
+	PPid   int
+	Child  bool // started by procs
+	Daemon bool // a child that dies with its parent (the default)
 }
 
 var currentName atomic.Pointer[string]
@@ -339,7 +340,56 @@ var currentName atomic.Pointer[string]
 func Current() ProcessInfo {
 	info := ProcessInfo{Name: "MainProcess", Pid: os.Getpid(), PPid: os.Getppid()}
 	if n := currentName.Load(); n != nil {
-		info.Name, info.Child = *n, true
+		info.Name, info.Child, info.Daemon = *n, true, currentDaemon.Load()
 	}
 	return info
+}
+
+var currentDaemon atomic.Bool
+
+// parent is what a child learns of its parent as it starts (see Parent).
+var parent atomic.Pointer[ParentProcess]
+
+// A ParentProcess is the process that started this one: Python's parent_process().
+type ParentProcess struct {
+	pid  int
+	name string
+}
+
+// Parent returns the process that started this one through procs, or nil in a process that
+// procs did not start (Python's parent_process() returns None there).
+func Parent() *ParentProcess { return parent.Load() }
+
+// Pid returns the parent's process id.
+func (p *ParentProcess) Pid() int { return p.pid }
+
+// Name returns the parent's name: "MainProcess", or its own name if it is a procs child too.
+func (p *ParentProcess) Name() string { return p.name }
+
+// Alive reports whether the parent still runs. A process whose parent died is adopted by
+// another (its parent pid changes), so this holds exactly while the parent lives.
+func (p *ParentProcess) Alive() bool { return os.Getppid() == p.pid }
+
+// Wait blocks until the parent has exited or ctx ends (Python's parent_process().join()). It
+// checks every 10 ms.
+func (p *ParentProcess) Wait(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for p.Alive() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// String shows the parent as Python's repr does: name, pid, and whether it runs.
+func (p *ParentProcess) String() string {
+	state := "started"
+	if !p.Alive() {
+		state = "stopped"
+	}
+	return fmt.Sprintf("<ParentProcess name=%q parent=%d %s>", p.name, p.pid, state)
 }

@@ -158,6 +158,11 @@ var whoami = procs.Entry("procs.whoami", func(ctx context.Context, a whoArgs) er
 	if c.PPid != a.WantPPID {
 		return fmt.Errorf("PPid %d, want %d", c.PPid, a.WantPPID)
 	}
+	// Python's parent_process(): the parent's pid and name, alive while it runs.
+	if p := procs.Parent(); p == nil || p.Pid() != a.WantPPID || p.Name() != "MainProcess" || !p.Alive() || !c.Daemon ||
+		!strings.Contains(p.String(), fmt.Sprint(a.WantPPID)) {
+		return fmt.Errorf("Parent() = %v, daemon %v", p, c.Daemon)
+	}
 	copy(a.Out.Bytes(), fmt.Sprintf("%s|%d|%v|", c.Name, c.Pid, c.Child))
 	return nil
 })
@@ -181,6 +186,9 @@ func TestCurrentInChild(t *testing.T) {
 	}
 	if c := procs.Current(); c.Name != "MainProcess" || c.Child || c.Pid != os.Getpid() {
 		t.Fatalf("parent's Current: %+v", c)
+	}
+	if p := procs.Parent(); p != nil {
+		t.Fatalf("a process procs did not start has a Parent: %v", p)
 	}
 }
 
@@ -384,5 +392,66 @@ func TestChildGOMAXPROCS(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("GOMAXPROCS=%q in the parent: the worker says %q (%v), want %q", c.env, got, err, c.want)
 		}
+	}
+}
+
+type orphanArgs struct {
+	Out *shm.Segment // byte 0: 'W' once the orphan saw its parent exit
+}
+
+// orphan waits for its parent to exit (Python's parent_process().join()), then marks Out.
+var orphan = procs.Entry("procs.orphan", func(ctx context.Context, a orphanArgs) (err error) {
+	defer func() {
+		if err != nil {
+			copy(a.Out.Bytes()[1:], err.Error())
+		}
+	}()
+	p := procs.Parent()
+	if p == nil || p.Name() != "middle" {
+		return fmt.Errorf("Parent() = %v, want the process named middle", p)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	a.Out.Bytes()[63] = 'S'
+	if err := p.Wait(wctx); err != nil {
+		return err
+	}
+	if p.Alive() {
+		return errors.New("Wait returned while the parent is alive")
+	}
+	a.Out.Bytes()[0] = 'W'
+	return nil
+})
+
+// middle starts a non-daemon orphan-to-be, then sleeps until it is killed.
+var middle = procs.Entry("procs.middle", func(ctx context.Context, a orphanArgs) error {
+	if _, err := orphan.Start(ctx, a, procs.Daemon(false)); err != nil {
+		return err
+	}
+	time.Sleep(time.Hour)
+	return nil
+})
+
+func TestParentWait(t *testing.T) {
+	out, err := shm.Anonymous(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	p, err := middle.Start(t.Context(), orphanArgs{Out: out}, procs.WithName("middle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for out.Bytes()[63] != 'S' && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	_ = p.Kill()
+	_ = p.JoinContext(t.Context())
+	for out.Bytes()[0] != 'W' {
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphan did not see its parent exit: %q", strings.TrimRight(string(out.Bytes()[1:]), "\x00"))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
