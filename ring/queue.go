@@ -17,7 +17,7 @@ import (
 //
 //	   0  slots        u64  number of slots, a power of two, at least 2   set once, before publication
 //	   8  slotSize     u64  longest message, bytes                 set once
-//	  16  shutdown     u32  1 once shut down (for every process)   atomic
+//	  16  shutdown     u32  1 once shut down, 2 shut down now     atomic
 //	  20  joinable     u32  1: Put counts unfinished tasks         set once
 //	  24  unfinished   u32  tasks put and not yet TaskDone (futex word for Join)   atomic
 //	  28  joiners      u32  1: a process may sleep in Join         set by joiners, swapped to 0 by TaskDone
@@ -184,6 +184,9 @@ func (q *Queue) SlotSize() int { return q.slotSize }
 
 // Len returns the number of messages put and not yet got (a snapshot; claims in flight count).
 func (q *Queue) Len() int {
+	if atomic.LoadUint32(&q.sh.shutdown) == shutdownNow {
+		return 0 // dropped
+	}
 	d := atomic.LoadUint64(&q.sh.deq)
 	e := atomic.LoadUint64(&q.sh.enq)
 	if e < d {
@@ -192,6 +195,12 @@ func (q *Queue) Len() int {
 	return int(min(e-d, q.capacity))
 }
 
+// The values of queueShared.shutdown.
+const (
+	shutdownDrain = 1 // Shutdown: Get returns what is left, then io.EOF
+	shutdownNow   = 2 // ShutdownNow: what is left is dropped; Get returns io.EOF at once
+)
+
 // Shutdown ends the queue for every process: Put fails with ErrClosed from then on, and Get
 // returns what is left, then io.EOF (Python 3.13's shutdown()). A second Shutdown is
 // ErrClosed. To detach only this process, Close.
@@ -199,14 +208,50 @@ func (q *Queue) Shutdown() error {
 	if q.Closed() {
 		return ErrClosed
 	}
-	if atomic.SwapUint32(&q.sh.shutdown, 1) != 0 {
+	if !atomic.CompareAndSwapUint32(&q.sh.shutdown, 0, shutdownDrain) {
 		return ErrClosed
 	}
+	q.wakeAll()
+	return nil
+}
+
+// ShutdownNow ends the queue for every process and drops what is left in it (Python 3.13's
+// shutdown(immediate=True)): Put fails with ErrClosed, Get and TryGet return io.EOF at once,
+// in every process, and a JoinableQueue counts the dropped messages as done, so Join returns.
+// It may follow Shutdown (to stop a drain); a second ShutdownNow is ErrClosed.
+func (q *Queue) ShutdownNow() error {
+	if q.Closed() {
+		return ErrClosed
+	}
+	for {
+		old := atomic.LoadUint32(&q.sh.shutdown)
+		if old == shutdownNow {
+			return ErrClosed
+		}
+		if atomic.CompareAndSwapUint32(&q.sh.shutdown, old, shutdownNow) {
+			break
+		}
+	}
+	if atomic.LoadUint32(&q.sh.joinable) != 0 {
+		left := uint32(min(atomic.LoadUint64(&q.sh.enq)-atomic.LoadUint64(&q.sh.deq), q.capacity))
+		for {
+			n := atomic.LoadUint32(&q.sh.unfinished)
+			if atomic.CompareAndSwapUint32(&q.sh.unfinished, n, n-min(n, left)) {
+				break
+			}
+		}
+		futex.Wake(&q.sh.unfinished, -1)
+	}
+	q.wakeAll()
+	return nil
+}
+
+// wakeAll wakes every sleeping Put and Get, to see the shutdown.
+func (q *Queue) wakeAll() {
 	atomic.AddUint32(&q.sh.notEmpty, 1)
 	atomic.AddUint32(&q.sh.notFull, 1)
 	futex.Wake(&q.sh.notEmpty, -1)
 	futex.Wake(&q.sh.notFull, -1)
-	return nil
 }
 
 // IsShutdown reports whether some process shut the queue down.

@@ -259,7 +259,8 @@ func (q *Queue) get(ctx context.Context, buf []byte, use func([]byte) error) ([]
 
 // drained reports a shut-down queue with nothing left in it.
 func (q *Queue) drained() bool {
-	return atomic.LoadUint32(&q.sh.shutdown) != 0 && atomic.LoadUint64(&q.sh.enq) == atomic.LoadUint64(&q.sh.deq)
+	s := atomic.LoadUint32(&q.sh.shutdown)
+	return s == shutdownNow || s != 0 && atomic.LoadUint64(&q.sh.enq) == atomic.LoadUint64(&q.sh.deq)
 }
 
 // TryGet takes the next message if there is one now; ok reports whether it did. On a shut-down
@@ -302,6 +303,9 @@ func (q *Queue) GetBatchContext(ctx context.Context, max int, dst [][]byte) ([][
 // the message in place handed to use, which must be done with it when it returns.
 func (q *Queue) tryGet(buf []byte, use func([]byte) error) ([]byte, bool, error) {
 	sh := q.sh
+	if atomic.LoadUint32(&sh.shutdown) == shutdownNow {
+		return buf[:0], false, io.EOF // what is left was dropped
+	}
 	for {
 		pos := atomic.LoadUint64(&sh.deq)
 		seq, length, owner, area := q.slot(pos)

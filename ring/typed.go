@@ -293,6 +293,9 @@ func (t *QueueOf[T]) Close() error { return t.q.Close() }
 // Shutdown ends the queue for every process (see Queue.Shutdown).
 func (t *QueueOf[T]) Shutdown() error { return t.q.Shutdown() }
 
+// ShutdownNow ends the queue for every process, dropping what is left (see Queue.ShutdownNow).
+func (t *QueueOf[T]) ShutdownNow() error { return t.q.ShutdownNow() }
+
 // Unlink removes the queue's name.
 func (t *QueueOf[T]) Unlink() error { return t.q.Unlink() }
 
