@@ -175,6 +175,12 @@ type ReaderOf[T any] struct {
 	e elemOf
 }
 
+// Ready reports whether a value is there to be received now (see Reader.Ready).
+func (t *ReaderOf[T]) Ready() bool { return t.r.Ready() }
+
+// Poll waits until a value is there to be received, without taking it (see Reader.Poll).
+func (t *ReaderOf[T]) Poll(ctx context.Context) error { return t.r.Poll(ctx) }
+
 // Recv takes the next value, waiting for one; io.EOF after the writer closed and every value
 // was taken.
 func (t *ReaderOf[T]) Recv() (T, error) { return t.RecvContext(context.Background()) }

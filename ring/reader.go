@@ -88,6 +88,67 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// Ready reports whether a record is there to be read now, without taking it: Python's
+// conn.poll() with no timeout. Like Next, it releases the record Next returned before.
+func (r *Reader) Ready() bool {
+	if r.closed || r.p.Closed() {
+		return false
+	}
+	if len(r.rest) > 0 {
+		return true // Read has bytes of the current record left
+	}
+	if r.held {
+		r.release()
+	}
+	ok, _ := r.peek()
+	return ok
+}
+
+// peek reports whether a record is published at head, moving head past padding records.
+func (r *Reader) peek() (bool, error) {
+	capacity := uint64(len(r.p.data))
+	for {
+		off := r.head & r.p.mask
+		h := atomic.LoadUint64(r.p.header(off))
+		if h == 0 {
+			return false, nil
+		}
+		_, size, pad, err := parseHeader(h, off, capacity)
+		if err != nil {
+			return false, err
+		}
+		if !pad {
+			return true, nil
+		}
+		r.head += size
+	}
+}
+
+// Poll waits until a record is there to be read, without taking it (Python's
+// conn.poll(timeout), with the timeout as ctx's deadline): nil once one is, io.EOF once the
+// writer closed and everything was read, ErrPeerGone as Next, or ctx's error. Like Next, it
+// releases the record Next returned before.
+func (r *Reader) Poll(ctx context.Context) error {
+	if r.closed || r.p.Closed() {
+		return ErrClosed
+	}
+	if len(r.rest) > 0 {
+		return nil
+	}
+	if r.held {
+		r.release()
+	}
+	for {
+		ok, err := r.peek()
+		if ok || err != nil {
+			return err
+		}
+		if err := r.waitData(ctx, r.head&r.p.mask); err != nil {
+			return err
+		}
+	}
+}
+
 // Release gives the current record's space back to the writer.
 func (r *Reader) Release() error {
 	if !r.held {

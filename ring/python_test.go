@@ -94,3 +94,56 @@ func TestQueueShutdownNow(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// sendAfter sends "late" after Delay, then closes its end.
+var sendAfter = procs.Entry("ring.sendAfter", func(ctx context.Context, p *ring.Pipe) error {
+	w, err := p.Writer()
+	if err != nil {
+		return err
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := w.Send([]byte("late")); err != nil {
+		return err
+	}
+	return w.Close()
+})
+
+// TestPipePoll: CPython's test_poll: poll() with no timeout is false on an empty pipe, poll
+// with a timeout waits for a message without taking it, and at the end of the stream it says
+// so.
+func TestPipePoll(t *testing.T) {
+	p, err := ring.NewPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := sendAfter.Start(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Ready() {
+		t.Fatal("Ready on an empty pipe")
+	}
+	short, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if err := r.Poll(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Poll before the message: %v", err)
+	}
+	if err := r.Poll(t.Context()); err != nil || !r.Ready() || !r.Ready() {
+		t.Fatalf("Poll for the message: %v, Ready %v", err, r.Ready())
+	}
+	msg, err := r.Recv(nil)
+	if err != nil || string(msg) != "late" {
+		t.Fatalf("the message polled for: %q, %v", msg, err)
+	}
+	if err := child.WaitContext(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Poll(t.Context()); !errors.Is(err, io.EOF) || r.Ready() {
+		t.Fatalf("Poll at the end of the stream: %v", err)
+	}
+}
