@@ -306,3 +306,15 @@ func (p *Pipe) ShareHandle() (shm.Handle, error) {
 	}
 	return shm.Handle{Type: pipeType, Segment: p.seg}, nil
 }
+
+// String shows the pipe's name, capacity and fill level, for fmt and debuggers.
+func (p *Pipe) String() string {
+	name := p.Name()
+	if name == "" {
+		name = "anonymous"
+	}
+	if p.Closed() {
+		return fmt.Sprintf("ring.Pipe(%s, closed)", name)
+	}
+	return fmt.Sprintf("ring.Pipe(%s, %d of %d bytes used)", name, p.Len(), p.Capacity())
+}

@@ -303,3 +303,41 @@ func TestCondWaitFor(t *testing.T) {
 	}
 	_ = s.m.Unlock()
 }
+
+// TestStrings: what fmt shows of each object, as Python's repr does (test_repr_lock,
+// test_repr_rlock, semaphore and event reprs).
+func TestStrings(t *testing.T) {
+	m, err := sem.NewMutex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if got := fmt.Sprint(m); got != "anonymous sem.Mutex(unlocked)" {
+		t.Errorf("unlocked Mutex: %q", got)
+	}
+	_ = m.Lock()
+	if got, want := fmt.Sprint(m), fmt.Sprintf("sem.Mutex(owner pid %d)", os.Getpid()); !strings.HasSuffix(got, want) {
+		t.Errorf("locked Mutex: %q, want …%q", got, want)
+	}
+	_ = m.Unlock()
+	s, _ := sem.NewBoundedSemaphore(2)
+	defer s.Close()
+	_ = s.Acquire()
+	if got := fmt.Sprint(s); !strings.HasSuffix(got, "sem.BoundedSemaphore(value=1, bound=2)") {
+		t.Errorf("BoundedSemaphore: %q", got)
+	}
+	e, _ := sem.NewEvent()
+	_ = e.Set()
+	if got := fmt.Sprint(e); !strings.HasSuffix(got, "sem.Event(set)") {
+		t.Errorf("Event: %q", got)
+	}
+	_ = e.Close()
+	if got := fmt.Sprint(e); got != "anonymous (closed)" {
+		t.Errorf("closed Event: %q", got)
+	}
+	b, _ := sem.NewBarrier(3)
+	defer b.Close()
+	if got := fmt.Sprint(b); !strings.HasSuffix(got, "sem.Barrier(parties=3, waiting=0, broken=false)") {
+		t.Errorf("Barrier: %q", got)
+	}
+}

@@ -640,3 +640,19 @@ func Remove(name string) error {
 	}
 	return removeName(name)
 }
+
+// String shows the segment as Python's SharedMemory repr does: its name and size (and kind).
+func (s *Segment) String() string {
+	name := s.name
+	if name == "" {
+		name = "anonymous"
+	}
+	state := ""
+	if s.Closed() {
+		state = ", closed"
+	}
+	if s.kind != "" {
+		return fmt.Sprintf("shm.Segment(%s, %d bytes, %s%s)", name, len(s.payload), s.kind, state)
+	}
+	return fmt.Sprintf("shm.Segment(%s, %d bytes%s)", name, len(s.payload), state)
+}
