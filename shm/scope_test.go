@@ -141,6 +141,7 @@ func TestScope(t *testing.T) {
 	}
 	defer func() { _, _ = outside.Unlink(), outside.Close() }()
 	scope := shm.NewScope()
+	defer scope.Close() // on a failure below too; a second Close does nothing
 	made, err := shm.Create(prefix+"-*", 64, shm.In(scope))
 	if err != nil {
 		t.Fatal(err)
