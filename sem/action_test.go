@@ -197,11 +197,7 @@ func TestBarrierDefaultTimeout(t *testing.T) {
 // TestBarrierActionNotRegistered: a barrier whose action this binary does not have (another
 // program set it) breaks at the last arrival, saying so, instead of skipping the action.
 func TestBarrierActionNotRegistered(t *testing.T) {
-	seg := newSegment(t, 4096)
-	b := at[sem.Barrier](t, seg, 0)
-	if err := b.Init(1); err != nil {
-		t.Fatal(err)
-	}
+	b, _ := placedBarrier(t, 1)
 	sem.SetActionKey(b, 12345)
 	if _, err := b.Wait(); !errors.Is(err, sem.ErrBrokenBarrier) || !strings.Contains(err.Error(), "not registered") {
 		t.Fatalf("Wait: %v", err)

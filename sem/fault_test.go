@@ -67,11 +67,7 @@ func brokenWithin(t *testing.T, b *sem.Barrier, limit time.Duration) {
 // member from the moment procs handed it the barrier, so the others notice it died.
 func TestFaultBarrierPartyKilledBeforeFirstWait(t *testing.T) {
 	for i := range testmain.FaultRuns() {
-		seg := newSegment(t, 4096)
-		b := at[sem.Barrier](t, seg, 0)
-		if err := b.Init(3); err != nil {
-			t.Fatal(err)
-		}
+		b, seg := placedBarrier(t, 3)
 		other, err := party.Start(t.Context(), partyArgs{Barrier: b})
 		if err != nil {
 			t.Fatal(err)
@@ -94,11 +90,7 @@ func TestFaultBarrierPartyKilledBeforeFirstWait(t *testing.T) {
 // B4: a party killed between counting its arrival and recording it. Four parties, so the two
 // live ones and the dead one's count do not complete the generation: they must break it.
 func TestBarrierPartyKilledBetweenCountAndRecord(t *testing.T) {
-	seg := newSegment(t, 4096)
-	b := at[sem.Barrier](t, seg, 0)
-	if err := b.Init(4); err != nil {
-		t.Fatal(err)
-	}
+	b, _ := placedBarrier(t, 4)
 	stopped, err := party.Start(t.Context(), partyArgs{Barrier: b, Stop: true})
 	if err != nil {
 		t.Fatal(err)
@@ -121,11 +113,7 @@ func TestBarrierPartyKilledBetweenCountAndRecord(t *testing.T) {
 // A party that finishes and exits cleanly, replaced by a new process, breaks nothing: Python's
 // Barrier has no membership, and leaving is not dying.
 func TestBarrierPartyLeavesAndIsReplaced(t *testing.T) {
-	seg := newSegment(t, 4096)
-	b := at[sem.Barrier](t, seg, 0)
-	if err := b.Init(3); err != nil {
-		t.Fatal(err)
-	}
+	b, _ := placedBarrier(t, 3)
 	steady, err := party.Start(t.Context(), partyArgs{Barrier: b, Gens: 30})
 	if err != nil {
 		t.Fatal(err)

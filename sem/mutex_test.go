@@ -67,6 +67,18 @@ func newSegment(t testing.TB, size int) *shm.Segment {
 	return s
 }
 
+// placedBarrier returns a Barrier for parties, placed at offset 0 of a fresh named segment,
+// and the segment.
+func placedBarrier(t testing.TB, parties int) (*sem.Barrier, *shm.Segment) {
+	t.Helper()
+	seg := newSegment(t, 4096)
+	b := at[sem.Barrier](t, seg, 0)
+	if err := b.Init(parties); err != nil {
+		t.Fatal(err)
+	}
+	return b, seg
+}
+
 func at[T sem.Object](t testing.TB, s *shm.Segment, off int) *T {
 	t.Helper()
 	p, err := sem.At[T](s.Bytes(), off)

@@ -123,11 +123,7 @@ func TestBarrierGenerations(t *testing.T) {
 }
 
 func TestBarrierBreaksWhenAPartyDies(t *testing.T) {
-	seg := newSegment(t, 4096)
-	b := at[sem.Barrier](t, seg, 0)
-	if err := b.Init(3); err != nil {
-		t.Fatal(err)
-	}
+	b, seg := placedBarrier(t, 3)
 	ps := testmain.StartN(t, cross, 3, func(int) barrierArgs { return barrierArgs{Barrier: b, Seg: seg} })
 	for atomic.LoadUint32(word(seg, 600)) < 3*20 { // let them cross 20 generations together
 		time.Sleep(time.Millisecond)
@@ -157,11 +153,7 @@ func TestBarrierBreaksWhenAPartyDies(t *testing.T) {
 }
 
 func TestBarrierTimeoutBreaksIt(t *testing.T) {
-	seg := newSegment(t, 4096)
-	b := at[sem.Barrier](t, seg, 0)
-	if err := b.Init(2); err != nil {
-		t.Fatal(err)
-	}
+	b, _ := placedBarrier(t, 2)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
