@@ -147,3 +147,132 @@ func TestPipePoll(t *testing.T) {
 		t.Fatalf("Poll at the end of the stream: %v", err)
 	}
 }
+
+type turnArgs struct {
+	Pipe     *ring.Pipe
+	From, To int32      // send the numbers From..To-1
+	Done     *ring.Pipe // read: the parent's word that the turn may end (any record)
+	Read     bool       // read From..To-1 instead of sending them
+}
+
+// takeTurn claims an end of a pipe another live process held and handed over, uses it, hands
+// it over in turn, and stays alive until told to go (so the next claim is not a take-over of
+// a dead end).
+var takeTurn = procs.Entry("ring.takeTurn", func(ctx context.Context, a turnArgs) error {
+	if a.Read {
+		r, err := a.Pipe.Reader()
+		if err != nil {
+			return err
+		}
+		for want := a.From; want < a.To; want++ {
+			msg, err := r.RecvContext(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if got := int32(msg[0]) | int32(msg[1])<<8; got != want {
+				return fmt.Errorf("read %d, want %d", got, want)
+			}
+		}
+		if err := r.HandOver(); err != nil {
+			return err
+		}
+	} else {
+		w, err := a.Pipe.Writer()
+		if err != nil {
+			return err
+		}
+		for i := a.From; i < a.To; i++ {
+			if err := w.Send([]byte{byte(i), byte(i >> 8)}); err != nil {
+				return err
+			}
+		}
+		if err := w.HandOver(); err != nil {
+			return err
+		}
+	}
+	done, err := a.Done.Reader()
+	if err != nil {
+		return err
+	}
+	_, err = done.RecvContext(ctx, nil)
+	return err
+})
+
+// TestPipeHandOver: CPython lets processes use one Connection in turn; here each hands its
+// end over and the next claims it while the first still runs: two writers in turn, then the
+// reading end passed from the parent to a child, every record once and in order.
+func TestPipeHandOver(t *testing.T) {
+	p, err := ring.NewPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var dones []*ring.Pipe
+	start := func(a turnArgs) *procs.Process {
+		d, err := ring.NewPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dones = append(dones, d)
+		a.Pipe, a.Done = p, d
+		c, err := takeTurn.Start(t.Context(), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first := start(turnArgs{From: 0, To: 100})
+	// The parent claims the end once the first writer has handed it over (ErrBusy until then:
+	// the first writer lives on), and hands it on at once.
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Len() == 0 && time.Now().Before(deadline) { // the first writer has claimed and sent
+		time.Sleep(time.Millisecond)
+	}
+	var w *ring.Writer
+	for w, err = p.Writer(); errors.Is(err, ring.ErrBusy) && time.Now().Before(deadline); w, err = p.Writer() {
+		time.Sleep(time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("claiming the end the first writer handed over: %v", err)
+	}
+	if !first.Alive() {
+		t.Fatal("the first writer exited: the claim proves nothing")
+	}
+	if err := w.HandOver(); err != nil {
+		t.Fatal(err)
+	}
+	second := start(turnArgs{From: 100, To: 200})
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := int32(0); want < 50; want++ {
+		msg, err := r.RecvContext(t.Context(), nil)
+		if got := int32(msg[0]) | int32(msg[1])<<8; err != nil || got != want {
+			t.Fatalf("record %d: %d, %v", want, got, err)
+		}
+	}
+	if err := r.HandOver(); err != nil {
+		t.Fatal(err)
+	}
+	third := start(turnArgs{From: 50, To: 200, Read: true})
+	for _, d := range dones {
+		w, err := d.Writer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = w.Send([]byte{1})
+		_ = w.Close()
+	}
+	for _, c := range []*procs.Process{first, second, third} {
+		if err := c.WaitContext(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range dones {
+		_ = d.Close()
+	}
+	if _, err := r.Next(); !errors.Is(err, ring.ErrClosed) {
+		t.Fatalf("a handed-over Reader: %v", err)
+	}
+}

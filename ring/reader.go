@@ -265,6 +265,22 @@ func (r *Reader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+// HandOver gives the reading end up without closing it, so that another process (or this
+// one, later) can claim it with Reader and go on from the next record: every record Next
+// returned counts as read (the current one is released). This Reader is done (ErrClosed after).
+func (r *Reader) HandOver() error {
+	if r.closed {
+		return ErrClosed
+	}
+	r.closed = true
+	r.held, r.rest = false, nil
+	r.publishHead()
+	if !atomic.CompareAndSwapUint32(&r.p.sh.readerID, uint32(self), 0) {
+		return fmt.Errorf("%w: this process no longer held the reading end", ErrBusy)
+	}
+	return nil
+}
+
 // Close gives up the reading end; a writer waiting for space gets ErrClosed.
 func (r *Reader) Close() error {
 	if r.closed {

@@ -316,6 +316,25 @@ func (w *Writer) Write(b []byte) (int, error) {
 	return written, nil
 }
 
+// HandOver gives the writing end up without ending the stream, so that another process (or
+// this one, later) can claim it with Writer and go on: what CPython allows by letting several
+// processes use one Connection in turn, serialised by a Lock. The records committed so far stay,
+// in order, and the next writer's follow them; records reserved and not committed are dropped.
+// This Writer is done (ErrClosed after). For many writers at once, use a Queue.
+func (w *Writer) HandOver() error {
+	if w.closed {
+		return ErrClosed
+	}
+	w.closed = true
+	w.tail = w.published
+	w.publishTail()
+	atomic.StoreUint32(&w.p.sh.writerLight, 0) // the next writer is light only once registered
+	if !atomic.CompareAndSwapUint32(&w.p.sh.writerID, uint32(self), 0) {
+		return fmt.Errorf("%w: this process no longer held the writing end", ErrBusy)
+	}
+	return nil
+}
+
 // Close ends the stream: the reader gets the records already committed, then io.EOF. Records
 // reserved and not committed are dropped.
 func (w *Writer) Close() error {
