@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/shmkit/shmkit/internal/work"
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -33,26 +34,8 @@ var hangTask = procs.Func("bench.hang", func(ctx context.Context, _ int32) (int3
 type primeRange struct{ Lo, Hi int64 }
 
 var primesIn = procs.Func("bench.primesIn", func(ctx context.Context, r primeRange) (int64, error) {
-	return countPrimes(r.Lo, r.Hi), nil
+	return work.CountPrimes(r.Lo, r.Hi), nil
 })
-
-// countPrimes counts the primes in [lo, hi) by trial division: CPU-bound, no memory traffic.
-func countPrimes(lo, hi int64) int64 {
-	var n int64
-	for x := max(lo, 2); x < hi; x++ {
-		prime := true
-		for d := int64(2); d*d <= x; d++ {
-			if x%d == 0 {
-				prime = false
-				break
-			}
-		}
-		if prime {
-			n++
-		}
-	}
-	return n
-}
 
 // touchArgs is the argument of the start+join entry: a segment it writes to, as a real child
 // would.
@@ -266,7 +249,7 @@ func primesSpeedup(ctx context.Context, limit int64) (float64, error) {
 	t := time.Now()
 	var serial int64
 	for _, r := range ranges {
-		serial += countPrimes(r.Lo, r.Hi)
+		serial += work.CountPrimes(r.Lo, r.Hi)
 	}
 	ts := time.Since(t)
 	t = time.Now()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/testmain"
+	"github.com/shmkit/shmkit/internal/work"
 	"github.com/shmkit/shmkit/procs"
 )
 
@@ -129,27 +130,9 @@ func BenchmarkPoolRecovery(b *testing.B) {
 	}
 }
 
-// countPrimes counts the primes in [lo, hi) by trial division: CPU-bound, no memory traffic.
-func countPrimes(lo, hi int64) int64 {
-	var n int64
-	for x := max(lo, 2); x < hi; x++ {
-		prime := true
-		for d := int64(2); d*d <= x; d++ {
-			if x%d == 0 {
-				prime = false
-				break
-			}
-		}
-		if prime {
-			n++
-		}
-	}
-	return n
-}
-
 type primeRange struct{ Lo, Hi int64 }
 
-var primesIn = procs.Func("procs.primesIn", func(ctx context.Context, r primeRange) (int64, error) { return countPrimes(r.Lo, r.Hi), nil })
+var primesIn = procs.Func("procs.primesIn", func(ctx context.Context, r primeRange) (int64, error) { return work.CountPrimes(r.Lo, r.Hi), nil })
 
 type kernelArgs struct {
 	X     *ctypes.RawArray[float64]
@@ -202,7 +185,7 @@ func BenchmarkPoolSpeedup(b *testing.B) {
 			t := time.Now()
 			var want int64
 			for _, r := range ranges {
-				want += countPrimes(r.Lo, r.Hi)
+				want += work.CountPrimes(r.Lo, r.Hi)
 			}
 			serial = append(serial, time.Since(t))
 			var par atomic.Int64
@@ -215,7 +198,7 @@ func BenchmarkPoolSpeedup(b *testing.B) {
 					for range procs.CPUCount() {
 						wg.Go(func() {
 							for i := next.Add(1) - 1; i < chunks; i = next.Add(1) - 1 {
-								par.Add(countPrimes(ranges[i].Lo, ranges[i].Hi))
+								par.Add(work.CountPrimes(ranges[i].Lo, ranges[i].Hi))
 							}
 						})
 					}

@@ -265,16 +265,25 @@ func (r *Reader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// HandOver gives the reading end up without closing it, so that another process (or this
-// one, later) can claim it with Reader and go on from the next record: every record Next
-// returned counts as read (the current one is released). This Reader is done (ErrClosed after).
-func (r *Reader) HandOver() error {
+// finish ends this Reader's use of the end (Close, HandOver): every record Next returned
+// counts as read, and its later calls are ErrClosed.
+func (r *Reader) finish() error {
 	if r.closed {
 		return ErrClosed
 	}
 	r.closed = true
 	r.held, r.rest = false, nil
 	r.publishHead()
+	return nil
+}
+
+// HandOver gives the reading end up without closing it, so that another process (or this
+// one, later) can claim it with Reader and go on from the next record: every record Next
+// returned counts as read (the current one is released). This Reader is done (ErrClosed after).
+func (r *Reader) HandOver() error {
+	if err := r.finish(); err != nil {
+		return err
+	}
 	if !atomic.CompareAndSwapUint32(&r.p.sh.readerID, uint32(self), 0) {
 		return fmt.Errorf("%w: this process no longer held the reading end", ErrBusy)
 	}
@@ -283,11 +292,9 @@ func (r *Reader) HandOver() error {
 
 // Close gives up the reading end; a writer waiting for space gets ErrClosed.
 func (r *Reader) Close() error {
-	if r.closed {
-		return ErrClosed
+	if err := r.finish(); err != nil {
+		return err
 	}
-	r.closed = true
-	r.publishHead()
 	atomic.StoreUint32(&r.p.sh.readerClosed, 1)
 	futex.Wake(r.p.headWord(), 1)
 	return nil

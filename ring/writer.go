@@ -316,18 +316,27 @@ func (w *Writer) Write(b []byte) (int, error) {
 	return written, nil
 }
 
-// HandOver gives the writing end up without ending the stream, so that another process (or
-// this one, later) can claim it with Writer and go on: what CPython allows by letting several
-// processes use one Connection in turn, serialised by a Lock. The records committed so far stay,
-// in order, and the next writer's follow them; records reserved and not committed are dropped.
-// This Writer is done (ErrClosed after). For many writers at once, use a Queue.
-func (w *Writer) HandOver() error {
+// finish ends this Writer's use of the end (Close, HandOver): what it committed is published,
+// what it reserved and did not commit is dropped, and its later calls are ErrClosed.
+func (w *Writer) finish() error {
 	if w.closed {
 		return ErrClosed
 	}
 	w.closed = true
 	w.tail = w.published
 	w.publishTail()
+	return nil
+}
+
+// HandOver gives the writing end up without ending the stream, so that another process (or
+// this one, later) can claim it with Writer and go on: what CPython allows by letting several
+// processes use one Connection in turn, serialised by a Lock. The records committed so far stay,
+// in order, and the next writer's follow them; records reserved and not committed are dropped.
+// This Writer is done (ErrClosed after). For many writers at once, use a Queue.
+func (w *Writer) HandOver() error {
+	if err := w.finish(); err != nil {
+		return err
+	}
 	atomic.StoreUint32(&w.p.sh.writerLight, 0) // the next writer is light only once registered
 	if !atomic.CompareAndSwapUint32(&w.p.sh.writerID, uint32(self), 0) {
 		return fmt.Errorf("%w: this process no longer held the writing end", ErrBusy)
@@ -338,12 +347,9 @@ func (w *Writer) HandOver() error {
 // Close ends the stream: the reader gets the records already committed, then io.EOF. Records
 // reserved and not committed are dropped.
 func (w *Writer) Close() error {
-	if w.closed {
-		return ErrClosed
+	if err := w.finish(); err != nil {
+		return err
 	}
-	w.closed = true
-	w.tail = w.published
-	w.publishTail()
 	atomic.StoreUint32(&w.p.sh.writerClosed, 1)
 	futex.Wake(w.p.typeWord(w.tail&w.p.mask), 1) // a sleeping reader looks again and finds the end
 	return nil
