@@ -710,6 +710,23 @@ func (p *Pool) failAllLocked(err error) {
 // Workers returns the number of worker processes the pool runs.
 func (p *Pool) Workers() int { return p.cfg.Workers }
 
+// String shows what Python's repr of a Pool shows, and the jobs in flight:
+// procs.Pool(state=RUN workers=4 of 4 jobs=1).
+func (p *Pool) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	state := "RUN"
+	switch {
+	case p.state == poolTerminated:
+		state = "TERMINATE"
+	case p.state == poolClosing:
+		state = "CLOSE"
+	case p.live == 0 && p.broken != nil:
+		state = "BROKEN"
+	}
+	return fmt.Sprintf("procs.Pool(state=%s workers=%d of %d jobs=%d)", state, p.live, p.cfg.Workers, len(p.jobs))
+}
+
 // Pids returns the pids of the pool's workers (a snapshot).
 func (p *Pool) Pids() []int {
 	p.mu.Lock()

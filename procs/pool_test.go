@@ -57,6 +57,9 @@ func TestPoolMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Terminate()
+	if got := fmt.Sprint(p); got != "procs.Pool(state=RUN workers=2 of 2 jobs=0)" {
+		t.Errorf("a new pool prints %q", got)
+	}
 	in := make([]int64, 100_000)
 	for i := range in {
 		in[i] = int64(i)
@@ -89,6 +92,15 @@ func TestPoolMap(t *testing.T) {
 	}
 	if _, err := procs.Apply(t.Context(), p, poolSquare, 1); !errors.Is(err, procs.ErrPoolClosed) {
 		t.Fatalf("Apply after Close: %v", err)
+	}
+	if got := fmt.Sprint(p); !strings.HasPrefix(got, "procs.Pool(state=CLOSE ") {
+		t.Errorf("a closed pool prints %q", got)
+	}
+	if err := p.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(p); got != "procs.Pool(state=TERMINATE workers=0 of 2 jobs=0)" {
+		t.Errorf("a terminated pool prints %q", got)
 	}
 }
 

@@ -94,3 +94,11 @@ func (j *JoinableQueue) Adopt(s shm.Shareable) error {
 	j.Queue = q
 	return nil
 }
+
+// String is the Queue's, with the tasks not yet done.
+func (j *JoinableQueue) String() string {
+	if j.Closed() {
+		return j.describe("ring.JoinableQueue", "")
+	}
+	return j.describe("ring.JoinableQueue", fmt.Sprintf(", %d unfinished", j.Unfinished()))
+}

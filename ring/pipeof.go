@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/codec"
@@ -17,6 +18,11 @@ import (
 type PipeOf[T any] struct {
 	p *Pipe
 	e elemOf
+}
+
+// String is the Pipe's, with the element type.
+func (t *PipeOf[T]) String() string {
+	return fmt.Sprintf("ring.PipeOf[%v]%s", reflect.TypeFor[T](), strings.TrimPrefix(t.p.String(), "ring.Pipe"))
 }
 
 // NewPipeOf makes an anonymous pipe of T (options as for NewPipe).

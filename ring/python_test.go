@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -274,5 +275,57 @@ func TestPipeHandOver(t *testing.T) {
 	}
 	if _, err := r.Next(); !errors.Is(err, ring.ErrClosed) {
 		t.Fatalf("a handed-over Reader: %v", err)
+	}
+}
+
+// TestQueueStrings: what fmt prints of a queue: name, fill level against capacity, slot size,
+// unfinished tasks, shutdown, and the element type of a typed queue or pipe.
+func TestQueueStrings(t *testing.T) {
+	q, err := ring.NewJoinableQueue(ring.Capacity(8), ring.SlotSize(32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.Put([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(q); got != "ring.JoinableQueue(anonymous, 1 of 8 messages of up to 32 bytes, 1 unfinished)" {
+		t.Errorf("JoinableQueue: %q", got)
+	}
+	if got := fmt.Sprint(q.Queue); got != "ring.Queue(anonymous, 1 of 8 messages of up to 32 bytes)" {
+		t.Errorf("Queue: %q", got)
+	}
+	if err := q.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(q.Queue); got != "ring.Queue(anonymous, 1 of 8 messages of up to 32 bytes, shut down)" {
+		t.Errorf("Queue shut down: %q", got)
+	}
+	if err := q.ShutdownNow(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(q.Queue); got != "ring.Queue(anonymous, 0 of 8 messages of up to 32 bytes, shut down now)" {
+		t.Errorf("Queue shut down now: %q", got)
+	}
+	_ = q.Close()
+	if got := fmt.Sprint(q); got != "ring.JoinableQueue(anonymous, closed)" {
+		t.Errorf("JoinableQueue closed: %q", got)
+	}
+
+	qo, err := ring.NewQueueOf[int32](ring.Capacity(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qo.Close()
+	if got := fmt.Sprint(qo); got != "ring.QueueOf[int32](anonymous, 0 of 4 messages of up to 4 bytes)" {
+		t.Errorf("QueueOf: %q", got)
+	}
+	po, err := ring.NewPipeOf[string]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer po.Close()
+	if got := fmt.Sprint(po); !strings.HasPrefix(got, "ring.PipeOf[string](anonymous, 0 of ") {
+		t.Errorf("PipeOf: %q", got)
 	}
 }

@@ -285,14 +285,24 @@ func (q *Queue) ShareHandle() (shm.Handle, error) {
 // Expect implements shm.Expecter: process pid, just started, is about to attach the queue.
 func (q *Queue) Expect(pid int) error { return expectMember(q.members, pid) }
 
-// String describes the queue's state, for diagnostics: positions, sleepers, and the sequence
-// words of the slots at both ends.
-func (q *Queue) String() string {
-	sh := q.sh
-	enq, deq := atomic.LoadUint64(&sh.enq), atomic.LoadUint64(&sh.deq)
-	es, _, eo, _ := q.slot(enq)
-	ds, _, do, _ := q.slot(deq)
-	return fmt.Sprintf("ring.Queue{enq %d (seq %#x owner %#x) deq %d (seq %#x owner %#x) cap %d slots %d shutdown %d sleeping get %d put %d}",
-		enq, atomic.LoadUint64(es), atomic.LoadUint32(eo), deq, atomic.LoadUint64(ds), atomic.LoadUint32(do),
-		q.capacity, q.mask+1, atomic.LoadUint32(&sh.shutdown), atomic.LoadUint32(&sh.getSleeping), atomic.LoadUint32(&sh.putSleeping))
+// String shows the queue's name, fill level and slot size, and whether it is shut down, for
+// fmt and debuggers: ring.Queue(jobs, 3 of 64 messages of up to 256 bytes).
+func (q *Queue) String() string { return q.describe("ring.Queue", "") }
+
+// describe is the String of every kind of queue; more is added after the fill level.
+func (q *Queue) describe(kind, more string) string {
+	name := q.Name()
+	if name == "" {
+		name = "anonymous"
+	}
+	if q.Closed() {
+		return fmt.Sprintf("%s(%s, closed)", kind, name)
+	}
+	switch atomic.LoadUint32(&q.sh.shutdown) {
+	case shutdownDrain:
+		more += ", shut down"
+	case shutdownNow:
+		more += ", shut down now"
+	}
+	return fmt.Sprintf("%s(%s, %d of %d messages of up to %d bytes%s)", kind, name, q.Len(), q.capacity, q.slotSize, more)
 }

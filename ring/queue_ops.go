@@ -276,6 +276,52 @@ func (q *Queue) TryGet(buf []byte) (msg []byte, ok bool, err error) {
 	return msg, ok, err
 }
 
+// Ready reports whether a message is there to be taken now, without taking it (Python's
+// not q.empty()). It is a snapshot: another consumer may take the message first.
+func (q *Queue) Ready() bool {
+	if q.Closed() || atomic.LoadUint32(&q.sh.shutdown) == shutdownNow {
+		return false
+	}
+	enq := atomic.LoadUint64(&q.sh.enq)
+	for pos := atomic.LoadUint64(&q.sh.deq); pos < enq; pos++ {
+		seq, _, _, _ := q.slot(pos)
+		switch atomic.LoadUint64(seq) {
+		case pos + 1:
+			return true
+		case (pos + 1) | skipBit:
+			continue // a dead producer's claim, which Get skips
+		}
+		return false
+	}
+	return false
+}
+
+// Poll waits until a message is there to be taken, without taking it: nil once one is, io.EOF
+// once the queue is shut down and drained, ErrPeerGone as Get, ErrClosed if this process
+// closed it, or ctx's error. Like Ready, what it sees is a snapshot when other processes get
+// from the queue too; to wait on several ends at once, see Wait.
+func (q *Queue) Poll(ctx context.Context) error {
+	for {
+		if q.Closed() {
+			return ErrClosed
+		}
+		if _, err := Wait(ctx, q); err != nil {
+			return err
+		}
+		switch {
+		case q.Closed():
+			return ErrClosed
+		case q.Ready():
+			return nil
+		case q.drained():
+			return io.EOF
+		case q.Len() == 0 && q.members.Orphaned(self):
+			return fmt.Errorf("%w: the queue is empty and every other process that had it is gone, one at least by dying", ErrPeerGone)
+		}
+		// another consumer took what Wait saw: wait again
+	}
+}
+
 // GetBatch waits for one message as Get does, then takes up to max-1 more that are already
 // there, appending copies to dst.
 func (q *Queue) GetBatch(max int, dst [][]byte) ([][]byte, error) {

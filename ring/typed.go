@@ -284,6 +284,17 @@ func (t *QueueOf[T]) Queue() *Queue { return t.q }
 // Len returns the number of values put and not yet got (a snapshot).
 func (t *QueueOf[T]) Len() int { return t.q.Len() }
 
+// String is the Queue's, with the element type: ring.QueueOf[main.Job](jobs, 3 of 64 ...).
+func (t *QueueOf[T]) String() string {
+	return t.q.describe(fmt.Sprintf("ring.QueueOf[%v]", reflect.TypeFor[T]()), "")
+}
+
+// Ready reports whether a value is there to be taken now (see Queue.Ready).
+func (t *QueueOf[T]) Ready() bool { return t.q.Ready() }
+
+// Poll waits until a value is there to be taken, without taking it (see Queue.Poll).
+func (t *QueueOf[T]) Poll(ctx context.Context) error { return t.q.Poll(ctx) }
+
 // Cap returns the number of values the queue holds.
 func (t *QueueOf[T]) Cap() int { return t.q.Cap() }
 

@@ -12,6 +12,7 @@ package futex
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,4 +31,41 @@ func Wait(addr *uint32, val uint32, deadline time.Time) error {
 // platform cannot tell).
 func Wake(addr *uint32, n int) int {
 	return wake(addr, n)
+}
+
+// MaxWaitAny is the most words WaitAny sleeps on in one call (the kernel's limit).
+const MaxWaitAny = 128
+
+// WaitAny sleeps while *words[i] == vals[i] for every i, until one of the words is woken, the
+// deadline passes (the zero Time means none), or a spurious wake-up; like Wait, it returns
+// ErrTimeout once the deadline has passed and nil otherwise, and the caller re-checks. At most
+// MaxWaitAny words; each must be 4-byte aligned and stay mapped while WaitAny runs.
+//
+// On Linux it is one futex_waitv system call (Linux 5.16 and later); where that call is missing
+// or filtered, and on other systems, it polls the words every millisecond at most.
+func WaitAny(words []*uint32, vals []uint32, deadline time.Time) error {
+	if len(words) != len(vals) || len(words) == 0 || len(words) > MaxWaitAny {
+		return errors.New("futex: WaitAny needs 1 to 128 words and a value for each")
+	}
+	return waitAny(words, vals, deadline)
+}
+
+// pollAny is WaitAny by polling: it returns as soon as a word differs from its value, or
+// after one sleep of at most a millisecond.
+func pollAny(words []*uint32, vals []uint32, deadline time.Time) error {
+	for i, w := range words {
+		if atomic.LoadUint32(w) != vals[i] {
+			return nil
+		}
+	}
+	pause := time.Millisecond
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return ErrTimeout
+		}
+		pause = min(pause, d)
+	}
+	time.Sleep(pause)
+	return nil
 }

@@ -26,3 +26,7 @@ func wait(addr *uint32, val uint32, deadline time.Time) error {
 }
 
 func wake(*uint32, int) int { return 0 }
+
+func waitAny(words []*uint32, vals []uint32, deadline time.Time) error {
+	return pollAny(words, vals, deadline)
+}

@@ -1,0 +1,3 @@
+package futex
+
+func noWaitvUsed() bool { return noWaitv.Load() }

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package futex
+
+func noWaitvUsed() bool { return true }
