@@ -158,6 +158,9 @@ func (a *Array[T]) Unlink() error { return a.b.Unlink() }
 // Segment returns the segment the array lives in.
 func (a *Array[T]) Segment() *shm.Segment { return a.b.Segment() }
 
+// Name returns the name it was made or opened by, "" if anonymous.
+func (a *Array[T]) Name() string { return a.b.Name() }
+
 // ShareHandle implements shm.Shareable.
 func (a *Array[T]) ShareHandle() (shm.Handle, error) { return a.b.ShareHandle() }
 

@@ -336,12 +336,18 @@ func npyDescr(b []byte) string {
 }
 
 func init() {
-	shm.Register(blockType, func(h shm.Handle) (shm.Shareable, error) {
+	attach := func(h shm.Handle) (shm.Shareable, error) {
 		if h.Offset != 0 {
 			return nil, fmt.Errorf("%w: array at offset %d", ErrCorrupt, h.Offset)
 		}
 		return attachBlock(h.Segment)
-	})
+	}
+	shm.Register(blockType, attach)
+	// Each kind attaches under its own name too, as every other segment kind does, so that a
+	// tool that knows only a segment's kind (shmkit info) can attach it and print it.
+	for _, kind := range []string{kindRaw, kindArray, kindValue} {
+		shm.Register(kind, attach)
+	}
 }
 
 // ShareHandle implements shm.Shareable: an array travels as its segment, and the receiving

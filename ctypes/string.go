@@ -16,7 +16,7 @@ import (
 
 // String shows the Value's name, its value and its lock: ctypes.Value[int64](counter, 42).
 func (v *Value[T]) String() string {
-	return v.b.describe("Value", reflect.TypeFor[T](), func() string {
+	return v.b.describe("Value", reflect.TypeFor[T]().String(), func() string {
 		var x T
 		p := unsafe.Pointer(v.ptr())
 		switch v.word {
@@ -34,33 +34,82 @@ func (v *Value[T]) String() string {
 // String shows the Array's name, length, first elements and lock:
 // ctypes.Array[float64](anonymous, len 1000: [0 0.5 1 1.5 2 2.5 3 3.5 ...]).
 func (a *Array[T]) String() string {
-	return a.b.describe("Array", reflect.TypeFor[T](), func() string { return elements(a.elems()) })
+	return a.b.describe("Array", reflect.TypeFor[T]().String(), func() string { return elements(a.elems()) })
 }
 
 // String shows the RawArray's name, length and first elements.
 func (a *RawArray[T]) String() string {
-	return a.b.describe("RawArray", reflect.TypeFor[T](), func() string {
+	return a.b.describe("RawArray", reflect.TypeFor[T]().String(), func() string {
 		return elements(unsafe.Slice((*T)(a.b.data), a.b.n))
 	})
 }
 
-// describe is the String of every array kind.
-func (b *block) describe(kind string, t reflect.Type, contents func() string) string {
+// String shows an array the package attached knowing only its kind (shmkit info does so): as
+// its typed view does for the numpy types that map to Go numbers, else with its numpy descr.
+func (b *block) String() string {
+	descr := strings.Trim(npyDescr(b.seg.Bytes()), "'")
+	var contents func() string
+	typ := descr
+	switch descr {
+	case "<f8":
+		typ, contents = "float64", viewOf[float64](b)
+	case "<f4":
+		typ, contents = "float32", viewOf[float32](b)
+	case "<i8":
+		typ, contents = "int64", viewOf[int64](b)
+	case "<i4":
+		typ, contents = "int32", viewOf[int32](b)
+	case "<i2":
+		typ, contents = "int16", viewOf[int16](b)
+	case "|i1":
+		typ, contents = "int8", viewOf[int8](b)
+	case "<u8":
+		typ, contents = "uint64", viewOf[uint64](b)
+	case "<u4":
+		typ, contents = "uint32", viewOf[uint32](b)
+	case "<u2":
+		typ, contents = "uint16", viewOf[uint16](b)
+	case "|u1":
+		typ, contents = "uint8", viewOf[uint8](b)
+	case "|b1":
+		typ, contents = "bool", viewOf[bool](b)
+	}
+	return b.describe(strings.TrimPrefix(b.kind, "ctypes."), typ, contents)
+}
+
+// viewOf returns the contents of b read as T, for String.
+func viewOf[T any](b *block) func() string {
+	return func() string {
+		s := unsafe.Slice((*T)(b.data), b.n)
+		if b.kind == kindValue {
+			return fmt.Sprint(s[0])
+		}
+		return elements(s)
+	}
+}
+
+// describe is the String of every array kind; contents, if not nil, formats the elements.
+func (b *block) describe(kind, typ string, contents func() string) string {
 	name := b.Name()
 	if name == "" {
 		name = "anonymous"
 	}
 	if b.Closed() {
-		return fmt.Sprintf("ctypes.%s[%v](%s, closed)", kind, t, name)
+		return fmt.Sprintf("ctypes.%s[%s](%s, closed)", kind, typ, name)
 	}
 	lock := ""
 	if kind != "RawArray" && b.mu != nil && b.mu.Locked() { // a RawArray has no lock
 		lock = ", " + b.mu.String() // the holder's pid, and whether it is dead
 	}
-	if kind == "Value" {
-		return fmt.Sprintf("ctypes.%s[%v](%s, %s%s)", kind, t, name, contents(), lock)
+	switch {
+	case kind == "Value" && contents != nil:
+		return fmt.Sprintf("ctypes.%s[%s](%s, %s%s)", kind, typ, name, contents(), lock)
+	case kind == "Value":
+		return fmt.Sprintf("ctypes.%s[%s](%s%s)", kind, typ, name, lock)
+	case contents != nil:
+		return fmt.Sprintf("ctypes.%s[%s](%s, len %d: %s%s)", kind, typ, name, b.n, contents(), lock)
 	}
-	return fmt.Sprintf("ctypes.%s[%v](%s, len %d: %s%s)", kind, t, name, b.n, contents(), lock)
+	return fmt.Sprintf("ctypes.%s[%s](%s, len %d%s)", kind, typ, name, b.n, lock)
 }
 
 // showElems is how many elements an array's String shows.

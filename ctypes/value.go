@@ -218,6 +218,9 @@ func (v *Value[T]) Unlink() error { return v.b.Unlink() }
 // Segment returns the segment the Value lives in.
 func (v *Value[T]) Segment() *shm.Segment { return v.b.Segment() }
 
+// Name returns the name it was made or opened by, "" if anonymous.
+func (v *Value[T]) Name() string { return v.b.Name() }
+
 // ShareHandle implements shm.Shareable.
 func (v *Value[T]) ShareHandle() (shm.Handle, error) { return v.b.ShareHandle() }
 

@@ -95,10 +95,5 @@ func (j *JoinableQueue) Adopt(s shm.Shareable) error {
 	return nil
 }
 
-// String is the Queue's, with the tasks not yet done.
-func (j *JoinableQueue) String() string {
-	if j.Closed() {
-		return j.describe("ring.JoinableQueue", "")
-	}
-	return j.describe("ring.JoinableQueue", fmt.Sprintf(", %d unfinished", j.Unfinished()))
-}
+// String is the Queue's (see there), named a JoinableQueue.
+func (j *JoinableQueue) String() string { return j.describe("ring.JoinableQueue") }

@@ -292,20 +292,20 @@ func TestQueueStrings(t *testing.T) {
 	if got := fmt.Sprint(q); got != "ring.JoinableQueue(anonymous, 1 of 8 messages of up to 32 bytes, 1 unfinished)" {
 		t.Errorf("JoinableQueue: %q", got)
 	}
-	if got := fmt.Sprint(q.Queue); got != "ring.Queue(anonymous, 1 of 8 messages of up to 32 bytes)" {
-		t.Errorf("Queue: %q", got)
+	if got := fmt.Sprint(q.Queue); got != "ring.JoinableQueue(anonymous, 1 of 8 messages of up to 32 bytes, 1 unfinished)" {
+		t.Errorf("a JoinableQueue's Queue: %q", got)
 	}
 	if err := q.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(q.Queue); got != "ring.Queue(anonymous, 1 of 8 messages of up to 32 bytes, shut down)" {
-		t.Errorf("Queue shut down: %q", got)
+	if got := fmt.Sprint(q); got != "ring.JoinableQueue(anonymous, 1 of 8 messages of up to 32 bytes, 1 unfinished, shut down)" {
+		t.Errorf("JoinableQueue shut down: %q", got)
 	}
 	if err := q.ShutdownNow(); err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(q.Queue); got != "ring.Queue(anonymous, 0 of 8 messages of up to 32 bytes, shut down now)" {
-		t.Errorf("Queue shut down now: %q", got)
+	if got := fmt.Sprint(q); got != "ring.JoinableQueue(anonymous, 0 of 8 messages of up to 32 bytes, 0 unfinished, shut down now)" {
+		t.Errorf("JoinableQueue shut down now: %q", got)
 	}
 	_ = q.Close()
 	if got := fmt.Sprint(q); got != "ring.JoinableQueue(anonymous, closed)" {
@@ -319,6 +319,9 @@ func TestQueueStrings(t *testing.T) {
 	defer qo.Close()
 	if got := fmt.Sprint(qo); got != "ring.QueueOf[int32](anonymous, 0 of 4 messages of up to 4 bytes)" {
 		t.Errorf("QueueOf: %q", got)
+	}
+	if got := fmt.Sprint(qo.Queue()); got != "ring.Queue(anonymous, 0 of 4 messages of up to 4 bytes)" {
+		t.Errorf("Queue: %q", got)
 	}
 	po, err := ring.NewPipeOf[string]()
 	if err != nil {

@@ -287,16 +287,24 @@ func (q *Queue) Expect(pid int) error { return expectMember(q.members, pid) }
 
 // String shows the queue's name, fill level and slot size, and whether it is shut down, for
 // fmt and debuggers: ring.Queue(jobs, 3 of 64 messages of up to 256 bytes).
-func (q *Queue) String() string { return q.describe("ring.Queue", "") }
+func (q *Queue) String() string { return q.describe("ring.Queue") }
 
-// describe is the String of every kind of queue; more is added after the fill level.
-func (q *Queue) describe(kind, more string) string {
+// describe is the String of every kind of queue: a JoinableQueue's (whatever the view) adds
+// its unfinished tasks.
+func (q *Queue) describe(kind string) string {
 	name := q.Name()
 	if name == "" {
 		name = "anonymous"
 	}
 	if q.Closed() {
 		return fmt.Sprintf("%s(%s, closed)", kind, name)
+	}
+	more := ""
+	if atomic.LoadUint32(&q.sh.joinable) != 0 {
+		if kind == "ring.Queue" {
+			kind = "ring.JoinableQueue"
+		}
+		more = fmt.Sprintf(", %d unfinished", atomic.LoadUint32(&q.sh.unfinished))
 	}
 	switch atomic.LoadUint32(&q.sh.shutdown) {
 	case shutdownDrain:

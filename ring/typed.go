@@ -286,7 +286,7 @@ func (t *QueueOf[T]) Len() int { return t.q.Len() }
 
 // String is the Queue's, with the element type: ring.QueueOf[main.Job](jobs, 3 of 64 ...).
 func (t *QueueOf[T]) String() string {
-	return t.q.describe(fmt.Sprintf("ring.QueueOf[%v]", reflect.TypeFor[T]()), "")
+	return t.q.describe(fmt.Sprintf("ring.QueueOf[%v]", reflect.TypeFor[T]()))
 }
 
 // Ready reports whether a value is there to be taken now (see Queue.Ready).

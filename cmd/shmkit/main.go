@@ -13,6 +13,11 @@ import (
 
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/shm"
+
+	// The packages whose objects info attaches and prints (shm.Register).
+	_ "github.com/shmkit/shmkit/ctypes"
+	_ "github.com/shmkit/shmkit/ring"
+	_ "github.com/shmkit/shmkit/sem"
 )
 
 func main() {
@@ -24,7 +29,7 @@ const usage = `usage: shmkit <command> [flags]
 
 commands:
   ls [--json]                          list shmkit segments and whether they are stale
-  info [--json] NAME                   show one segment's header, decoded
+  info [--json] NAME                   show one segment's header, decoded, and its object's state
   rm NAME...                           remove segments by name
   gc [--dry-run] [--prefix P] [--json] remove stale segments (no live process holds them)
   bench [--quick] [--only RE] [--json] [--svg FILE]
@@ -112,8 +117,14 @@ func info(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var obj string
+	if i.Problem == "" && i.Ready && i.Kind != "" {
+		if obj, err = describe(i.Name, i.Kind); err != nil {
+			obj = "cannot attach: " + err.Error()
+		}
+	}
 	if *asJSON {
-		return writeJSON(w, []shm.Info{i})
+		return writeJSON(w, []shm.Info{i}, obj)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
@@ -131,6 +142,9 @@ func info(args []string, w io.Writer) error {
 	}
 	row("attached", pids(i.Attached))
 	row("state", state(i))
+	if obj != "" {
+		row("object", obj)
+	}
 	if i.Problem != "" {
 		row("problem", i.Problem)
 	}
@@ -141,6 +155,32 @@ func info(args []string, w io.Writer) error {
 		return fmt.Errorf("%s is damaged: %s", i.Name, i.Problem)
 	}
 	return nil
+}
+
+// describe attaches the named segment as the object its kind names, through the attach
+// function its package registered (shm.Register), and returns what the object's String shows
+// of its state: a lock's holder, a queue's fill level, an array's first elements. It attaches
+// for a moment, as any process would, and detaches.
+func describe(name, kind string) (string, error) {
+	seg, err := shm.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer seg.Close()
+	obj, err := shm.Attach(shm.Handle{Type: kind, Segment: seg})
+	if errors.Is(err, shm.ErrUnknownType) {
+		return "", nil // a kind of another program's: the header says all shmkit knows
+	}
+	if err != nil {
+		return "", err
+	}
+	if c, ok := obj.(io.Closer); ok {
+		defer c.Close()
+	}
+	if s, ok := obj.(fmt.Stringer); ok {
+		return s.String(), nil
+	}
+	return "", nil
 }
 
 func rm(args []string, w io.Writer) error {
@@ -204,14 +244,19 @@ type segmentJSON struct {
 	Stale       bool      `json:"stale"`
 	Attached    []int     `json:"attached"`
 	Problem     string    `json:"problem,omitempty"`
+	Object      string    `json:"object,omitempty"` // info: what the object's String shows
 }
 
-func writeJSON(w io.Writer, infos []shm.Info) error {
+// writeJSON writes one object per segment; objects, if given, are info's descriptions of them.
+func writeJSON(w io.Writer, infos []shm.Info, objects ...string) error {
 	enc := json.NewEncoder(w)
-	for _, i := range infos {
+	for k, i := range infos {
 		j := segmentJSON{Name: i.Name, Kind: i.Kind, Raw: i.Raw, Size: i.Size, FileSize: i.FileSize,
 			CreatorPID: i.CreatorPID, Created: i.Created, Ready: i.Ready, Stale: i.Stale,
 			Attached: i.Attached, Problem: i.Problem}
+		if k < len(objects) {
+			j.Object = objects[k]
+		}
 		if j.Attached == nil {
 			j.Attached = []int{}
 		}

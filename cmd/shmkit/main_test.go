@@ -18,8 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/testmain"
 	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/ring"
+	"github.com/shmkit/shmkit/sem"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -161,6 +164,55 @@ func TestCLI(t *testing.T) {
 		out, _, _ = shmkit(t, bin, "info", dead, "--json")
 		if j := decode(t, out)[dead]; !j.Stale || !j.Ready {
 			t.Errorf("info --json of the dead segment: %+v", j)
+		}
+	})
+	t.Run("info shows the object", func(t *testing.T) {
+		mu, err := sem.CreateMutex(testmain.Name(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mu.Unlink()
+		defer mu.Close()
+		if err := mu.Lock(); err != nil {
+			t.Fatal(err)
+		}
+		defer mu.Unlock()
+		q, err := ring.CreateQueue(testmain.Name(t), ring.Capacity(16), ring.SlotSize(64))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Unlink()
+		defer q.Close()
+		for range 3 {
+			if err := q.Put([]byte("job")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a, err := ctypes.CreateArray[float64](testmain.Name(t), 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Unlink()
+		defer a.Close()
+		if _, err := a.CopyFrom([]float64{1.5, 2, 3, 4}); err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]string{
+			mu.Name(): fmt.Sprintf("sem.Mutex(owner pid %d)", os.Getpid()),
+			q.Name():  fmt.Sprintf("ring.Queue(%s, 3 of 16 messages of up to 64 bytes)", q.Name()),
+			a.Name():  fmt.Sprintf("ctypes.Array[float64](%s, len 4: [1.5 2 3 4])", a.Name()),
+		} {
+			out, errOut, code := shmkit(t, bin, "info", name)
+			if code != 0 || !strings.Contains(out, "object") || !strings.Contains(out, want) {
+				t.Errorf("info %s (exit %d) lacks %q:\n%s%s", name, code, want, out, errOut)
+			}
+		}
+		out, _, _ := shmkit(t, bin, "info", "--json", q.Name())
+		if j := decode(t, out)[q.Name()]; !strings.Contains(j.Object, "3 of 16 messages") {
+			t.Errorf("info --json of a queue: %+v", j)
+		}
+		if q.Len() != 3 {
+			t.Errorf("info took from the queue: %d left", q.Len())
 		}
 	})
 	t.Run("gc", func(t *testing.T) {
