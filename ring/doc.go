@@ -71,6 +71,10 @@
 // 100 µs: long while sleeps would be short, since a wake-up costs the waker more than the
 // spin); see Writer.SetWaitMode and Reader.SetWaitMode for spin-only and sleep-only ends.
 //
+// Ready and Poll ask a reading end or a queue whether something is there without taking it
+// (Python's conn.poll). Wait watches several at once, with channels such as a process's Done
+// (Python's multiprocessing.connection.wait), in one system call on Linux.
+//
 // No death hangs anyone, and no departure is taken for a death. Each ring keeps a table of the
 // processes attached to it (created, opened, or received in a procs entry's argument, where
 // the launcher enters the child before it runs); a process leaves it when it detaches (or its

@@ -1,9 +1,12 @@
 package ring_test
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"slices"
 
+	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/ring"
 )
 
@@ -87,4 +90,65 @@ func ExampleNewQueueOf() {
 	o, err := q.Get()
 	fmt.Println(o.Client, o.Items, o.Qty["tea"], err)
 	// Output: ada [tea cake] 2 <nil>
+}
+
+// steps sends three records and ends its stream.
+var steps = procs.Entry("ring.exampleReport", func(ctx context.Context, p *ring.Pipe) error {
+	w, err := p.Writer()
+	if err != nil {
+		return err
+	}
+	for i := range 3 {
+		if err := w.SendContext(ctx, fmt.Appendf(nil, "step %d", i)); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+})
+
+// A child's records and its exit, waited on together (Python's connection.wait): Wait returns
+// whichever ends are ready, and each is handled until none is left.
+func ExampleWait() {
+	ctx := context.Background()
+	p, err := ring.NewPipe()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	r, _ := p.Reader()
+	child, err := steps.Start(ctx, p)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	exited := ring.Done(child.Done())
+	ends := []ring.Waitable{r, exited}
+	for len(ends) > 0 {
+		ready, err := ring.Wait(ctx, ends...)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, end := range ready {
+			switch end {
+			case r:
+				msg, err := r.Recv(nil)
+				if err == nil {
+					fmt.Println(string(msg))
+					continue
+				}
+				fmt.Println("stream:", err) // io.EOF: the child closed its end
+			case exited:
+			}
+			ends = slices.DeleteFunc(ends, func(e ring.Waitable) bool { return e == end })
+		}
+	}
+	fmt.Println("child exit code:", child.ExitCode())
+	// Output:
+	// step 0
+	// step 1
+	// step 2
+	// stream: EOF
+	// child exit code: 0
 }

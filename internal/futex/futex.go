@@ -4,7 +4,8 @@
 //
 // On Linux it is the futex system call without FUTEX_PRIVATE_FLAG (so the kernel keys waiters
 // by the physical page, and processes mapping the same segment meet), FUTEX_WAIT_BITSET with an
-// absolute CLOCK_MONOTONIC deadline, and FUTEX_WAKE. Elsewhere it falls back to polling the
+// absolute CLOCK_MONOTONIC deadline, and FUTEX_WAKE; WaitAny, a sleep on several words at once,
+// is futex_waitv (Linux 5.16). Elsewhere it falls back to polling the
 // word every millisecond at most; Wake is then a no-op. That fallback is
 // correct but slower to react; macOS's os_sync_wait_on_address and Windows parking slots are not
 // used yet.
