@@ -107,7 +107,7 @@ func BenchmarkPingPong64(b *testing.B) {
 		mode ring.WaitMode
 	}{{"mode=spin/impl=shmkit-pipe", ring.Spin}, {"mode=spin-then-sleep/impl=shmkit-pipe", ring.SpinThenSleep}} {
 		b.Run(c.name, func(b *testing.B) {
-			round, done := pipePingPong(b, c.mode, b.N+1)
+			round, done := pipePingPong(b, c.mode, b.N+1, false)
 			timeRounds(b, round, done)
 		})
 	}
@@ -119,27 +119,34 @@ func BenchmarkPingPong64(b *testing.B) {
 		round, done := rawPingPong(b, true, true, b.N+1)
 		timeRounds(b, round, done)
 	})
-	b.Run("mode=sleep/impl=shmkit-pipe+raw-futex", func(b *testing.B) {
-		pipe, pipeDone := pipePingPong(b, ring.Sleep, b.N+1)
-		raw, rawDone := rawPingPong(b, false, false, b.N+1)
-		pipe()
-		raw()
-		var tp, tr time.Duration
-		b.ResetTimer()
-		for range b.N {
-			t0 := time.Now()
+	// The same sleeping round trip with the parent's wait made by ring.Wait (one futex_waitv on
+	// the pipe's word and a bell) instead of the reader's own futex wait.
+	for _, c := range []struct {
+		name    string
+		viaWait bool
+	}{{"mode=sleep/impl=shmkit-pipe+raw-futex", false}, {"mode=sleep/impl=shmkit-wait+raw-futex", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			pipe, pipeDone := pipePingPong(b, ring.Sleep, b.N+1, c.viaWait)
+			raw, rawDone := rawPingPong(b, false, false, b.N+1)
 			pipe()
-			t1 := time.Now()
 			raw()
-			tp, tr = tp+t1.Sub(t0), tr+time.Since(t1)
-		}
-		b.StopTimer()
-		pipeDone()
-		rawDone()
-		b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N), "shmkit-ns/roundtrip")
-		b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), "raw-futex-ns/roundtrip")
-		b.ReportMetric(float64(tp)/float64(tr), "ratio")
-	})
+			var tp, tr time.Duration
+			b.ResetTimer()
+			for range b.N {
+				t0 := time.Now()
+				pipe()
+				t1 := time.Now()
+				raw()
+				tp, tr = tp+t1.Sub(t0), tr+time.Since(t1)
+			}
+			b.StopTimer()
+			pipeDone()
+			rawDone()
+			b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N), "shmkit-ns/roundtrip")
+			b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), "raw-futex-ns/roundtrip")
+			b.ReportMetric(float64(tp)/float64(tr), "ratio")
+		})
+	}
 }
 
 // timeRounds times b.N round trips after a first, untimed one that includes the child's start.
@@ -153,8 +160,9 @@ func timeRounds(b *testing.B, round, done func()) {
 	done()
 }
 
-// pipePingPong starts an echo child on two pipes and returns one round trip and a wait for it.
-func pipePingPong(b *testing.B, mode ring.WaitMode, rounds int) (round, done func()) {
+// pipePingPong starts an echo child on two pipes and returns one round trip and a wait for it;
+// viaWait waits for the echo with ring.Wait before taking it.
+func pipePingPong(b *testing.B, mode ring.WaitMode, rounds int, viaWait bool) (round, done func()) {
 	ping, pong := newPipe(b, 1<<16), newPipe(b, 1<<16)
 	w, _ := ping.Writer()
 	r, _ := pong.Reader()
@@ -171,6 +179,11 @@ func pipePingPong(b *testing.B, mode ring.WaitMode, rounds int) (round, done fun
 		}
 		buf[0] = 1
 		_ = w.Commit()
+		if viaWait {
+			if _, err := ring.Wait(b.Context(), r); err != nil {
+				b.Fatal(err)
+			}
+		}
 		if _, err := r.Next(); err != nil {
 			b.Fatal(err)
 		}

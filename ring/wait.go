@@ -30,6 +30,15 @@ type Waitable interface {
 	isNil() bool
 }
 
+var (
+	_ Waitable = (*Reader)(nil)
+	_ Waitable = (*Conn)(nil)
+	_ Waitable = (*ReaderOf[int])(nil)
+	_ Waitable = (*Queue)(nil)
+	_ Waitable = (*JoinableQueue)(nil)
+	_ Waitable = (*QueueOf[int])(nil)
+)
+
 // Wait waits until at least one of ends is ready, and returns every one that is, in the order
 // given: Python's multiprocessing.connection.wait, with the timeout as ctx's deadline. An end
 // is ready when a receive on it would not block: a record or message is there, or the stream
@@ -95,30 +104,32 @@ func readyOf(ends []Waitable, st []stuck, deep bool) []Waitable {
 // sleepWait is Wait's sleep: arm every end, look once more, and sleep on all their words and
 // a bell that channels ring, until something moves; every check slice it also looks for dead
 // peers.
-func sleepWait(ctx context.Context, ends []Waitable) (_ []Waitable, err error) {
+func sleepWait(ctx context.Context, ends []Waitable) ([]Waitable, error) {
 	st := make([]stuck, len(ends))
 	bell := new(uint32)
+	ringBell := func() {
+		atomic.AddUint32(bell, 1)
+		futex.Wake(bell, -1)
+	}
+	unhook := func() bool { return false }
+	if ctx.Done() != nil { // no goroutine for the context: it calls back when it ends
+		unhook = context.AfterFunc(ctx, ringBell)
+	}
 	stop := make(chan struct{})
 	var watchers sync.WaitGroup
-	ring := func(ch <-chan struct{}) {
-		watchers.Go(func() {
-			select {
-			case <-ch:
-				atomic.AddUint32(bell, 1)
-				futex.Wake(bell, -1)
-			case <-stop:
-			}
-		})
-	}
-	if done := ctx.Done(); done != nil {
-		ring(done)
-	}
 	for _, e := range ends {
 		if d, ok := e.(doneEnd); ok {
-			ring(d.ch)
+			watchers.Go(func() {
+				select {
+				case <-d.ch:
+					ringBell()
+				case <-stop:
+				}
+			})
 		}
 	}
 	defer func() {
+		unhook()
 		close(stop)
 		watchers.Wait()
 		for _, e := range ends {
