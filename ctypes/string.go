@@ -48,33 +48,23 @@ func (a *RawArray[T]) String() string {
 // its typed view does for the numpy types that map to Go numbers, else with its numpy descr.
 func (b *block) String() string {
 	descr := strings.Trim(npyDescr(b.seg.Bytes()), "'")
-	var contents func() string
-	typ := descr
-	switch descr {
-	case "<f8":
-		typ, contents = "float64", viewOf[float64](b)
-	case "<f4":
-		typ, contents = "float32", viewOf[float32](b)
-	case "<i8":
-		typ, contents = "int64", viewOf[int64](b)
-	case "<i4":
-		typ, contents = "int32", viewOf[int32](b)
-	case "<i2":
-		typ, contents = "int16", viewOf[int16](b)
-	case "|i1":
-		typ, contents = "int8", viewOf[int8](b)
-	case "<u8":
-		typ, contents = "uint64", viewOf[uint64](b)
-	case "<u4":
-		typ, contents = "uint32", viewOf[uint32](b)
-	case "<u2":
-		typ, contents = "uint16", viewOf[uint16](b)
-	case "|u1":
-		typ, contents = "uint8", viewOf[uint8](b)
-	case "|b1":
-		typ, contents = "bool", viewOf[bool](b)
+	if v, ok := descrViews[descr]; ok {
+		return b.describe(strings.TrimPrefix(b.kind, "ctypes."), v.typ, v.view(b))
 	}
-	return b.describe(strings.TrimPrefix(b.kind, "ctypes."), typ, contents)
+	return b.describe(strings.TrimPrefix(b.kind, "ctypes."), descr, nil)
+}
+
+// descrViews maps the numpy descrs of Go's numbers to their Go names and readers.
+var descrViews = map[string]struct {
+	typ  string
+	view func(*block) func() string
+}{
+	"<f8": {"float64", viewOf[float64]}, "<f4": {"float32", viewOf[float32]},
+	"<i8": {"int64", viewOf[int64]}, "<i4": {"int32", viewOf[int32]},
+	"<i2": {"int16", viewOf[int16]}, "|i1": {"int8", viewOf[int8]},
+	"<u8": {"uint64", viewOf[uint64]}, "<u4": {"uint32", viewOf[uint32]},
+	"<u2": {"uint16", viewOf[uint16]}, "|u1": {"uint8", viewOf[uint8]},
+	"|b1": {"bool", viewOf[bool]},
 }
 
 // viewOf returns the contents of b read as T, for String.

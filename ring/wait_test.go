@@ -51,6 +51,21 @@ var sender = procs.Entry("ring.sender", func(ctx context.Context, a senderArgs) 
 	return nil
 })
 
+// readingEnd makes an anonymous pipe, closed when the test ends, and takes its reading end.
+func readingEnd(t *testing.T) (*ring.Pipe, *ring.Reader) {
+	t.Helper()
+	p, err := ring.NewPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, r
+}
+
 // TestWait is CPython's test_wait: several children send on their own pipes (and one puts into
 // a queue), and the parent takes from whichever end Wait says is ready until every stream has
 // ended; each end's records arrive whole, once, in order. A child that sends nothing is
@@ -60,15 +75,7 @@ func TestWait(t *testing.T) {
 	var ends []ring.Waitable
 	readers := map[ring.Waitable]int{}
 	for id := range senders {
-		p, err := ring.NewPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		r, err := p.Reader()
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, r := readingEnd(t)
 		if _, err := sender.Start(t.Context(), senderArgs{Pipe: p, ID: id, N: n}); err != nil {
 			t.Fatal(err)
 		}
@@ -156,15 +163,7 @@ func TestWait(t *testing.T) {
 // context's error once its deadline passes (at once for a deadline already passed), and what
 // is ready is returned without the rest; bad input is ErrInvalid.
 func TestWaitTimeout(t *testing.T) {
-	p, err := ring.NewPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	r, err := p.Reader()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, r := readingEnd(t)
 	w, err := p.Writer()
 	if err != nil {
 		t.Fatal(err)
@@ -224,29 +223,13 @@ func TestWaitTimeout(t *testing.T) {
 // by another process, a message it puts, its exit, its death holding a writing end (ErrPeerGone
 // on the next receive), and a cancelled context.
 func TestWaitWakes(t *testing.T) {
-	p, err := ring.NewPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	r, err := p.Reader()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, r := readingEnd(t)
 	q, err := ring.NewQueue()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	hold, err := ring.NewPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Close()
-	held, err := hold.Reader()
-	if err != nil {
-		t.Fatal(err)
-	}
+	hold, held := readingEnd(t)
 
 	wait := func(what string, want ring.Waitable, ends ...ring.Waitable) {
 		t.Helper()

@@ -197,7 +197,15 @@ func TestCLI(t *testing.T) {
 		if _, err := a.CopyFrom([]float64{1.5, 2, 3, 4}); err != nil {
 			t.Fatal(err)
 		}
+		type point struct{ X, Y float32 }
+		v, err := ctypes.CreateValue(testmain.Name(t), point{1, 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Unlink()
+		defer v.Close()
 		for name, want := range map[string]string{
+			v.Name():  fmt.Sprintf("ctypes.Value[[('X', '<f4'), ('Y', '<f4')]](%s)", v.Name()), // no Go type here: numpy's
 			mu.Name(): fmt.Sprintf("sem.Mutex(owner pid %d)", os.Getpid()),
 			q.Name():  fmt.Sprintf("ring.Queue(%s, 3 of 16 messages of up to 64 bytes)", q.Name()),
 			a.Name():  fmt.Sprintf("ctypes.Array[float64](%s, len 4: [1.5 2 3 4])", a.Name()),

@@ -18,19 +18,28 @@ const (
 	bitsetMatchAny  = 0xffffffff
 )
 
+// timespec turns deadline into the absolute CLOCK_MONOTONIC time both calls take (nil: none),
+// or ErrTimeout once it has passed.
+func timespec(deadline time.Time) (*unix.Timespec, error) {
+	if deadline.IsZero() {
+		return nil, nil
+	}
+	d := time.Until(deadline)
+	if d <= 0 {
+		return nil, ErrTimeout
+	}
+	var now unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
+		return nil, err
+	}
+	abs := unix.NsecToTimespec(now.Nano() + int64(d))
+	return &abs, nil
+}
+
 func wait(addr *uint32, val uint32, deadline time.Time) error {
-	var ts *unix.Timespec
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return ErrTimeout
-		}
-		var now unix.Timespec
-		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
-			return err
-		}
-		abs := unix.NsecToTimespec(now.Nano() + int64(d))
-		ts = &abs
+	ts, err := timespec(deadline)
+	if err != nil {
+		return err
 	}
 	// Sound: addr points into a shared mapping the caller keeps alive; the kernel reads the
 	// word atomically and compares it with val before sleeping, so no wake-up is lost between
@@ -76,18 +85,9 @@ func waitAny(words []*uint32, vals []uint32, deadline time.Time) error {
 	if noWaitv.Load() {
 		return pollAny(words, vals, deadline)
 	}
-	var ts *unix.Timespec
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return ErrTimeout
-		}
-		var now unix.Timespec
-		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &now); err != nil {
-			return err
-		}
-		abs := unix.NsecToTimespec(now.Nano() + int64(d))
-		ts = &abs
+	ts, err := timespec(deadline)
+	if err != nil {
+		return err
 	}
 	ws := make([]waitv, len(words))
 	for i, w := range words {

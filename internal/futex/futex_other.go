@@ -2,27 +2,12 @@
 
 package futex
 
-import (
-	"sync/atomic"
-	"time"
-)
+import "time"
 
 // wait polls: it sleeps up to 1 ms and returns, and the caller re-reads the word. It returns
 // after at most one sleep, so a caller's own checks (a dead lock owner, a context) keep running.
 func wait(addr *uint32, val uint32, deadline time.Time) error {
-	if atomic.LoadUint32(addr) != val {
-		return nil
-	}
-	pause := time.Millisecond
-	if !deadline.IsZero() {
-		d := time.Until(deadline)
-		if d <= 0 {
-			return ErrTimeout
-		}
-		pause = min(pause, d)
-	}
-	time.Sleep(pause)
-	return nil
+	return pollAny([]*uint32{addr}, []uint32{val}, deadline)
 }
 
 func wake(*uint32, int) int { return 0 }
