@@ -3,6 +3,7 @@ package ring_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"sync"
@@ -326,19 +327,42 @@ func BenchmarkLarge(b *testing.B) {
 }
 
 type mpmcArgs struct {
-	Q   *ring.Queue
-	Go  *sem.Event
-	N   int
-	Put bool
+	Q     *ring.Queue
+	Go    *sem.Event
+	N     int
+	Put   bool
+	Batch int // PutBatch and GetBatch of this many, if above 1
 }
 
-// mpmcPart puts N messages once Go is set, or gets until the queue closes.
+// mpmcPart puts N messages once Go is set, or gets until the queue closes (Batch at a time).
 var mpmcPart = procs.Entry("ring.mpmcPart", func(ctx context.Context, a mpmcArgs) error {
 	if err := a.Go.WaitContext(ctx); err != nil {
 		return err
 	}
 	var m [64]byte
 	buf := make([]byte, 0, 64)
+	if a.Batch > 1 {
+		msgs := make([][]byte, a.Batch)
+		for i := range msgs {
+			msgs[i] = m[:]
+		}
+		var got [][]byte
+		for i := 0; !a.Put || i < a.N; i += a.Batch {
+			var err error
+			if a.Put {
+				_, err = a.Q.PutBatchContext(ctx, msgs[:min(a.Batch, a.N-i)])
+			} else {
+				got, err = a.Q.GetBatchContext(ctx, a.Batch, got[:0])
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for i := 0; !a.Put || i < a.N; i++ {
 		if a.Put {
 			if err := a.Q.PutContext(ctx, m[:]); err != nil {
@@ -356,48 +380,58 @@ var mpmcPart = procs.Entry("ring.mpmcPart", func(ctx context.Context, a mpmcArgs
 	return nil
 })
 
-// BenchmarkMPMC64: two producer processes and two consumer processes share one Queue of 64-byte
-// messages; ns/op is per message. The baseline is a buffered channel with two sending and two
-// receiving goroutines in one process.
-func BenchmarkMPMC64(b *testing.B) {
-	b.Run("impl=shmkit-queue-2x2-processes", func(b *testing.B) {
-		q := newQueue(b, 1024, 64)
-		seg, err := shm.Anonymous(64)
+// mpmcShmkit runs BenchmarkMPMC64's shmkit side.
+func mpmcShmkit(b *testing.B, batch int) {
+	q := newQueue(b, 1024, 64)
+	seg, err := shm.Anonymous(64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seg.Close()
+	start, _ := sem.At[sem.Event](seg.Bytes(), 0)
+	var parts []*procs.Process
+	for i := range 4 {
+		p, err := mpmcPart.Start(b.Context(), mpmcArgs{Q: q, Go: start, N: (b.N + i/2) / 2, Put: i < 2, Batch: batch})
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer seg.Close()
-		start, _ := sem.At[sem.Event](seg.Bytes(), 0)
-		var parts []*procs.Process
-		for i := range 4 {
-			p, err := mpmcPart.Start(b.Context(), mpmcArgs{Q: q, Go: start, N: (b.N + i/2) / 2, Put: i < 2})
-			if err != nil {
-				b.Fatal(err)
-			}
-			parts = append(parts, p)
-		}
-		// This process puts one message too, so the consumers do not take the producers'
-		// exits for the end before Close.
-		if err := q.PutContext(b.Context(), make([]byte, 64)); err != nil {
+		parts = append(parts, p)
+	}
+	// This process puts one message too, so the consumers do not take the producers'
+	// exits for the end before Close.
+	if err := q.PutContext(b.Context(), make([]byte, 64)); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // let all four start
+	b.ResetTimer()
+	_ = start.Set()
+	for _, p := range parts[:2] {
+		if err := p.WaitContext(b.Context()); err != nil {
 			b.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond) // let all four start
-		b.ResetTimer()
-		_ = start.Set()
-		for _, p := range parts[:2] {
-			if err := p.WaitContext(b.Context()); err != nil {
-				b.Fatal(err)
-			}
+	}
+	_ = q.Shutdown()
+	for _, p := range parts[2:] {
+		if err := p.WaitContext(b.Context()); err != nil {
+			b.Fatal(err)
 		}
-		_ = q.Shutdown()
-		for _, p := range parts[2:] {
-			if err := p.WaitContext(b.Context()); err != nil {
-				b.Fatal(err)
-			}
+	}
+	b.StopTimer()
+	report(b)
+}
+
+// BenchmarkMPMC64: two producer processes and two consumer processes share one Queue of 64-byte
+// messages; ns/op is per message. The baseline is a buffered channel with two sending and two
+// receiving goroutines in one process. The batch variant puts and gets 32 messages a call
+// (PutBatch, GetBatch: one claim of many slots).
+func BenchmarkMPMC64(b *testing.B) {
+	for _, batch := range []int{1, 32} {
+		name := "impl=shmkit-queue-2x2-processes"
+		if batch > 1 {
+			name += fmt.Sprintf("-batch-%d", batch)
 		}
-		b.StopTimer()
-		report(b)
-	})
+		b.Run(name, func(b *testing.B) { mpmcShmkit(b, batch) })
+	}
 	b.Run("impl=go-chan-2x2-goroutines", func(b *testing.B) {
 		ch := make(chan [64]byte, 1024)
 		var prod, cons sync.WaitGroup

@@ -16,43 +16,44 @@ import (
 )
 
 // BenchmarkSPSC64 moves 64-byte messages from a child process to this one. ns/op is per
-// message; msg/s is reported too. Baselines from the same run: a buffered Go channel between
-// two goroutines of one process, and between two processes an os.Pipe, a unix socket and TCP
-// loopback, each with 64 KiB bufio buffers on both sides (the fair way to stream over them).
-func BenchmarkSPSC64(b *testing.B) {
-	for _, batch := range []int{1, 32} {
+// message; msg/s is reported too. The child copies each message into the ring (Reserve, copy,
+// Commit), and this process takes it in place (Next). Baselines from the same run: a buffered
+// Go channel between two goroutines of one process, and between two processes an os.Pipe, a
+// unix socket and TCP loopback, each with 64 KiB bufio buffers on both sides (the fair way to
+// stream over them).
+func BenchmarkSPSC64(b *testing.B) { benchSPSC(b, 64, []int{1, 32}) }
+
+// BenchmarkSPSC1K is BenchmarkSPSC64 with 1 KiB messages.
+func BenchmarkSPSC1K(b *testing.B) { benchSPSC(b, 1024, []int{1}) }
+
+func benchSPSC(b *testing.B, size int, batches []int) {
+	for _, batch := range batches {
 		name := "impl=shmkit-pipe"
 		if batch > 1 {
 			name = fmt.Sprintf("impl=shmkit-pipe-commit-every-%d", batch)
 		}
-		b.Run(name, func(b *testing.B) { spscShmkit(b, batch) })
+		b.Run(name, func(b *testing.B) { spscShmkit(b, size, batch) })
 	}
 	b.Run("impl=go-chan", func(b *testing.B) {
-		ch := make(chan [64]byte, 1024)
-		go func() {
-			var m [64]byte
-			for range b.N {
-				ch <- m
-			}
-		}()
-		for range b.N {
-			<-ch
+		if size == 64 {
+			chanStream[[64]byte](b)
+		} else {
+			chanStream[[1024]byte](b)
 		}
-		report(b)
 	})
 	for _, kind := range []string{"os-pipe", "unix-socket", "tcp-loopback"} {
 		b.Run("impl="+kind, func(b *testing.B) {
-			conn, child, opened := kernelPeer(b, kind, b.N+1)
+			conn, child, opened := kernelPeer(b, kind, size, b.N+1)
 			defer conn.Close()
 			br := bufio.NewReaderSize(conn, 64<<10)
-			var m [64]byte
-			if _, err := io.ReadFull(br, m[:]); err != nil {
+			m := make([]byte, size)
+			if _, err := io.ReadFull(br, m); err != nil {
 				b.Fatal(err)
 			}
 			opened()
 			b.ResetTimer()
 			for range b.N {
-				if _, err := io.ReadFull(br, m[:]); err != nil {
+				if _, err := io.ReadFull(br, m); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -65,32 +66,45 @@ func BenchmarkSPSC64(b *testing.B) {
 	}
 }
 
-func spscShmkit(b *testing.B, batch int) {
-	{
-		p := newPipe(b, 1<<20)
-		r, err := p.Reader()
-		if err != nil {
-			b.Fatal(err)
-		}
-		child, err := blast.Start(b.Context(), blastArgs{P: p, N: b.N + 1, Batch: batch})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := r.Next(); err != nil { // the first message waits for the child to start
-			b.Fatal(err)
-		}
-		b.ResetTimer()
+// chanStream sends b.N values of M through a buffered channel between two goroutines.
+func chanStream[M any](b *testing.B) {
+	ch := make(chan M, 1024)
+	go func() {
+		var m M
 		for range b.N {
-			m, err := r.Next()
-			if err != nil || len(m) != 64 {
-				b.Fatal(err)
-			}
+			ch <- m
 		}
-		b.StopTimer()
-		report(b)
-		if err := child.WaitContext(b.Context()); err != nil {
+	}()
+	for range b.N {
+		<-ch
+	}
+	report(b)
+}
+
+func spscShmkit(b *testing.B, size, batch int) {
+	p := newPipe(b, 1<<20)
+	r, err := p.Reader()
+	if err != nil {
+		b.Fatal(err)
+	}
+	child, err := blast.Start(b.Context(), blastArgs{P: p, N: b.N + 1, Size: size, Batch: batch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.Next(); err != nil { // the first message waits for the child to start
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		m, err := r.Next()
+		if err != nil || len(m) != size {
 			b.Fatal(err)
 		}
+	}
+	b.StopTimer()
+	report(b)
+	if err := child.WaitContext(b.Context()); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -103,21 +117,24 @@ func report(b *testing.B) {
 type blastArgs struct {
 	P     *ring.Pipe
 	N     int
+	Size  int // bytes a message
 	Batch int // commit after this many messages
 }
 
-// blast writes N 64-byte messages in place, committing every Batch.
+// blast copies N messages of Size bytes into the ring, committing every Batch.
 var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) error {
 	w, err := a.P.Writer()
 	if err != nil {
 		return err
 	}
+	msg := make([]byte, a.Size)
 	for i := range a.N {
-		buf, err := w.Reserve(64)
+		buf, err := w.Reserve(a.Size)
 		if err != nil {
 			return err
 		}
-		buf[0] = byte(i)
+		msg[0] = byte(i)
+		copy(buf, msg)
 		if (i+1)%a.Batch == 0 || i == a.N-1 {
 			if err := w.Commit(); err != nil {
 				return err
@@ -131,9 +148,10 @@ type kernelArgs struct {
 	Kind string
 	Addr string // socket address, or the path of the parent's pipe fd under /proc
 	N    int
+	Size int // bytes a message
 }
 
-// streamOut writes N 64-byte messages to a kernel channel through a 64 KiB bufio.Writer.
+// streamOut writes N messages of Size bytes to a kernel channel through a 64 KiB bufio.Writer.
 var streamOut = procs.Entry("ring.streamOut", func(ctx context.Context, a kernelArgs) error {
 	var w io.WriteCloser
 	var err error
@@ -149,18 +167,20 @@ var streamOut = procs.Entry("ring.streamOut", func(ctx context.Context, a kernel
 		return err
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	var m [64]byte
-	for range a.N {
-		if _, err := bw.Write(m[:]); err != nil {
+	m := make([]byte, a.Size)
+	for i := range a.N {
+		m[0] = byte(i)
+		if _, err := bw.Write(m); err != nil {
 			return err
 		}
 	}
 	return errors.Join(bw.Flush(), w.Close())
 })
 
-// kernelPeer starts a child streaming n messages over kind and returns this end, and a func
-// to call once the first message arrived (the child has opened its end by then).
-func kernelPeer(b *testing.B, kind string, n int) (io.ReadCloser, *procs.Process, func()) {
+// kernelPeer starts a child streaming n messages of size bytes over kind and returns this
+// end, and a func to call once the first message arrived (the child has opened its end by
+// then).
+func kernelPeer(b *testing.B, kind string, size, n int) (io.ReadCloser, *procs.Process, func()) {
 	b.Helper()
 	switch kind {
 	case "os-pipe":
@@ -169,7 +189,7 @@ func kernelPeer(b *testing.B, kind string, n int) (io.ReadCloser, *procs.Process
 			b.Fatal(err)
 		}
 		path := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), w.Fd())
-		child, err := streamOut.Start(b.Context(), kernelArgs{Kind: kind, Addr: path, N: n})
+		child, err := streamOut.Start(b.Context(), kernelArgs{Kind: kind, Addr: path, N: n, Size: size})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -186,7 +206,7 @@ func kernelPeer(b *testing.B, kind string, n int) (io.ReadCloser, *procs.Process
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	child, err := streamOut.Start(b.Context(), kernelArgs{Kind: kind, Addr: ln.Addr().String(), N: n})
+	child, err := streamOut.Start(b.Context(), kernelArgs{Kind: kind, Addr: ln.Addr().String(), N: n, Size: size})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -312,8 +312,9 @@ func TestFaultQueueEndKilled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i%2 == 0 { // a producer dies; the other finishes; the parent consumes
-			a, err := putSeq.Start(t.Context(), mpArgs{Q: q, Producer: 0, N: 1 << 30})
+		batch := 8 * (i / 2 % 2) // every other run of each kind batches (PutBatch, GetBatch)
+		if i%2 == 0 {            // a producer dies; the other finishes; the parent consumes
+			a, err := putSeq.Start(t.Context(), mpArgs{Q: q, Producer: 0, N: 1 << 30, Batch: batch})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -324,23 +325,26 @@ func TestFaultQueueEndKilled(t *testing.T) {
 			next := [2]uint32{}
 			kill := time.Now().Add(time.Duration(20_000+rand.IntN(20_000)) * time.Microsecond)
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			var got [][]byte
 			for {
 				if !kill.IsZero() && time.Now().After(kill) {
 					_ = a.Kill()
 					kill = time.Time{}
 				}
-				m, err := q.GetContext(ctx, nil)
+				got, err = q.GetBatchContext(ctx, max(batch, 1), got[:0])
 				if errors.Is(err, ring.ErrPeerGone) && kill.IsZero() {
 					break
 				}
 				if err != nil {
 					t.Fatalf("iteration %d: %v", i, err)
 				}
-				p, s := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:])
-				if len(m) != 8 || p > 1 || s != next[p] {
-					t.Fatalf("iteration %d: got %d/%d (%d bytes), want %d next from producer %d", i, p, s, len(m), next[p], p)
+				for _, m := range got {
+					p, s := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:])
+					if len(m) != 8 || p > 1 || s != next[p] {
+						t.Fatalf("iteration %d: got %d/%d (%d bytes), want %d next from producer %d", i, p, s, len(m), next[p], p)
+					}
+					next[p]++
 				}
-				next[p]++
 			}
 			cancel()
 			if next[1] != 2000 {
@@ -349,16 +353,20 @@ func TestFaultQueueEndKilled(t *testing.T) {
 			testmain.WaitAll(t, b)
 			_ = a.JoinContext(t.Context())
 		} else { // the consumer dies; the parent produces until the queue stays full
-			c, err := drainSlowly.Start(t.Context(), drainArgs{Q: q})
+			c, err := drainSlowly.Start(t.Context(), drainArgs{Q: q, Batch: batch})
 			if err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(time.Duration(rand.IntN(30_000)) * time.Microsecond)
 			_ = c.Kill()
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			msgs := make([][]byte, max(batch, 1))
+			for k := range msgs {
+				msgs[k] = []byte("12345678")
+			}
 			var err2 error
 			for n := 0; err2 == nil && n < 1<<20; n++ {
-				err2 = q.PutContext(ctx, []byte("12345678"))
+				_, err2 = q.PutBatchContext(ctx, msgs)
 			}
 			cancel()
 			if !errors.Is(err2, ring.ErrPeerGone) {

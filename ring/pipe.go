@@ -235,10 +235,19 @@ const (
 // A spinBudget is how long a SpinThenSleep end spins before it sleeps. It doubles when a
 // sleep ended sooner than maxSpin (spinning on would have caught it) and halves when a sleep
 // ran longer, so a busy peer is waited for spinning and an idle one sleeping.
-// A Queue's budget is shared by the goroutines that use it, hence the atomic.
-type spinBudget struct{ d atomic.Int64 }
+// A Queue's budget is shared by the goroutines that use it, hence the atomics. A crowded
+// budget (see Queue.checkCrowd) spins only a few dozen looks before it sleeps.
+type spinBudget struct {
+	d       atomic.Int64
+	crowded atomic.Bool
+}
 
-func (b *spinBudget) limit() time.Duration { return max(time.Duration(b.d.Load()), minSpin) }
+func (b *spinBudget) limit() time.Duration {
+	if b.crowded.Load() {
+		return 0
+	}
+	return max(time.Duration(b.d.Load()), minSpin)
+}
 
 // slept adjusts the budget after a sleep that lasted d.
 func (b *spinBudget) slept(d time.Duration) {

@@ -68,6 +68,7 @@ func (q *Queue) put(ctx context.Context, msg []byte, n int, fill func([]byte) er
 		return err
 	}
 	sh := q.sh
+	q.checkCrowd()
 	if spinWait(SpinThenSleep, &q.putBudget, func() bool { done, err = q.tryPut(msg, n, fill); return done || err != nil },
 		func() bool { return ctx.Err() != nil }, never) {
 		return err
@@ -123,14 +124,116 @@ func (q *Queue) PutBatch(msgs [][]byte) (int, error) {
 	return q.PutBatchContext(context.Background(), msgs)
 }
 
-// PutBatchContext is PutBatch that gives up with ctx's error when ctx ends.
+// PutBatchContext is PutBatch that gives up with ctx's error when ctx ends. The free slots at
+// the head of the queue are claimed with one compare-and-swap for as many messages as fit, so
+// a batch costs the producers' shared line once, not once a message.
 func (q *Queue) PutBatchContext(ctx context.Context, msgs [][]byte) (int, error) {
+	if q.Closed() {
+		return 0, ErrClosed
+	}
 	for i, m := range msgs {
-		if err := q.PutContext(ctx, m); err != nil {
-			return i, err
+		if len(m) > q.slotSize {
+			n, err := q.putBatch(ctx, msgs[:i]) // the ones before it go in; then ErrTooLarge
+			if err == nil {
+				err = fmt.Errorf("%w: message %d has %d bytes, slots hold %d", ErrTooLarge, i, len(m), q.slotSize)
+			}
+			return n, err
 		}
 	}
-	return len(msgs), nil
+	return q.putBatch(ctx, msgs)
+}
+
+// putBatch puts msgs, each at most SlotSize bytes: as many as there are free slots at once,
+// waiting as Put does whenever there is none.
+func (q *Queue) putBatch(ctx context.Context, msgs [][]byte) (int, error) {
+	done := 0
+	for done < len(msgs) {
+		n, err := q.tryPutBatch(msgs[done:])
+		done += n
+		if err != nil {
+			return done, err
+		}
+		if n == 0 { // full: wait for room as Put does, putting one
+			if err := q.put(ctx, msgs[done], len(msgs[done]), nil); err != nil {
+				return done, err
+			}
+			done++
+		}
+	}
+	return done, nil
+}
+
+// tryPutBatch claims as many free slots as there are messages, up to those free now, with one
+// compare-and-swap on enq, fills and publishes them in order, and returns how many it put.
+func (q *Queue) tryPutBatch(msgs [][]byte) (int, error) {
+	sh := q.sh
+	for {
+		if atomic.LoadUint32(&sh.shutdown) != 0 {
+			return 0, ErrClosed
+		}
+		pos := atomic.LoadUint64(&sh.enq)
+		room := uint64(len(msgs))
+		if q.limited {
+			used := int64(pos - atomic.LoadUint64(&sh.deq))
+			if used < 0 {
+				continue // pos is stale
+			}
+			room = min(room, q.capacity-min(uint64(used), q.capacity))
+		}
+		k := uint64(0)
+		for ; k < room; k++ {
+			seq, _, _, _ := q.slot(pos + k)
+			if dif := int64(atomic.LoadUint64(seq)&^skipBit - (pos + k)); dif != 0 {
+				if dif > 0 && k == 0 {
+					if atomic.LoadUint64(&sh.enq) == pos {
+						return 0, fmt.Errorf("%w: slot %d has sequence ahead of the queue's %d", ErrCorrupt, pos&q.mask, pos)
+					}
+					k = room + 1 // another producer claimed pos: look again
+				}
+				break
+			}
+		}
+		switch {
+		case k == room+1:
+			continue
+		case k == 0:
+			return 0, nil // full
+		}
+		if !atomic.CompareAndSwapUint64(&sh.enq, pos, pos+k) {
+			continue
+		}
+		// The slots are this producer's until it publishes each.
+		for i := range k {
+			_, _, owner, _ := q.slot(pos + i)
+			atomic.StoreUint32(owner, uint32(self))
+		}
+		joinable := atomic.LoadUint32(&sh.joinable) != 0
+		if joinable {
+			atomic.AddUint32(&sh.unfinished, uint32(k)) // before publication: see tryPut
+		}
+		var err error
+		put := int(k)
+		for i := range k {
+			seq, length, _, area := q.slot(pos + i)
+			copy(area, msgs[i])
+			atomic.StoreUint64((*uint64)(unsafe.Pointer(length)), uint64(len(msgs[i]))) // owner 0 too
+			if !atomic.CompareAndSwapUint64(seq, pos+i, pos+i+1) {
+				// A consumer took the claim over, believing this process dead: the message is lost.
+				put--
+				if joinable {
+					atomic.AddUint32(&sh.unfinished, ^uint32(0))
+				}
+				if err == nil {
+					err = fmt.Errorf("%w: this producer's claim at %d was given up as dead", ErrCorrupt, pos+i)
+				}
+			}
+		}
+		if atomic.LoadUint32(&sh.getSleeping) != 0 && atomic.SwapUint32(&sh.getSleeping, 0) != 0 {
+			atomic.AddUint32(&sh.notEmpty, 1)
+			futex.Wake(&sh.notEmpty, int(k))
+		}
+		return put, err
+	}
 }
 
 // tryPut claims a free slot, if there is one now, and fills it: a copy of msg, or, if fill is
@@ -225,6 +328,7 @@ func (q *Queue) get(ctx context.Context, buf []byte, use func([]byte) error) ([]
 		return out, err
 	}
 	sh := q.sh
+	q.checkCrowd()
 	if spinWait(SpinThenSleep, &q.getBudget, func() bool { out, done, err = q.tryGet(buf, use); return done || err != nil },
 		func() bool { return ctx.Err() != nil || atomic.LoadUint32(&sh.shutdown) != 0 }, never) {
 		return out, err
@@ -323,24 +427,80 @@ func (q *Queue) Poll(ctx context.Context) error {
 }
 
 // GetBatch waits for one message as Get does, then takes up to max-1 more that are already
-// there, appending copies to dst.
+// there, and appends copies to dst. The copies reuse the storage of dst's elements past its
+// length, so a loop that passes the last batch back as dst[:0] allocates nothing once warm.
 func (q *Queue) GetBatch(max int, dst [][]byte) ([][]byte, error) {
 	return q.GetBatchContext(context.Background(), max, dst)
 }
 
-// GetBatchContext is GetBatch that gives up with ctx's error when ctx ends.
+// GetBatchContext is GetBatch that gives up with ctx's error when ctx ends. The messages
+// after the first are claimed with one compare-and-swap for as many as are there (up to max-1),
+// so a batch costs the consumers' shared line once, not once a message.
 func (q *Queue) GetBatchContext(ctx context.Context, max int, dst [][]byte) ([][]byte, error) {
-	m, err := q.GetContext(ctx, nil)
+	if q.Closed() {
+		return dst, ErrClosed
+	}
+	m, err := q.get(ctx, spare(dst), nil)
 	if err != nil {
 		return dst, err
 	}
-	dst = append(dst, m)
-	for len(dst) < max {
-		m, ok, err := q.tryGet(nil, nil)
-		if err != nil || !ok {
+	return q.tryGetBatch(max-1, append(dst, m))
+}
+
+// spare returns storage for the next element of dst: what its backing array holds past its
+// length, emptied, or nil.
+func spare(dst [][]byte) []byte {
+	if len(dst) < cap(dst) {
+		return dst[: len(dst)+1 : cap(dst)][len(dst)][:0]
+	}
+	return nil
+}
+
+// tryGetBatch claims up to max messages that are there now with one compare-and-swap on deq,
+// and appends copies of them to dst (a dead producer's skipped claims among them are freed and
+// not delivered).
+func (q *Queue) tryGetBatch(max int, dst [][]byte) ([][]byte, error) {
+	sh := q.sh
+	for max > 0 {
+		if atomic.LoadUint32(&sh.shutdown) == shutdownNow {
+			return dst, nil // what is left was dropped; the next Get says io.EOF
+		}
+		pos := atomic.LoadUint64(&sh.deq)
+		k := uint64(0)
+		for ; k < uint64(max); k++ {
+			seq, _, _, _ := q.slot(pos + k)
+			if atomic.LoadUint64(seq)&^skipBit != pos+k+1 {
+				break
+			}
+		}
+		if k == 0 {
+			return dst, nil
+		}
+		if !atomic.CompareAndSwapUint64(&sh.deq, pos, pos+k) {
+			continue
+		}
+		for i := range k {
+			_, _, owner, _ := q.slot(pos + i)
+			atomic.StoreUint32(owner, uint32(self))
+		}
+		var err error
+		for i := range k {
+			seq, length, owner, area := q.slot(pos + i)
+			s := atomic.LoadUint64(seq)
+			if s&skipBit == 0 && err == nil {
+				if n := atomic.LoadUint32(length); int(n) > q.slotSize {
+					err = fmt.Errorf("%w: message of %d bytes in a %d-byte slot", ErrCorrupt, n, q.slotSize)
+				} else {
+					dst = append(dst, append(spare(dst), area[:n]...))
+				}
+			}
+			atomic.StoreUint32(owner, 0)
+			q.free(seq, s, pos+i)
+		}
+		if err != nil {
 			return dst, err
 		}
-		dst = append(dst, m)
+		max -= int(k)
 	}
 	return dst, nil
 }

@@ -33,37 +33,56 @@ type mpArgs struct {
 	Seen     *shm.Segment // one bit per message: producer*N + seq
 	Producer int
 	N        int
+	Batch    int // PutBatch and GetBatch of this many, if above 1
 }
 
 // marker is the producer number of the parent's one message: the parent puts it so that it
 // counts among the producers, and consumers do not take the workers' exits for the end.
 const marker = 1 << 20
 
-// putSeq puts N messages (producer, seq).
+// putSeq puts N messages (producer, seq), Batch at a time.
 var putSeq = procs.Entry("ring.putSeq", func(ctx context.Context, a mpArgs) error {
-	var m [8]byte
-	binary.LittleEndian.PutUint32(m[:], uint32(a.Producer))
-	for i := range a.N {
-		binary.LittleEndian.PutUint32(m[4:], uint32(i))
+	batch := make([][]byte, max(a.Batch, 1))
+	for i := range batch {
+		batch[i] = binary.LittleEndian.AppendUint32(nil, uint32(a.Producer))
+	}
+	for i := 0; i < a.N; i += len(batch) {
+		msgs := batch[:min(len(batch), a.N-i)]
+		for k, m := range msgs {
+			msgs[k] = binary.LittleEndian.AppendUint32(m[:4], uint32(i+k))
+		}
 		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		err := a.Q.PutContext(pctx, m[:])
+		n, err := len(msgs), error(nil)
+		if a.Batch > 1 {
+			n, err = a.Q.PutBatchContext(pctx, msgs)
+		} else {
+			err = a.Q.PutContext(pctx, msgs[0]) // the single-message path
+		}
 		cancel()
-		if err != nil {
-			return fmt.Errorf("put %d: %w: %v", i, err, a.Q)
+		if err != nil || n != len(msgs) {
+			return fmt.Errorf("put %d: %d of %d: %w: %v", i, n, len(msgs), err, a.Q)
 		}
 	}
 	return nil
 })
 
-// getSeq takes messages until the queue closes, checking per-producer order and marking each
-// message's bit, failing on a duplicate.
+// getSeq takes messages (Batch at a time) until the queue closes, checking per-producer order
+// and marking each message's bit, failing on a duplicate.
 var getSeq = procs.Entry("ring.getSeq", func(ctx context.Context, a mpArgs) error {
 	last := map[uint32]int64{}
 	bits := a.Seen.Bytes()
-	var buf []byte
+	var got [][]byte
 	for {
 		gctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		m, err := a.Q.GetContext(gctx, buf)
+		var err error
+		if a.Batch > 1 {
+			got, err = a.Q.GetBatchContext(gctx, a.Batch, got[:0])
+		} else { // the single-message path
+			var m []byte
+			if m, err = a.Q.GetContext(gctx, spareOf(got)); err == nil {
+				got = append(got[:0], m)
+			}
+		}
 		cancel()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -71,24 +90,46 @@ var getSeq = procs.Entry("ring.getSeq", func(ctx context.Context, a mpArgs) erro
 		if err != nil {
 			return fmt.Errorf("%w: %v", err, a.Q)
 		}
-		buf = m
-		p, s := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:])
-		if p == marker {
-			continue
-		}
-		if prev, ok := last[p]; ok && int64(s) <= prev {
-			return fmt.Errorf("producer %d: %d after %d", p, s, prev)
-		}
-		last[p] = int64(s)
-		bit := uint64(p)*uint64(a.N) + uint64(s)
-		w := (*uint32)(unsafe.Pointer(&bits[bit/32*4]))
-		if atomic.OrUint32(w, 1<<(bit%32))&(1<<(bit%32)) != 0 {
-			return fmt.Errorf("message %d/%d delivered twice", p, s)
+		for _, m := range got {
+			if len(m) != 8 {
+				return fmt.Errorf("a message of %d bytes", len(m))
+			}
+			p, s := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:])
+			if p == marker {
+				continue
+			}
+			if prev, ok := last[p]; ok && int64(s) <= prev {
+				return fmt.Errorf("producer %d: %d after %d", p, s, prev)
+			}
+			last[p] = int64(s)
+			bit := uint64(p)*uint64(a.N) + uint64(s)
+			w := (*uint32)(unsafe.Pointer(&bits[bit/32*4]))
+			if atomic.OrUint32(w, 1<<(bit%32))&(1<<(bit%32)) != 0 {
+				return fmt.Errorf("message %d/%d delivered twice", p, s)
+			}
 		}
 	}
 })
 
+// spareOf returns the first message's storage, for the next Get to reuse.
+func spareOf(got [][]byte) []byte {
+	if len(got) == 0 {
+		return nil
+	}
+	return got[0]
+}
+
+// TestQueueManyProducersManyConsumers: 4 producer and 2 consumer processes move 1 M messages
+// each through a queue of 1024, one at a time, and again with half of each side batching
+// (PutBatch and GetBatch of 32, claims of many slots with one compare-and-swap, beside single
+// puts and gets): every message arrives once, in each producer's order.
 func TestQueueManyProducersManyConsumers(t *testing.T) {
+	for _, batch := range []int{1, 32} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) { manyProducersManyConsumers(t, batch) })
+	}
+}
+
+func manyProducersManyConsumers(t *testing.T, batch int) {
 	const producers, consumers = 4, 2
 	n := 1_000_000
 	if testing.Short() {
@@ -105,8 +146,8 @@ func TestQueueManyProducersManyConsumers(t *testing.T) {
 	if err := q.PutContext(t.Context(), m[:]); err != nil {
 		t.Fatal(err)
 	}
-	gets := testmain.StartN(t, getSeq, consumers, func(int) mpArgs { return mpArgs{Q: q, Seen: seen, N: n} })
-	puts := testmain.StartN(t, putSeq, producers, func(i int) mpArgs { return mpArgs{Q: q, Producer: i, N: n} })
+	gets := testmain.StartN(t, getSeq, consumers, func(i int) mpArgs { return mpArgs{Q: q, Seen: seen, N: n, Batch: batch * (i % 2)} })
+	puts := testmain.StartN(t, putSeq, producers, func(i int) mpArgs { return mpArgs{Q: q, Producer: i, N: n, Batch: batch * (i % 2)} })
 	testmain.WaitAll(t, puts...)
 	if err := q.Shutdown(); err != nil {
 		t.Fatal(err)
@@ -169,11 +210,16 @@ func TestQueueProducerKilledMidStream(t *testing.T) {
 	}
 }
 
-type drainArgs struct{ Q *ring.Queue }
+type drainArgs struct {
+	Q     *ring.Queue
+	Batch int // GetBatch of this many
+}
 
 var drainSlowly = procs.Entry("ring.drainSlowly", func(ctx context.Context, a drainArgs) error {
+	var got [][]byte
 	for {
-		if _, err := a.Q.GetContext(ctx, nil); err != nil {
+		var err error
+		if got, err = a.Q.GetBatchContext(ctx, max(a.Batch, 1), got[:0]); err != nil {
 			return err
 		}
 		time.Sleep(time.Millisecond)
@@ -263,6 +309,12 @@ func TestQueueBadInput(t *testing.T) {
 	}
 	if q.Len() != 0 {
 		t.Error("a refused message was queued")
+	}
+	if n, err := q.PutBatch([][]byte{[]byte("ab"), []byte("cd"), []byte("12345"), []byte("ef")}); n != 2 || !errors.Is(err, ring.ErrTooLarge) {
+		t.Errorf("a batch with a 5-byte message third: %d put, %v", n, err)
+	}
+	if got, err := q.GetBatch(8, nil); err != nil || len(got) != 2 || string(got[0]) != "ab" || string(got[1]) != "cd" {
+		t.Errorf("what the batch put before its bad message: %q, %v", got, err)
 	}
 	if _, err := ring.NewQueueOf[struct{ C chan int }](ring.Capacity(8)); !errors.Is(err, ring.ErrInvalid) || !strings.Contains(err.Error(), ".C") {
 		t.Errorf("QueueOf a type with a channel: %v", err)

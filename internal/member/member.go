@@ -106,6 +106,17 @@ func (t Table) Orphaned(self pidinfo.ID) bool {
 	return dead
 }
 
+// Used returns the entries in use, live or not: a count with no system call.
+func (t Table) Used() int {
+	n := 0
+	for i := range t {
+		if atomic.LoadUint32(&t[i]) != 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // Count returns the entries in use, live or not, and how many belong to dead processes.
 func (t Table) Count() (used, dead int) {
 	for i := range t {
