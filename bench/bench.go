@@ -110,6 +110,7 @@ func latencyUnit(unit string) bool { return unit == "ns" || unit == "µs" || uni
 var Names = []string{
 	"spsc_64B_throughput", "spsc_1KiB_throughput", "bulk_1MiB_inplace_gbps", "bulk_1MiB_copy_gbps",
 	"pingpong_64B_rtt_spin", "pingpong_64B_rtt_block", "pingpong_64KiB_rtt", "mpmc_2p2c_64B_throughput",
+	"mpmc_2p2c_64B_batch32_throughput",
 	"sem_handoff_rtt", "mutex_uncontended", "mutex_contended_2proc", "value_add_2proc",
 	"map_get", "map_set", "map_mix_98get", "pool_task_chunk1", "pool_task_auto",
 	"pool_worker_killed_recovery", "process_start_join", "process_start_join_warm", "pool_primes_speedup",

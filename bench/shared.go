@@ -48,7 +48,10 @@ func sharedScenarios() []Scenario {
 			}}, handoffOver(OSPipe), handoffOver(UnixSocket), pyLatency(50_000/cpythonFewer, "sem_handoff")}},
 		{Name: "mpmc_2p2c_64B_throughput", Unit: "msg/s", Higher: true, Goal: "above a unix socket (issue 14)",
 			Note:  "two producer processes and two consumer processes share one ring.Queue of 64-byte messages; every message is counted and its sequence number summed; go-chan: 2+2 goroutines on a channel of 1024; unix-socket: one SOCK_SEQPACKET pair, its ends shared by the producers and by the consumers, a message a datagram; cpython: multiprocessing.Queue(1024), 2+2 processes, a fiftieth of the messages",
-			Impls: []Impl{{Shmkit, mpmc}, {GoChan, chanMPMC}, {UnixSocket, socketMPMC}, pyRate(1_000_000/50, "mpmc")}},
+			Impls: []Impl{{Shmkit, mpmcBatched(1)}, {GoChan, chanMPMC}, {UnixSocket, socketMPMC}, pyRate(1_000_000/50, "mpmc")}},
+		{Name: "mpmc_2p2c_64B_batch32_throughput", Unit: "msg/s", Higher: true, Goal: "≥ 1x go-chan's per-message rate (issue 14)",
+			Note:  "mpmc_2p2c_64B_throughput with the producers putting and the consumers getting 32 messages a call (PutBatch, GetBatch: one claim of many slots); go-chan: the same 2+2 goroutines, a message at a time",
+			Impls: []Impl{{Shmkit, mpmcBatched(32)}, {GoChan, chanMPMC}}},
 	}
 }
 
@@ -366,22 +369,45 @@ type mpmcArgs struct {
 	From, N  int
 	Sums     *ctypes.RawArray[int64] // per consumer: count, sum
 	Slot     int
+	Batch    int // messages a PutBatch or GetBatch, if above 1
 }
 
 var mpmcPeer = procs.Entry("bench.mpmcPeer", func(ctx context.Context, a mpmcArgs) error {
-	msg := make([]byte, 64)
+	batch := max(a.Batch, 1)
+	msgs := make([][]byte, batch)
+	for i := range msgs {
+		msgs[i] = make([]byte, 64)
+	}
 	if a.Producer {
-		for i := a.From; i < a.From+a.N; i++ {
-			binary.LittleEndian.PutUint64(msg, uint64(i))
-			if err := a.Q.PutContext(ctx, msg); err != nil {
+		for i := a.From; i < a.From+a.N; i += batch {
+			k := min(batch, a.From+a.N-i)
+			for j, m := range msgs[:k] {
+				binary.LittleEndian.PutUint64(m, uint64(i+j))
+			}
+			var err error
+			if batch > 1 {
+				_, err = a.Q.PutBatchContext(ctx, msgs[:k])
+			} else {
+				err = a.Q.PutContext(ctx, msgs[0])
+			}
+			if err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	var count, sum int64
+	got := msgs[:0]
 	for {
-		got, err := a.Q.GetContext(ctx, msg)
+		var err error
+		if batch > 1 {
+			got, err = a.Q.GetBatchContext(ctx, batch, got[:0])
+		} else {
+			var m []byte
+			if m, err = a.Q.GetContext(ctx, msgs[0]); err == nil {
+				got = append(got[:0], m)
+			}
+		}
 		if err != nil {
 			s := a.Sums.Slice()
 			s[2*a.Slot], s[2*a.Slot+1] = count, sum
@@ -390,71 +416,77 @@ var mpmcPeer = procs.Entry("bench.mpmcPeer", func(ctx context.Context, a mpmcArg
 			}
 			return err
 		}
-		if len(got) != 64 {
-			return fmt.Errorf("a %d-byte message", len(got))
+		for _, m := range got {
+			if len(m) != 64 {
+				return fmt.Errorf("a %d-byte message", len(m))
+			}
+			count++
+			sum += int64(binary.LittleEndian.Uint64(m))
 		}
-		count++
-		sum += int64(binary.LittleEndian.Uint64(got))
 	}
 })
 
-func mpmc(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
-	n := o.scale(1_000_000) // per producer
-	q, err := ring.NewQueue(ring.Capacity(4096), ring.SlotSize(64))
-	if err != nil {
-		return 0, err
-	}
-	defer q.Close()
-	sums, err := ctypes.NewRawArray[int64](4)
-	if err != nil {
-		return 0, err
-	}
-	defer sums.Close()
-	var ps []*procs.Process
-	defer func() {
-		for _, p := range ps {
-			_ = p.Kill()
-			_ = p.Join()
-		}
-	}()
-	for c := range 2 {
-		p, err := mpmcPeer.Start(ctx, mpmcArgs{Q: q, Sums: sums, Slot: c})
+// mpmcBatched is the shmkit side of the 2+2 queue scenarios: producers put and consumers get
+// batch messages a call.
+func mpmcBatched(batch int) func(context.Context, Options, *hdrhistogram.Histogram) (float64, error) {
+	return func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
+		n := o.scale(1_000_000) // per producer
+		q, err := ring.NewQueue(ring.Capacity(4096), ring.SlotSize(64))
 		if err != nil {
 			return 0, err
 		}
-		ps = append(ps, p)
-	}
-	time.Sleep(20 * time.Millisecond) // consumers up
-	t := time.Now()
-	var producers []*procs.Process
-	for p := range 2 {
-		pr, err := mpmcPeer.Start(ctx, mpmcArgs{Q: q, Producer: true, From: p * n, N: n})
+		defer q.Close()
+		sums, err := ctypes.NewRawArray[int64](4)
 		if err != nil {
 			return 0, err
 		}
-		producers = append(producers, pr)
-		ps = append(ps, pr)
-	}
-	for _, pr := range producers {
-		if err := pr.WaitContext(ctx); err != nil {
+		defer sums.Close()
+		var ps []*procs.Process
+		defer func() {
+			for _, p := range ps {
+				_ = p.Kill()
+				_ = p.Join()
+			}
+		}()
+		for c := range 2 {
+			p, err := mpmcPeer.Start(ctx, mpmcArgs{Q: q, Sums: sums, Slot: c, Batch: batch})
+			if err != nil {
+				return 0, err
+			}
+			ps = append(ps, p)
+		}
+		time.Sleep(20 * time.Millisecond) // consumers up
+		t := time.Now()
+		var producers []*procs.Process
+		for p := range 2 {
+			pr, err := mpmcPeer.Start(ctx, mpmcArgs{Q: q, Producer: true, From: p * n, N: n, Batch: batch})
+			if err != nil {
+				return 0, err
+			}
+			producers = append(producers, pr)
+			ps = append(ps, pr)
+		}
+		for _, pr := range producers {
+			if err := pr.WaitContext(ctx); err != nil {
+				return 0, err
+			}
+		}
+		if err := q.Shutdown(); err != nil {
 			return 0, err
 		}
-	}
-	if err := q.Shutdown(); err != nil {
-		return 0, err
-	}
-	for _, c := range ps[:2] {
-		if err := c.WaitContext(ctx); err != nil {
-			return 0, err
+		for _, c := range ps[:2] {
+			if err := c.WaitContext(ctx); err != nil {
+				return 0, err
+			}
 		}
+		d := time.Since(t)
+		s := sums.Slice()
+		total, want := 2*int64(n), int64(2*n)*int64(2*n-1)/2
+		if s[0]+s[2] != total || s[1]+s[3] != want {
+			return 0, fmt.Errorf("consumers got %d messages summing to %d; want %d and %d", s[0]+s[2], s[1]+s[3], total, want)
+		}
+		return rate(2*n, d), nil
 	}
-	d := time.Since(t)
-	s := sums.Slice()
-	total, want := 2*int64(n), int64(2*n)*int64(2*n-1)/2
-	if s[0]+s[2] != total || s[1]+s[3] != want {
-		return 0, fmt.Errorf("consumers got %d messages summing to %d; want %d and %d", s[0]+s[2], s[1]+s[3], total, want)
-	}
-	return rate(2*n, d), nil
 }
 
 func chanMPMC(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
