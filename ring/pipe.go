@@ -236,18 +236,13 @@ const (
 // sleep ended sooner than maxSpin (spinning on would have caught it) and halves when a sleep
 // ran longer, so a busy peer is waited for spinning and an idle one sleeping.
 // A Queue's budget is shared by the goroutines that use it, hence the atomics. A crowded
-// budget (see Queue.checkCrowd) spins only a few dozen looks before it sleeps.
+// budget (see Queue.checkCrowd) does not spin: it yields (see yieldWait).
 type spinBudget struct {
 	d       atomic.Int64
 	crowded atomic.Bool
 }
 
-func (b *spinBudget) limit() time.Duration {
-	if b.crowded.Load() {
-		return 0
-	}
-	return max(time.Duration(b.d.Load()), minSpin)
-}
+func (b *spinBudget) limit() time.Duration { return max(time.Duration(b.d.Load()), minSpin) }
 
 // slept adjusts the budget after a sleep that lasted d.
 func (b *spinBudget) slept(d time.Duration) {
@@ -266,6 +261,9 @@ func (b *spinBudget) slept(d time.Duration) {
 func spinWait(mode WaitMode, budget *spinBudget, ready, stop, dead func() bool) bool {
 	if mode == Sleep {
 		return false
+	}
+	if budget.crowded.Load() {
+		return yieldWait(ready, stop)
 	}
 	var start, last time.Time // read from the clock only once the wait is long: a hand-off is not
 	for i := 0; ; i++ {
@@ -294,6 +292,28 @@ func spinWait(mode WaitMode, budget *spinBudget, ready, stop, dead func() bool) 
 			}
 			runtime.Gosched()
 		}
+	}
+}
+
+// yieldFor is how long a crowded wait gives its CPU away, looking between turns, before it
+// sleeps.
+const yieldFor = 50 * time.Microsecond
+
+// yieldWait is spinWait for a crowded queue, whose processes outnumber the cores: between looks
+// it yields the CPU (sched_yield) to the other runnable processes, among them, most likely,
+// the one that would put the message or take one, instead of spinning on the core that one
+// needs; it sleeps after yieldFor. Two producer and two consumer processes on two cores:
+// 175 -> 160 ns a message, and in batches of 32 125 -> 95 ns, against a spin then sleep.
+func yieldWait(ready, stop func() bool) bool {
+	start := time.Now()
+	for {
+		if ready() {
+			return true
+		}
+		if stop() || time.Since(start) >= yieldFor {
+			return false
+		}
+		futex.Yield()
 	}
 }
 

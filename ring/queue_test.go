@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -421,5 +422,57 @@ func TestJoinableAndTypedQueuesAcrossProcesses(t *testing.T) {
 	_ = tasks.Shutdown()
 	if err := w.WaitContext(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+type idleQueueArgs struct {
+	Name  string
+	Extra int // more attachments of the queue, to crowd it
+	For   time.Duration
+}
+
+// idleQueue blocks a Get on the empty queue, then a Put on the full one, each for For, and
+// fails if either wait cost more than a tenth of its time in CPU.
+var idleQueue = procs.Entry("ring.idleQueue", func(ctx context.Context, a idleQueueArgs) error {
+	q, err := ring.OpenQueue(a.Name)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	for range a.Extra {
+		o, err := ring.OpenQueue(a.Name)
+		if err != nil {
+			return err
+		}
+		defer o.Close()
+	}
+	if err := testmain.BlockedCheaply(ctx, "Queue.GetContext", a.For, func(ctx context.Context) error {
+		_, err := q.GetContext(ctx, nil)
+		return err
+	}); err != nil {
+		return err
+	}
+	for q.Len() < q.Cap() {
+		if err := q.Put([]byte{1}); err != nil {
+			return err
+		}
+	}
+	return testmain.BlockedCheaply(ctx, "Queue.PutContext", a.For, func(ctx context.Context) error {
+		return q.PutContext(ctx, []byte{1})
+	})
+})
+
+// A blocked Get or Put sleeps, whether the queue is crowded (more processes attached than
+// CPUs: waits yield the CPU before they sleep) or not (they spin within the budget).
+func TestQueueBlockedEndUsesNoCPU(t *testing.T) {
+	for _, extra := range []int{0, runtime.NumCPU() + 1} {
+		q := newQueue(t, 16, 8)
+		child, err := idleQueue.Start(t.Context(), idleQueueArgs{Name: q.Name(), Extra: extra, For: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := child.WaitContext(t.Context()); err != nil {
+			t.Fatalf("%d more attachments: %v", extra, err)
+		}
 	}
 }

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package futex
+
+import "runtime"
+
+// Yield gives the processor to another goroutine (other processes are not asked here).
+func Yield() { runtime.Gosched() }
