@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/ring"
@@ -34,6 +35,7 @@ func benchSPSC(b *testing.B, size int, batches []int) {
 		}
 		b.Run(name, func(b *testing.B) { spscShmkit(b, size, batch) })
 	}
+	b.Run("impl=shmkit-pipe-slip-vs-none", func(b *testing.B) { spscSlip(b, size) })
 	b.Run("impl=go-chan", func(b *testing.B) {
 		if size == 64 {
 			chanStream[[64]byte](b)
@@ -79,6 +81,55 @@ func chanStream[M any](b *testing.B) {
 		<-ch
 	}
 	report(b)
+}
+
+// spscSlip times one stream read in turns of 20,000 records with the reader's slip behind the
+// writer (Reader.slipBehind) and without, and reports both and their ratio: the machine's
+// drift falls on both alike.
+func spscSlip(b *testing.B, size int) {
+	const turn = 20_000
+	p := newPipe(b, 1<<20)
+	r, err := p.Reader()
+	if err != nil {
+		b.Fatal(err)
+	}
+	child, err := blast.Start(b.Context(), blastArgs{P: p, N: b.N + 1, Size: size, Batch: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := r.Next(); err != nil {
+		b.Fatal(err)
+	}
+	var with, without time.Duration
+	var nWith, nWithout int
+	b.ResetTimer()
+	for i := 0; i < b.N; {
+		slip := i/turn%2 == 0
+		ring.SetSlip(r, slip)
+		n := min(turn, b.N-i)
+		t := time.Now()
+		for range n {
+			if m, err := r.Next(); err != nil || len(m) != size {
+				b.Fatal(err)
+			}
+		}
+		if d := time.Since(t); slip {
+			with, nWith = with+d, nWith+n
+		} else {
+			without, nWithout = without+d, nWithout+n
+		}
+		i += n
+	}
+	b.StopTimer()
+	if nWith > 0 && nWithout > 0 {
+		w, wo := float64(with)/float64(nWith), float64(without)/float64(nWithout)
+		b.ReportMetric(w, "slip-ns/msg")
+		b.ReportMetric(wo, "no-slip-ns/msg")
+		b.ReportMetric(w/wo, "ratio")
+	}
+	if err := child.WaitContext(b.Context()); err != nil {
+		b.Fatal(err)
+	}
 }
 
 func spscShmkit(b *testing.B, size, batch int) {

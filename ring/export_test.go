@@ -14,3 +14,6 @@ func WriterLight(p *Pipe) uint32 { return atomic.LoadUint32(&p.sh.writerLight) }
 
 // IsLight reports whether w publishes without a full fence.
 func IsLight(w *Writer) bool { return w.light }
+
+// SetSlip turns r's slip behind a streaming writer on or off (see Reader.slipBehind).
+func SetSlip(r *Reader, on bool) { r.noSlip = !on }

@@ -27,7 +27,7 @@ import (
 //	 24  writerLight     u32  1: the writer publishes without a full fence    writer, atomic
 //	 28  fullFence       u32  1: the reader asks the writer for full fences  reader, atomic
 //	 32  elem            u64  a PipeOf's element type (see elemHash); 0: bytes  set once
-//	128  tail            u64  bytes published, stored every quarter capacity  writer, atomic
+//	128  tail            u64  bytes published, stored every min(capacity/8, 1 KiB)  writer, atomic
 //	256  head            u64  bytes released, stored every quarter capacity   reader, atomic
 //	384  readerSleep     u32  the reader sleeps (or is about to)              reader, atomic
 //	388  writerSleep     u32  the writer sleeps (or is about to) on head      writer, atomic
@@ -38,7 +38,8 @@ import (
 // its header, not by tail: the writer zeroes the header after a record, fills the record, and
 // stores its header last; the reader polls the header at its position and stops at a zero
 // one. So a hand-off moves the record's own cache lines and nothing else, and tail is only
-// bookkeeping (Len, and a writer taking the end over walks the headers on from it).
+// a hint: for Len, for a streaming reader's slip (see Reader.slipBehind), and for a writer
+// taking the end over, which walks the headers on from it.
 //
 // Sleeping: the reader sleeps on the high half of the zero header it waits at, the writer on
 // the low half of head. Each side stores (its header, its head) and then reads the other's

@@ -705,3 +705,75 @@ func TestDuplexRequestResponse(t *testing.T) {
 		t.Fatalf("side 2: %v", err)
 	}
 }
+
+type burstArgs struct {
+	Data, Ack *ring.Pipe
+	Bursts    int
+	Size      int // records a burst
+}
+
+// bursts streams Bursts bursts of Size numbered records, and after each waits for the reader's
+// ack, which it sends only once it has read the whole burst.
+var bursts = procs.Entry("ring.bursts", func(ctx context.Context, a burstArgs) error {
+	w, err := a.Data.Writer()
+	if err != nil {
+		return err
+	}
+	r, err := a.Ack.Reader()
+	if err != nil {
+		return err
+	}
+	for b, n := 0, uint64(0); b < a.Bursts; b++ {
+		for range a.Size {
+			if err := w.SendContext(ctx, binary.LittleEndian.AppendUint64(make([]byte, 0, 64), n)); err != nil {
+				return err
+			}
+			n++
+		}
+		if _, err := r.RecvContext(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+})
+
+// A stream that stops for an answer: the reader, which keeps its distance behind a streaming
+// writer (its slip), still reads a burst to its last record when the writer pauses, in order,
+// and quickly (the ack each burst waits for comes only after its last record is read).
+func TestPipeBurstsThenPause(t *testing.T) {
+	data, ack := newPipe(t, 1<<20), newPipe(t, 4096)
+	r, err := data.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := ack.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nBursts, size = 200, 2000
+	child, err := bursts.Start(t.Context(), burstArgs{Data: data, Ack: ack, Bursts: nBursts, Size: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	for n := uint64(0); n < nBursts*size; n++ {
+		m, err := r.NextContext(ctx)
+		if err != nil || len(m) != 8 || binary.LittleEndian.Uint64(m) != n {
+			t.Fatalf("record %d: %x, %v", n, m, err)
+		}
+		if n%size == size-1 {
+			if err := w.SendContext(ctx, []byte{1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := r.NextContext(ctx); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the last burst: %v", err)
+	}
+	if err := child.WaitContext(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d bursts of %d records in %v", nBursts, size, time.Since(start))
+}

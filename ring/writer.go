@@ -205,13 +205,24 @@ func (w *Writer) publish() {
 	if atomic.LoadUint32(&sh.readerSleep) != 0 {
 		futex.Wake(w.p.typeWord(w.pending), 1)
 	}
-	if w.published-w.sharedTail >= uint64(len(w.p.data))/4 {
-		w.publishTail()
+	if w.published-w.sharedTail >= tailStep(uint64(len(w.p.data))) {
+		w.sharedTail = w.published
+		if w.light {
+			fence.Store64(&w.p.sh.tail, w.published) // no full fence: nothing waits on it
+		} else {
+			atomic.StoreUint64(&w.p.sh.tail, w.published)
+		}
 	}
 }
 
-// publishTail stores tail for Len and for a writer that takes this end over: both walk the
-// headers on from it, so a tail behind the records is slower to read, never wrong.
+// tailStep is how far the writer goes between stores of the shared tail, for a ring of capacity
+// bytes: often enough that a streaming reader can keep its slip behind it (see
+// Reader.slipBehind), seldom enough that the tail's line moves once every few dozen records.
+func tailStep(capacity uint64) uint64 { return min(capacity/8, 1024) }
+
+// publishTail stores tail for Len, a streaming reader's slip and a writer that takes this end
+// over: they read records only up to it, or walk the headers on from it, so a tail behind the
+// records is slower to read, never wrong.
 func (w *Writer) publishTail() {
 	w.sharedTail = w.published
 	atomic.StoreUint64(&w.p.sh.tail, w.published)
