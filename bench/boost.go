@@ -100,3 +100,15 @@ func boostPingPong(size, count int) Impl {
 		return 0, err
 	}}
 }
+
+// boostMPMC is the Boost.Interprocess message_queue implementation of the 2+2 queue scenarios:
+// two producer and two consumer processes forked by the peer, on one queue of 4096 messages.
+func boostMPMC(size, count int) Impl {
+	return Impl{Name: Boost, Run: func(ctx context.Context, o Options, _ *hdrhistogram.Histogram) (float64, error) {
+		vs, err := boost(ctx, "mpmc", itoa(size), itoa(o.scale(count)))
+		if err != nil {
+			return 0, err
+		}
+		return vs[0], nil
+	}}
+}
