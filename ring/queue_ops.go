@@ -102,9 +102,17 @@ func (q *Queue) put(ctx context.Context, msg []byte, n int, fill func([]byte) er
 // a putter, a message for a getter): the wake that woke this one cleared the flag, and this
 // one, having set it again, is the only one that knows others may still sleep.
 func (q *Queue) passOn(flag, word *uint32, worth bool) {
-	if worth && atomic.LoadUint32(flag) != 0 && atomic.SwapUint32(flag, 0) != 0 {
+	if worth {
+		wake(flag, word, 1)
+	}
+}
+
+// wake wakes up to n sleepers on word if flag says one may sleep, swapping the flag to 0: a
+// woken one sets it again before it looks (see queueShared), and passes the wake on.
+func wake(flag, word *uint32, n int) {
+	if atomic.LoadUint32(flag) != 0 && atomic.SwapUint32(flag, 0) != 0 {
 		atomic.AddUint32(word, 1)
-		futex.Wake(word, 1)
+		futex.Wake(word, n)
 	}
 }
 
@@ -166,142 +174,118 @@ func (q *Queue) putBatch(ctx context.Context, msgs [][]byte) (int, error) {
 // tryPutBatch claims as many free slots as there are messages, up to those free now, with one
 // compare-and-swap on enq, fills and publishes them in order, and returns how many it put.
 func (q *Queue) tryPutBatch(msgs [][]byte) (int, error) {
+	pos, k, err := q.claimPut(uint64(len(msgs)))
+	if err != nil || k == 0 {
+		return 0, err
+	}
+	if atomic.LoadUint32(&q.sh.joinable) != 0 {
+		atomic.AddUint32(&q.sh.unfinished, uint32(k)) // before publication: see tryPut
+	}
+	put := 0
+	for i := range k {
+		_, _, _, area := q.slot(pos + i)
+		copy(area, msgs[i])
+		if e := q.publish(pos+i, len(msgs[i])); e == nil {
+			put++
+		} else if err == nil {
+			err = e
+		}
+	}
+	wake(&q.sh.getSleeping, &q.sh.notEmpty, int(k)) // a getter for each message, at most
+	return put, err
+}
+
+// claimPut claims up to want free slots (at least one) at enq with one compare-and-swap, and
+// returns the first position and how many it claimed: 0 when the queue is full. The claimed
+// slots carry this process as their owner until each is published.
+func (q *Queue) claimPut(want uint64) (pos, k uint64, err error) {
 	sh := q.sh
+retry:
 	for {
 		if atomic.LoadUint32(&sh.shutdown) != 0 {
-			return 0, ErrClosed
+			return 0, 0, ErrClosed
 		}
-		pos := atomic.LoadUint64(&sh.enq)
-		room := uint64(len(msgs))
+		pos = atomic.LoadUint64(&sh.enq)
+		room := want
 		if q.limited {
+			// A capacity below the slot count: full once capacity messages are claimed and not
+			// yet taken. deq never passes enq, so a deq past this pos means pos is stale.
 			used := int64(pos - atomic.LoadUint64(&sh.deq))
 			if used < 0 {
-				continue // pos is stale
+				continue
 			}
 			room = min(room, q.capacity-min(uint64(used), q.capacity))
 		}
-		k := uint64(0)
-		for ; k < room; k++ {
+		for k = 0; k < room; k++ {
 			seq, _, _, _ := q.slot(pos + k)
-			if dif := int64(atomic.LoadUint64(seq)&^skipBit - (pos + k)); dif != 0 {
-				if dif > 0 && k == 0 {
-					if atomic.LoadUint64(&sh.enq) == pos {
-						return 0, fmt.Errorf("%w: slot %d has sequence ahead of the queue's %d", ErrCorrupt, pos&q.mask, pos)
-					}
-					k = room + 1 // another producer claimed pos: look again
-				}
-				break
+			s := atomic.LoadUint64(seq) &^ skipBit
+			if s == pos+k {
+				continue // free for this lap
 			}
-		}
-		switch {
-		case k == room+1:
-			continue
-		case k == 0:
-			return 0, nil // full
-		}
-		if !atomic.CompareAndSwapUint64(&sh.enq, pos, pos+k) {
-			continue
-		}
-		// The slots are this producer's until it publishes each.
-		for i := range k {
-			_, _, owner, _ := q.slot(pos + i)
-			atomic.StoreUint32(owner, uint32(self))
-		}
-		joinable := atomic.LoadUint32(&sh.joinable) != 0
-		if joinable {
-			atomic.AddUint32(&sh.unfinished, uint32(k)) // before publication: see tryPut
-		}
-		var err error
-		put := int(k)
-		for i := range k {
-			seq, length, _, area := q.slot(pos + i)
-			copy(area, msgs[i])
-			atomic.StoreUint64((*uint64)(unsafe.Pointer(length)), uint64(len(msgs[i]))) // owner 0 too
-			if !atomic.CompareAndSwapUint64(seq, pos+i, pos+i+1) {
-				// A consumer took the claim over, believing this process dead: the message is lost.
-				put--
-				if joinable {
-					atomic.AddUint32(&sh.unfinished, ^uint32(0))
+			if k == 0 && s > pos {
+				// Another producer claimed pos first, so enq has moved on; if it has not, the
+				// slot cannot be valid, and looping would spin for ever.
+				if atomic.LoadUint64(&sh.enq) == pos {
+					return 0, 0, fmt.Errorf("%w: slot %d has sequence %d ahead of the queue's %d", ErrCorrupt, pos&q.mask, s, pos)
 				}
-				if err == nil {
-					err = fmt.Errorf("%w: this producer's claim at %d was given up as dead", ErrCorrupt, pos+i)
-				}
+				continue retry
 			}
+			break // full from here: the slot still holds last lap's message
 		}
-		if atomic.LoadUint32(&sh.getSleeping) != 0 && atomic.SwapUint32(&sh.getSleeping, 0) != 0 {
-			atomic.AddUint32(&sh.notEmpty, 1)
-			futex.Wake(&sh.notEmpty, int(k))
+		if k == 0 || atomic.CompareAndSwapUint64(&sh.enq, pos, pos+k) {
+			break
 		}
-		return put, err
 	}
+	for i := range k {
+		_, _, owner, _ := q.slot(pos + i)
+		atomic.StoreUint32(owner, uint32(self))
+	}
+	return pos, k, nil
+}
+
+// publish makes the message of n bytes in the claimed slot pos visible to consumers. It fails
+// if a consumer took the claim over, believing this process dead: the message is then lost.
+func (q *Queue) publish(pos uint64, n int) error {
+	seq, length, _, _ := q.slot(pos)
+	// len and owner side by side are one little-endian u64: the length, and owner 0
+	// (finished), in one store.
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(length)), uint64(n))
+	if atomic.CompareAndSwapUint64(seq, pos, pos+1) {
+		return nil
+	}
+	if atomic.LoadUint32(&q.sh.joinable) != 0 {
+		atomic.AddUint32(&q.sh.unfinished, ^uint32(0))
+	}
+	return fmt.Errorf("%w: this producer's claim at %d was given up as dead", ErrCorrupt, pos)
 }
 
 // tryPut claims a free slot, if there is one now, and fills it: a copy of msg, or, if fill is
 // not nil, n bytes that fill writes in place (a value encoded straight into the slot). A fill
 // that fails gives the claim up as skipped, as a dead producer's is, and nothing is delivered.
 func (q *Queue) tryPut(msg []byte, n int, fill func([]byte) error) (bool, error) {
-	sh := q.sh
-	for {
-		if atomic.LoadUint32(&sh.shutdown) != 0 {
-			return false, ErrClosed
-		}
-		pos := atomic.LoadUint64(&sh.enq)
-		if q.limited {
-			// A capacity below the slot count: full once capacity messages are claimed and not
-			// yet taken. deq never passes enq, so a deq past this pos means pos is stale.
-			switch used := int64(pos - atomic.LoadUint64(&sh.deq)); {
-			case used < 0:
-				continue
-			case uint64(used) >= q.capacity:
-				return false, nil
-			}
-		}
-		seq, length, owner, area := q.slot(pos)
-		s := atomic.LoadUint64(seq) &^ skipBit
-		switch dif := int64(s - pos); {
-		case dif < 0:
-			return false, nil // full: the slot still holds last lap's message
-		case dif > 0:
-			// Another producer claimed pos first, so enq has moved on; if it has not, the slot
-			// cannot be valid, and looping would spin for ever.
-			if atomic.LoadUint64(&sh.enq) == pos {
-				return false, fmt.Errorf("%w: slot %d has sequence %d ahead of the queue's %d", ErrCorrupt, pos&q.mask, s, pos)
-			}
-			continue
-		}
-		if !atomic.CompareAndSwapUint64(&sh.enq, pos, pos+1) {
-			continue
-		}
-		// The slot is this producer's until it publishes.
-		atomic.StoreUint32(owner, uint32(self))
-		if fill == nil {
-			copy(area, msg)
-		} else if err := fill(area[:n]); err != nil {
-			atomic.StoreUint32(owner, 0)
-			if atomic.CompareAndSwapUint64(seq, pos, (pos+1)|skipBit) {
-				q.passOn(&sh.getSleeping, &sh.notEmpty, true) // a sleeping getter moves past it
-			}
-			return false, err
-		}
-		if atomic.LoadUint32(&sh.joinable) != 0 {
-			atomic.AddUint32(&sh.unfinished, 1) // before publication, so Join cannot see 0 early
-		}
-		// len and owner side by side are one little-endian u64: the length, and owner 0
-		// (finished), in one store.
-		atomic.StoreUint64((*uint64)(unsafe.Pointer(length)), uint64(n))
-		if !atomic.CompareAndSwapUint64(seq, pos, pos+1) {
-			// A consumer took the claim over, believing this process dead: the message is lost.
-			if atomic.LoadUint32(&sh.joinable) != 0 {
-				atomic.AddUint32(&sh.unfinished, ^uint32(0))
-			}
-			return false, fmt.Errorf("%w: this producer's claim at %d was given up as dead", ErrCorrupt, pos)
-		}
-		if atomic.LoadUint32(&sh.getSleeping) != 0 && atomic.SwapUint32(&sh.getSleeping, 0) != 0 {
-			atomic.AddUint32(&sh.notEmpty, 1)
-			futex.Wake(&sh.notEmpty, 1)
-		}
-		return true, nil
+	pos, k, err := q.claimPut(1)
+	if err != nil || k == 0 {
+		return false, err
 	}
+	sh := q.sh
+	seq, _, owner, area := q.slot(pos)
+	if fill == nil {
+		copy(area, msg)
+	} else if err := fill(area[:n]); err != nil {
+		atomic.StoreUint32(owner, 0)
+		if atomic.CompareAndSwapUint64(seq, pos, (pos+1)|skipBit) {
+			wake(&sh.getSleeping, &sh.notEmpty, 1) // a sleeping getter moves past it
+		}
+		return false, err
+	}
+	if atomic.LoadUint32(&sh.joinable) != 0 {
+		atomic.AddUint32(&sh.unfinished, 1) // before publication, so Join cannot see 0 early
+	}
+	if err := q.publish(pos, n); err != nil {
+		return false, err
+	}
+	wake(&sh.getSleeping, &sh.notEmpty, 1)
+	return true, nil
 }
 
 // Get copies the next message into buf (reusing its storage), waiting while the queue is
@@ -555,12 +539,8 @@ func (q *Queue) tryGet(buf []byte, use func([]byte) error) ([]byte, bool, error)
 // producer already freed it, having taken this consumer for dead: writing the old lap's value
 // back would wedge the slot.
 func (q *Queue) free(seq *uint64, s, pos uint64) {
-	if !atomic.CompareAndSwapUint64(seq, s, pos+q.mask+1) {
-		return
-	}
-	if atomic.LoadUint32(&q.sh.putSleeping) != 0 && atomic.SwapUint32(&q.sh.putSleeping, 0) != 0 {
-		atomic.AddUint32(&q.sh.notFull, 1)
-		futex.Wake(&q.sh.notFull, 1)
+	if atomic.CompareAndSwapUint64(seq, s, pos+q.mask+1) {
+		wake(&q.sh.putSleeping, &q.sh.notFull, 1)
 	}
 }
 
