@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/object"
 )
 
 // The String methods show what Python's repr shows and a little more: the type, the name (or
@@ -80,10 +82,7 @@ func viewOf[T any](b *block) func() string {
 
 // describe is the String of every array kind; contents, if not nil, formats the elements.
 func (b *block) describe(kind, typ string, contents func() string) string {
-	name := b.Name()
-	if name == "" {
-		name = "anonymous"
-	}
+	name := object.Label(b.Name())
 	if b.Closed() {
 		return fmt.Sprintf("ctypes.%s[%s](%s, closed)", kind, typ, name)
 	}
@@ -125,10 +124,7 @@ func elements[T any](s []T) string {
 
 // String shows the map's name and how full it is: ctypes.Map(prices, 12 of 1024 entries).
 func (m *Map) String() string {
-	name := m.Name()
-	if name == "" {
-		name = "anonymous"
-	}
+	name := object.Label(m.Name())
 	if m.Closed() {
 		return fmt.Sprintf("ctypes.Map(%s, closed)", name)
 	}

@@ -339,10 +339,7 @@ func (p *Pipe) ShareHandle() (shm.Handle, error) {
 
 // String shows the pipe's name, capacity and fill level, for fmt and debuggers.
 func (p *Pipe) String() string {
-	name := p.Name()
-	if name == "" {
-		name = "anonymous"
-	}
+	name := object.Label(p.Name())
 	if p.Closed() {
 		return fmt.Sprintf("ring.Pipe(%s, closed)", name)
 	}

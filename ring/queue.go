@@ -315,10 +315,7 @@ func (q *Queue) String() string { return q.describe("ring.Queue") }
 // describe is the String of every kind of queue: a JoinableQueue's (whatever the view) adds
 // its unfinished tasks.
 func (q *Queue) describe(kind string) string {
-	name := q.Name()
-	if name == "" {
-		name = "anonymous"
-	}
+	name := object.Label(q.Name())
 	if q.Closed() {
 		return fmt.Sprintf("%s(%s, closed)", kind, name)
 	}

@@ -22,8 +22,7 @@ type Reader struct {
 	closed    bool
 	mode      WaitMode
 	budget    spinBudget // how long SpinThenSleep spins
-	quick     int        // waits in a row in which the next record came at once
-	streaming bool       // the writer keeps up a stream: keep the slip (see slipBehind)
+	quick     int        // waits in a row in which the next record came at once (see streaming)
 	tailSeen  uint64     // the writer's shared tail, as last read
 	noSlip    bool       // for the benchmark that times the reader with and without its slip
 }
@@ -39,6 +38,9 @@ const (
 // slipPatience is how long a streaming reader's slip waits for the tail to move: past it, the
 // stream has paused or ended, and the reader goes on to the records at the writer's heels.
 const slipPatience = 2 * time.Microsecond
+
+// streaming reports whether the writer keeps up a stream, so the reader keeps its slip.
+func (r *Reader) streaming() bool { return r.quick >= streamWaits }
 
 // slip is how far a streaming reader stays behind the tail the writer last published.
 func (r *Reader) slip() uint64 { return min(uint64(len(r.p.data))/4, 4096) }
@@ -64,7 +66,7 @@ func (r *Reader) slipBehind() {
 		if moved.IsZero() {
 			moved = time.Now()
 		} else if time.Since(moved) > slipPatience {
-			r.streaming, r.quick = false, 0
+			r.quick = 0 // no longer streaming
 			break
 		}
 	}
@@ -114,7 +116,7 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 		r.release()
 	}
 	capacity := uint64(len(r.p.data))
-	if r.streaming && r.head+r.slip() > r.tailSeen && !r.noSlip {
+	if r.streaming() && r.head+r.slip() > r.tailSeen && !r.noSlip {
 		r.slipBehind()
 	}
 	for {
@@ -144,14 +146,20 @@ func (r *Reader) Ready() bool {
 	if r.closed || r.p.Closed() {
 		return false
 	}
+	ok, _ := r.look()
+	return ok
+}
+
+// look releases the record Next returned before and reports whether one is there to read now
+// (what Read has left of the current one counts), without taking it.
+func (r *Reader) look() (bool, error) {
 	if len(r.rest) > 0 {
-		return true // Read has bytes of the current record left
+		return true, nil
 	}
 	if r.held {
 		r.release()
 	}
-	ok, _ := r.peek()
-	return ok
+	return r.peek()
 }
 
 // peek reports whether a record is published at head, moving head past padding records.
@@ -182,15 +190,8 @@ func (r *Reader) Poll(ctx context.Context) error {
 	if r.closed || r.p.Closed() {
 		return ErrClosed
 	}
-	if len(r.rest) > 0 {
-		return nil
-	}
-	if r.held {
-		r.release()
-	}
 	for {
-		ok, err := r.peek()
-		if ok || err != nil {
+		if ok, err := r.look(); ok || err != nil {
 			return err
 		}
 		if err := r.waitData(ctx, r.head&r.p.mask); err != nil {
@@ -250,10 +251,9 @@ func (r *Reader) waitData(ctx context.Context, off uint64) error {
 		} else {
 			r.quick = 0
 		}
-		r.streaming = r.quick >= streamWaits
 		return nil
 	}
-	r.streaming, r.quick = false, 0
+	r.quick = 0
 	asleep := time.Now()
 	for {
 		if atomic.LoadUint32(&sh.writerClosed) != 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,19 +68,13 @@ func Wait(ctx context.Context, ends ...Waitable) ([]Waitable, error) {
 			return nil, fmt.Errorf("%w: end %d of Wait is nil", ErrInvalid, i)
 		}
 	}
-	if ready := readyOf(ends, nil, false); ready != nil {
-		return ready, nil
-	}
-	for i := 0; i < 100; i++ { // a hand-off in flight lands within microseconds: no sleep yet
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if i%4 == 3 {
-			runtime.Gosched()
-		}
-		if ready := readyOf(ends, nil, false); ready != nil {
+	var ready []Waitable
+	// A hand-off in flight lands within microseconds: no sleep yet.
+	if futex.Spin(func() bool { ready = readyOf(ends, nil, false); return ready != nil || ctx.Err() != nil }) {
+		if ready != nil {
 			return ready, nil
 		}
+		return nil, ctx.Err()
 	}
 	return sleepWait(ctx, ends)
 }
@@ -204,13 +197,10 @@ func (d doneEnd) disarm()                               {}
 func (d doneEnd) isNil() bool                           { return d.ch == nil }
 
 func (r *Reader) settled(_ *stuck, deep bool) bool {
-	if r.closed || r.p.Closed() || len(r.rest) > 0 {
+	if r.closed || r.p.Closed() {
 		return true
 	}
-	if r.held {
-		r.release()
-	}
-	if ok, err := r.peek(); ok || err != nil {
+	if ok, err := r.look(); ok || err != nil {
 		return true
 	}
 	sh := r.p.sh

@@ -3,6 +3,8 @@ package sem
 import (
 	"fmt"
 	"sync/atomic"
+
+	"github.com/shmkit/shmkit/internal/object"
 )
 
 // String shows what Python's repr of a Lock shows: who holds it, and whether that process
@@ -55,10 +57,7 @@ func (b *Barrier) String() string {
 // String shows the object's name (or that it is anonymous) and its state, as the in-place
 // object's String does; "(closed)" once this process closed it.
 func (s *shared[T]) String() string {
-	name := s.Name()
-	if name == "" {
-		name = "anonymous"
-	}
+	name := object.Label(s.Name())
 	if s.Closed() {
 		return fmt.Sprintf("%s (closed)", name)
 	}

@@ -112,6 +112,15 @@ func (h *Handle) Segment() *shm.Segment { return h.seg }
 // Name returns the object's name, "" if anonymous.
 func (h *Handle) Name() string { return h.seg.Name() }
 
+// Label is an object's name as its String shows it: "anonymous" for none. (A function, not a
+// Handle method: those are promoted into every object's API.)
+func Label(name string) string {
+	if name != "" {
+		return name
+	}
+	return "anonymous"
+}
+
 // At returns the T at b[off:], checking that it fits and that its address is a multiple of
 // align. Sound for the caller's T as long as T is laid out for shared memory (fixed size, no
 // pointers) and b stays mapped, which the GC rule guarantees for a segment's Bytes.
