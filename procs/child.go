@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/shmkit/shmkit/internal/codec"
 	"github.com/shmkit/shmkit/shm"
@@ -62,10 +63,19 @@ func Main() {
 	os.Exit(runChild(name))
 }
 
+// restoreProcs gives a child started with GOMAXPROCS=1 (childEnv) the runtime's default back,
+// once. It costs 0.25 ms alone and over a millisecond while another process starts beside it,
+// so it is done where nobody waits for it: in an idle spare before its hand-off arrives; in a
+// pool worker without Init just after its ready record, not before; otherwise before any of
+// the user's code (an entry, a pool's Init, a task) runs.
+var restoreProcs = func() {}
+
 func runChild(name string) int {
 	if os.Getenv(envProcs) == "1" {
-		_ = os.Unsetenv("GOMAXPROCS") // so the default holds here and in this child's children
-		runtime.SetDefaultGOMAXPROCS()
+		restoreProcs = sync.OnceFunc(func() {
+			_ = os.Unsetenv("GOMAXPROCS") // so the default holds here and in this child's children
+			runtime.SetDefaultGOMAXPROCS()
+		})
 	}
 	_ = os.Unsetenv(envProcs)
 	env := map[string]string{}
@@ -92,6 +102,9 @@ func runChild(name string) int {
 	var err error
 	if name == spareEntry {
 		// A warm spare: wait for the entry, its name and spec, and the segments' descriptors.
+		if !readable(specF) {
+			restoreProcs() // idle until the hand-off: nobody waits for this
+		}
 		var cn string
 		name, cn, data, files, err = receiveHandOff(specF)
 		if errors.Is(err, io.EOF) {
@@ -110,6 +123,9 @@ func runChild(name string) int {
 		watchLifeline(specF)
 	} else {
 		_ = specF.Close()
+	}
+	if name != poolWorkerEntry {
+		restoreProcs()
 	}
 	e := lookup(name)
 	if e == nil {

@@ -2,6 +2,7 @@ package procs_test
 
 import (
 	"context"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -26,16 +27,19 @@ func p50(d []time.Duration) float64 {
 // BenchmarkPoolStart: a pool of CPUCount() workers, from NewPool to every worker ready (no
 // warm spares), beside one exec start+join of this same binary (exec-noop in
 // BenchmarkStartJoin) and CPUCount() of them at once, interleaved. pool-vs-exec is the ratio of
-// the medians (goal ≤ 1.5). pool-ready-warm is the same pool made while WarmSpares keeps
-// CPUCount() spares up.
+// the medians (goal ≤ 1.5). exec-started-all-cpus is the floor under any pool of exec'd
+// workers: CPUCount() execs of this binary at once, timed until each has reached its TestMain
+// (a byte on its standard output), not to its exit. pool-ready-warm is the same pool made
+// while WarmSpares keeps CPUCount() spares up.
 func BenchmarkPoolStart(b *testing.B) {
-	var pool, warm, floor, all []time.Duration
+	var pool, warm, floor, all, started []time.Duration
 	noop := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), testmain.NoopEnv+"=1")
 		return cmd
 	}
 	for b.Loop() {
+		started = append(started, startAll(b, procs.CPUCount()))
 		t := time.Now()
 		if err := noop().Run(); err != nil {
 			b.Fatal(err)
@@ -81,7 +85,42 @@ func BenchmarkPoolStart(b *testing.B) {
 	b.ReportMetric(q, "pool-ready-ms-p50")
 	b.ReportMetric(q/e, "pool-vs-exec")
 	b.ReportMetric(p50(all), "exec-noop-all-cpus-ms-p50")
+	b.ReportMetric(p50(started), "exec-started-all-cpus-ms-p50")
+	b.ReportMetric(q/p50(started), "pool-vs-started")
 	b.ReportMetric(float64(procs.CPUCount()), "workers")
+}
+
+// startAll execs n children of this binary at once and returns how long it took until each
+// had reached its TestMain; it then reaps them (not timed).
+func startAll(b *testing.B, n int) time.Duration {
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]io.Reader, n)
+	t := time.Now()
+	for i := range cmds {
+		cmds[i] = exec.Command(os.Args[0])
+		cmds[i].Env = append(os.Environ(), testmain.NoopEnv+"=started")
+		out, err := cmds[i].StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		outs[i] = out
+		if err := cmds[i].Start(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var one [1]byte
+	for _, out := range outs {
+		if _, err := io.ReadFull(out, one[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d := time.Since(t)
+	for _, c := range cmds {
+		if err := c.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return d
 }
 
 var hang = procs.Func("procs.hang", func(ctx context.Context, _ int32) (int32, error) {

@@ -426,6 +426,7 @@ func servePool(ctx context.Context, a workerArgs, initRun func(context.Context) 
 	}
 	s := &server{in: in, out: out, limit: a.Results.MaxRecord() - resultHeader}
 	if initRun != nil {
+		restoreProcs() // user code sees the default, as in every entry
 		if msg, failed := runInit(ctx, initRun); failed {
 			_ = s.fail(0, resultInitFailed, msg)
 			return out.Close()
@@ -434,6 +435,7 @@ func servePool(ctx context.Context, a workerArgs, initRun func(context.Context) 
 	if err := s.fail(0, resultReady, ""); err != nil {
 		return err
 	}
+	restoreProcs() // after ready: the parent need not wait for it (see restoreProcs)
 	for {
 		rec, err := in.NextContext(ctx)
 		if errors.Is(err, io.EOF) {

@@ -353,9 +353,20 @@ var maxprocs = procs.Func("procs.maxprocs", func(ctx context.Context, _ int32) (
 	return fmt.Sprintf("%d|%s|%v", runtime.GOMAXPROCS(0), v, set), nil
 })
 
+// maxprocsIs fails unless the process's GOMAXPROCS is want: a pool's Init, an entry.
+var maxprocsIs = procs.Entry("procs.maxprocsIs", func(ctx context.Context, want int) error {
+	if got := runtime.GOMAXPROCS(0); got != want {
+		return fmt.Errorf("GOMAXPROCS is %d, want %d", got, want)
+	}
+	return nil
+})
+
 // TestChildGOMAXPROCS: a child starts its runtime with GOMAXPROCS=1 (a cheaper start) unless
 // the parent set GOMAXPROCS, and runs its entry with the default restored, as if the variable
-// had never been set; a GOMAXPROCS the parent set is the child's, as ever.
+// had never been set; a GOMAXPROCS the parent set is the child's, as ever. The restore is late
+// in a pool worker (after its ready record) and early in a warm spare (while it idles): every
+// place user code runs sees the default, a task, a pool's Init, an entry exec'd or handed to
+// a spare.
 func TestChildGOMAXPROCS(t *testing.T) {
 	old, had := os.LookupEnv("GOMAXPROCS")
 	t.Cleanup(func() {
@@ -392,6 +403,23 @@ func TestChildGOMAXPROCS(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("GOMAXPROCS=%q in the parent: the worker says %q (%v), want %q", c.env, got, err, c.want)
 		}
+	}
+	os.Unsetenv("GOMAXPROCS")
+	p, err := procs.NewPool(t.Context(), procs.PoolConfig{Workers: 1, Init: procs.InitWith(maxprocsIs, def)})
+	if err != nil {
+		t.Fatalf("a pool's Init: %v", err)
+	}
+	p.Terminate()
+	if err := maxprocsIs.Run(t.Context(), def, procs.Spare(false)); err != nil {
+		t.Errorf("an exec'd entry: %v", err)
+	}
+	if err := procs.WarmSpares(1); err != nil {
+		t.Fatal(err)
+	}
+	defer procs.WarmSpares(0)
+	time.Sleep(100 * time.Millisecond) // the spare is up and idle
+	if err := maxprocsIs.Run(t.Context(), def); err != nil {
+		t.Errorf("an entry handed to a warm spare: %v", err)
 	}
 }
 

@@ -245,6 +245,13 @@ func (sp *spare) handOff(ctx context.Context, entryName, name string, spec []byt
 	return p, nil
 }
 
+// readable reports whether f has something to read (or is at end-of-file) now.
+func readable(f *os.File) bool {
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0
+}
+
 // sendWithRights writes msg to the socket, the descriptors riding with its first byte.
 func sendWithRights(f *os.File, msg []byte, fds []int) error {
 	rc, err := f.SyscallConn()

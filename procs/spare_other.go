@@ -35,6 +35,8 @@ func startIn(context.Context, *spare, string, []reflectValue) (*Process, error) 
 
 func (sp *spare) discard() {}
 
+func readable(*os.File) bool { return false }
+
 func (sp *spare) handOff(context.Context, string, string, []byte, *sharer, time.Duration) (*Process, error) {
 	return nil, ErrNotSupported
 }

@@ -16,6 +16,8 @@ import (
 )
 
 // NoopEnv makes the test binary exit 0 at once: the baseline for process start benchmarks.
+// With the value "started" it first writes one byte to its standard output, so a benchmark
+// can time a start without the exit.
 const NoopEnv = "SHMKIT_TEST_NOOP"
 
 // shmDir is where Linux keeps named segments; the tests run on Linux.
@@ -39,7 +41,11 @@ func Name(t testing.TB) string {
 // Run is TestMain's body: it runs the child entry if this process is a child, else the tests,
 // then the leak checks.
 func Run(m *testing.M) {
-	if os.Getenv(NoopEnv) == "1" {
+	switch os.Getenv(NoopEnv) {
+	case "started":
+		_, _ = os.Stdout.Write([]byte{'.'})
+		os.Exit(0)
+	case "1":
 		os.Exit(0)
 	}
 	procs.Main()
