@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -153,7 +152,7 @@ func BenchmarkPoolRecovery(b *testing.B) {
 			time.Sleep(20 * time.Millisecond) // let the task start, and the spare be up
 			pid := p.Pids()[0]
 			t := time.Now()
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = testmain.Kill(pid)
 			if _, err := f.Get(b.Context()); err == nil {
 				b.Fatal("the task survived its worker")
 			}

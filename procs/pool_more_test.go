@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -365,7 +364,7 @@ func TestFaultPoolKillMidMap(t *testing.T) {
 			pids := p.Pids()
 			f := procs.MapAsync(t.Context(), p, napEcho, in, procs.Chunk(1))
 			time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
-			_ = syscall.Kill(pids[rand.IntN(len(pids))], syscall.SIGKILL)
+			_ = testmain.Kill(pids[rand.IntN(len(pids))])
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			out, err := f.Get(ctx)
 			cancel()
@@ -390,7 +389,7 @@ func TestFaultPoolKillMidMap(t *testing.T) {
 }
 
 var killSelf = procs.Func("procs.killSelf", func(ctx context.Context, _ int32) (int32, error) {
-	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	_ = testmain.Kill(os.Getpid())
 	time.Sleep(time.Hour)
 	return 0, nil
 })

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -151,7 +150,7 @@ func TestPoolWorkerKilledMidTask(t *testing.T) {
 		cancel()
 		_ = running.Close()
 		for _, pid := range before {
-			_ = syscall.Kill(pid, syscall.SIGKILL) // the busy one and the idle one
+			_ = testmain.Kill(pid) // the busy one and the idle one
 		}
 		select {
 		case err := <-done:

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/internal/pidinfo"
+	"github.com/shmkit/shmkit/internal/testmain"
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -277,7 +278,7 @@ func TestDaemonDiesWithParent(t *testing.T) {
 
 			for deadline := time.Now().Add(5 * time.Second); pidinfo.Alive(pid, start); time.Sleep(5 * time.Millisecond) {
 				if time.Now().After(deadline) {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
+					_ = testmain.Kill(pid)
 					t.Fatal("daemon grandchild outlived its SIGKILLed parent by 5 s")
 				}
 			}
@@ -291,7 +292,7 @@ func TestNonDaemonOutlivesParent(t *testing.T) {
 			pid, start := grandchild(t, false, command)
 			time.Sleep(200 * time.Millisecond)
 			alive := pidinfo.Alive(pid, start)
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = testmain.Kill(pid)
 			if !alive {
 				t.Fatal("Daemon(false) grandchild died with its parent")
 			}

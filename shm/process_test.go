@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -291,16 +290,6 @@ func TestKilledCreatorLeavesStaleSegment(t *testing.T) {
 	if _, err := shm.Stat(liveName); err != nil {
 		t.Fatalf("live segment harmed: %v", err)
 	}
-}
-
-func waitExists(t *testing.T, name string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if _, err := os.Stat(shm.Dir + "/" + name); err == nil {
-			return
-		}
-	}
-	t.Fatalf("%s never appeared", name)
 }
 
 func waitReady(t *testing.T, name string) {
