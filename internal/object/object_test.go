@@ -53,13 +53,16 @@ func TestLifecycle(t *testing.T) {
 }
 
 // Processes (here goroutines, each with its own mappings) racing to open-or-create one fresh
-// name get one object: exactly one creates it.
+// name get one object: exactly one creates it. Each keeps its segment until all have theirs:
+// on Windows a section ends with its last handle, so a creator that closed at once would let
+// the next one create anew.
 func TestOpenOrCreateRace(t *testing.T) {
 	name := fmt.Sprintf("t%d-race", os.Getpid())
 	defer shm.Remove(name)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	creators := 0
+	var segs []*shm.Segment
 	for range 8 {
 		wg.Go(func() {
 			seg, created, err := OpenOrCreate(spec(64), name, nil)
@@ -71,11 +74,14 @@ func TestOpenOrCreateRace(t *testing.T) {
 			if created {
 				creators++
 			}
+			segs = append(segs, seg)
 			mu.Unlock()
-			_ = seg.Close()
 		})
 	}
 	wg.Wait()
+	for _, seg := range segs {
+		_ = seg.Close()
+	}
 	if creators != 1 {
 		t.Fatalf("%d creators", creators)
 	}

@@ -1,13 +1,13 @@
 package testmain
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,10 +20,11 @@ import (
 // can time a start without the exit.
 const NoopEnv = "SHMKIT_TEST_NOOP"
 
-// shmDir is where Linux keeps named segments; the tests run on Linux.
-const shmDir = "/dev/shm"
-
 var seq atomic.Int64
+
+// named holds every name Name has given out: where segments cannot be listed (Windows), the
+// leak check looks for each of them.
+var named sync.Map
 
 // Prefix starts the name of every segment this test binary makes, so concurrent test binaries
 // (go test ./... runs packages in parallel) neither collide nor judge each other's leftovers.
@@ -32,9 +33,10 @@ func Prefix() string { return "t" + strconv.Itoa(os.Getpid()) + "-" }
 // Name returns a fresh segment name for t and removes the segment when t ends, if it exists.
 func Name(t testing.TB) string {
 	name := Prefix() + strconv.FormatInt(seq.Add(1), 10)
+	named.Store(name, struct{}{})
 	// Not shm.Remove: some tests put foreign files (plain files, FIFOs, symlinks) under the
 	// name, which Remove rightly refuses.
-	t.Cleanup(func() { _ = os.Remove(shmDir + "/" + name) })
+	t.Cleanup(func() { removeFile(name) })
 	return name
 }
 
@@ -72,7 +74,7 @@ func leaks() error {
 
 func check() error {
 	if left := segments(); len(left) > 0 {
-		return fmt.Errorf("segments left in %s: %v", shmDir, left)
+		return fmt.Errorf("segments left: %v", left)
 	}
 	if kids := childPids(); len(kids) > 0 {
 		return fmt.Errorf("child processes left: %v", kids)
@@ -81,41 +83,6 @@ func check() error {
 		return fmt.Errorf("%d goroutines left:\n%s", len(g), strings.Join(g, "\n\n"))
 	}
 	return nil
-}
-
-func segments() []string {
-	entries, _ := os.ReadDir(shmDir)
-	var out []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), Prefix()) {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
-// childPids lists processes whose parent is this one, zombies included.
-func childPids() []int {
-	me := os.Getpid()
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		if i := bytes.LastIndexByte(b, ')'); i >= 0 {
-			f := strings.Fields(string(b[i+1:])) // f[1] is the ppid
-			if len(f) > 1 && f[1] == strconv.Itoa(me) {
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
 }
 
 // Goroutines the runtime or the standard library keep for themselves.

@@ -7,28 +7,43 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shmkit/shmkit/shm"
 )
 
 // The leak checks must be able to fail: each is shown a leak, then its absence.
 
 func TestSegmentLeakIsSeen(t *testing.T) {
-	path := shmDir + "/" + Prefix() + "leak"
-	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+	name := Name(t)
+	s, err := shm.Create(name, 4096)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(segments(), Prefix()+"leak") {
+	if !slices.Contains(segments(), name) {
 		t.Error("a leftover segment was not seen")
 	}
-	_ = os.Remove(path)
-	if len(segments()) != 0 {
-		t.Errorf("segments after removal: %v", segments())
+	_ = s.Close()
+	_ = shm.Remove(name) // Windows has no unlink: there the last Close ended it
+	if left := segments(); len(left) != 0 {
+		t.Errorf("segments after removal: %v", left)
 	}
 }
 
+// sleepEnv makes TestHelperSleep, run in a child, sleep: a child that stays.
+const sleepEnv = "SHMKIT_TESTMAIN_SLEEP"
+
+func TestHelperSleep(t *testing.T) {
+	if os.Getenv(sleepEnv) != "1" {
+		t.Skip("a child's body for TestChildLeakIsSeen")
+	}
+	time.Sleep(30 * time.Second)
+}
+
 func TestChildLeakIsSeen(t *testing.T) {
-	cmd := exec.Command("sleep", "30")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSleep$")
+	cmd.Env = append(os.Environ(), sleepEnv+"=1")
 	if err := cmd.Start(); err != nil {
-		t.Skip("no sleep binary:", err)
+		t.Fatal(err)
 	}
 	if !slices.Contains(childPids(), cmd.Process.Pid) {
 		t.Error("a running child was not seen")
@@ -39,7 +54,6 @@ func TestChildLeakIsSeen(t *testing.T) {
 		t.Error("a reaped child is still reported")
 	}
 }
-
 func TestGoroutineLeakIsSeen(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan struct{})
