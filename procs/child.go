@@ -118,7 +118,8 @@ func runChild(name string) int {
 	cname := env[envName]
 	currentName.Store(&cname)
 	currentDaemon.Store(env[envDaemon] == "1")
-	parent.Store(&ParentProcess{pid: os.Getppid(), name: cmp.Or(env[envParent], "MainProcess")})
+	ppid := os.Getppid()
+	parent.Store(&ParentProcess{pid: ppid, start: parentStart(ppid), name: cmp.Or(env[envParent], "MainProcess")})
 	if env[envDaemon] == "1" {
 		watchLifeline(specF)
 	} else {

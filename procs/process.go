@@ -352,8 +352,9 @@ var parent atomic.Pointer[ParentProcess]
 
 // A ParentProcess is the process that started this one: Python's parent_process().
 type ParentProcess struct {
-	pid  int
-	name string
+	pid   int
+	start uint64 // its start time (pidinfo), read when this child began: 0 if it was gone
+	name  string
 }
 
 // Parent returns the process that started this one through procs, or nil in a process that
@@ -366,9 +367,11 @@ func (p *ParentProcess) Pid() int { return p.pid }
 // Name returns the parent's name: "MainProcess", or its own name if it is a procs child too.
 func (p *ParentProcess) Name() string { return p.name }
 
-// Alive reports whether the parent still runs. A process whose parent died is adopted by
-// another (its parent pid changes), so this holds exactly while the parent lives.
-func (p *ParentProcess) Alive() bool { return os.Getppid() == p.pid }
+// Alive reports whether the parent still runs. On Unix a process whose parent died is adopted
+// by another (its parent pid changes), so this holds exactly while the parent lives; on
+// Windows, where the recorded parent pid never changes, the parent is looked up by pid and
+// start time.
+func (p *ParentProcess) Alive() bool { return parentAlive(p) }
 
 // Wait blocks until the parent has exited or ctx ends (Python's parent_process().join()). It
 // checks every 10 ms.

@@ -5,6 +5,8 @@ package procs
 import (
 	"io"
 	"os"
+
+	"github.com/shmkit/shmkit/internal/pidinfo"
 )
 
 // readPending reads the status pipe to its end, which comes when the child exits: handles
@@ -22,3 +24,13 @@ func dieWithParent() { os.Exit(1) }
 
 // fileID: no device and inode here; segments are told apart by name.
 func fileID(uintptr) (dev, ino uint64, err error) { return 0, 0, nil }
+
+// parentStart is the parent's start time, for parentAlive; 0 if it is gone already.
+func parentStart(ppid int) uint64 {
+	start, _ := pidinfo.StartTime(ppid)
+	return start
+}
+
+// parentAlive: elsewhere (Windows) the parent pid recorded at a process's creation never
+// changes, so the parent itself is looked up, by pid and start time (a reused pid is not it).
+func parentAlive(p *ParentProcess) bool { return pidinfo.Alive(p.pid, p.start) }
