@@ -294,14 +294,13 @@ func (p *Process) JoinContext(ctx context.Context) error {
 	}
 }
 
-// Terminate asks the child to stop: SIGTERM on Unix, TerminateProcess on Windows. It is a
-// no-op for a child that has exited.
+// Terminate asks the child to stop: SIGTERM on Unix; on Windows TerminateProcess, which ends
+// it at once. ExitCode then reports -15 on both. It is a no-op for a child that has exited.
 func (p *Process) Terminate() error { return p.signalOrDone(terminate) }
 
-// Kill ends the child at once: SIGKILL on Unix, TerminateProcess on Windows.
-func (p *Process) Kill() error {
-	return p.signalOrDone(func(pr *os.Process) error { return pr.Kill() })
-}
+// Kill ends the child at once: SIGKILL on Unix, TerminateProcess on Windows. ExitCode then
+// reports -9 on both.
+func (p *Process) Kill() error { return p.signalOrDone(kill) }
 
 func (p *Process) signalOrDone(send func(*os.Process) error) error {
 	if !p.Alive() {

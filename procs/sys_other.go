@@ -14,6 +14,7 @@ func passFiles(*exec.Cmd, []*os.File) []int { return nil }
 func inherit(fd int, name string) *os.File  { return os.NewFile(uintptr(fd), name) }
 
 func terminate(p *os.Process) error            { return p.Kill() }
+func kill(p *os.Process) error                 { return p.Kill() }
 func exitCode(ps *os.ProcessState) (int, bool) { return ps.ExitCode(), false }
 
 func dupForChild(uintptr) (*os.File, error) {

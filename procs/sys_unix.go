@@ -65,6 +65,8 @@ func readPending(r *os.File) []byte {
 
 func terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
 
+func kill(p *os.Process) error { return p.Kill() }
+
 // dieWithParent ends a daemon child whose parent is gone, as the parent-death signal would.
 func dieWithParent() {
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)

@@ -55,6 +55,40 @@ func inherit(fd int, name string) *os.File {
 	return os.NewFile(uintptr(fd), name)
 }
 
-func terminate(p *os.Process) error { return p.Kill() }
+// Windows has no signals. Terminate and Kill end the child with TerminateProcess and an exit
+// code of their own, which ExitCode reports as Unix's -15 and -9, so a child ended by either
+// reads the same on every platform (Python's multiprocessing likewise ends a child with exit
+// code 0x10000 and reports it as -SIGTERM). A child that exits with one of these codes by
+// itself reads the same: they are far from any code a program picks.
+const (
+	exitTerminated = 0x10000 | 15
+	exitKilled     = 0x10000 | 9
+)
 
-func exitCode(ps *os.ProcessState) (int, bool) { return ps.ExitCode(), false }
+func terminate(p *os.Process) error { return endWith(p, exitTerminated) }
+
+func kill(p *os.Process) error { return endWith(p, exitKilled) }
+
+// endWith ends p with TerminateProcess(code). p's own handle keeps its pid from being reused,
+// so opening the process by pid finds p.
+func endWith(p *os.Process, code uint32) error {
+	h, err := windows.OpenProcess(windows.PROCESS_TERMINATE, false, uint32(p.Pid))
+	if err != nil {
+		return p.Kill() // gone, or not ours to open: os says which (ErrProcessDone)
+	}
+	defer windows.CloseHandle(h)
+	if err := windows.TerminateProcess(h, code); err != nil {
+		return p.Kill()
+	}
+	return nil
+}
+
+func exitCode(ps *os.ProcessState) (int, bool) {
+	switch uint32(ps.ExitCode()) {
+	case exitTerminated:
+		return -15, true
+	case exitKilled:
+		return -9, true
+	}
+	return ps.ExitCode(), false
+}
