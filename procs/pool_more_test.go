@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -308,6 +309,8 @@ var scale = procs.Func("procs.scale", func(ctx context.Context, s procs.Span[sca
 })
 
 // ForRange works in place on a shared array passed in every span: anonymous and named.
+// Elsewhere than Linux an anonymous segment cannot travel in a task (no descriptor passing to
+// a running worker): ForRange says so with ErrNotSupported, and the named one works.
 func TestPoolForRange(t *testing.T) {
 	p := newPool(t, procs.PoolConfig{Workers: 2})
 	const n = 1_000_003
@@ -325,6 +328,14 @@ func TestPoolForRange(t *testing.T) {
 		xs := arr.Slice()
 		for i := range xs {
 			xs[i] = float64(i)
+		}
+		if !named && runtime.GOOS != "linux" {
+			err := procs.ForRange(t.Context(), p, scale, n, scaleArgs{Data: arr, By: 2})
+			if !errors.Is(err, procs.ErrNotSupported) {
+				t.Fatalf("an anonymous array in a task off Linux: %v, want ErrNotSupported", err)
+			}
+			_ = arr.Close()
+			continue
 		}
 		for range 2 { // the second pass reuses the workers' mappings
 			if err := procs.ForRange(t.Context(), p, scale, n, scaleArgs{Data: arr, By: 2}); err != nil {

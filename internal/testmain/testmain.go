@@ -164,14 +164,3 @@ func Python3(t testing.TB) string {
 	}
 	return py
 }
-
-// Kill ends the process pid at once, as SIGKILL does on Unix (TerminateProcess on Windows):
-// how a test kills a worker mid-task.
-func Kill(pid int) error {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return err
-	}
-	defer p.Release()
-	return p.Kill()
-}

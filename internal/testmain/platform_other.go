@@ -51,3 +51,13 @@ func childPids() []int {
 	}
 	return out
 }
+
+// Kill ends the process pid at once with SIGKILL: how a test kills a worker mid-task.
+func Kill(pid int) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	defer p.Release()
+	return p.Kill()
+}

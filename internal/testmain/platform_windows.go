@@ -44,3 +44,18 @@ func childPids() []int {
 	}
 	return out
 }
+
+// exitKilled is the exit code procs' Kill ends a process with on Windows, which its ExitCode
+// reads as -9 (procs/sys_windows.go).
+const exitKilled = 0x10000 | 9
+
+// Kill ends the process pid at once, as SIGKILL does on Unix: TerminateProcess with the exit
+// code procs' own Kill uses, so the death reads the same on both.
+func Kill(pid int) error {
+	h, err := windows.OpenProcess(windows.PROCESS_TERMINATE, false, uint32(pid))
+	if err != nil {
+		return err
+	}
+	defer windows.CloseHandle(h)
+	return windows.TerminateProcess(h, exitKilled)
+}
