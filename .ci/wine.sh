@@ -27,15 +27,18 @@ cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
-  pkgs=(./ctypes ./internal/codec ./internal/fence ./internal/futex ./internal/member
+  pkgs=(./ctypes ./procs ./internal/codec ./internal/fence ./internal/futex ./internal/member
     ./internal/object ./internal/pidinfo ./internal/plain ./internal/testmain ./internal/work)
 fi
+# Known gaps, skipped by name (each in the README's Platforms section): off Linux an anonymous
+# segment cannot travel in a Pool task, which ExampleForRange does.
+declare -A skip=([./procs]='^ExampleForRange$')
 status=0
 for p in "${pkgs[@]}"; do
   exe="$work/$(basename "$p").test.exe"
   GOOS=windows go test -c -o "$exe" "$p"
   # The test binary's own leak checks (testmain) fail it if a section or a child is left.
-  if timeout 600 wine "$exe" -test.short >"$work/out" 2>&1; then
+  if timeout 600 wine "$exe" -test.short -test.skip "${skip[$p]:-^$}" >"$work/out" 2>&1; then
     echo "ok   $p (windows, wine)"
   else
     echo "FAIL $p (windows, wine)"; tail -40 "$work/out"; status=1

@@ -372,7 +372,14 @@ func TestFaultPoolKillMidMap(t *testing.T) {
 		p := newPool(t, procs.PoolConfig{Workers: 2, Retries: retries})
 		completed, died := 0, 0
 		for range runs {
-			pids := p.Pids()
+			// The worker killed last time is replaced in the background: wait for both (a
+			// replacement by exec takes long under wine).
+			var pids []int
+			for deadline := time.Now().Add(20 * time.Second); len(pids) < 2; time.Sleep(time.Millisecond) {
+				if pids = p.Pids(); time.Now().After(deadline) {
+					t.Fatalf("retries %d: %d workers 20 s after a kill, want 2", retries, len(pids))
+				}
+			}
 			f := procs.MapAsync(t.Context(), p, napEcho, in, procs.Chunk(1))
 			time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
 			_ = testmain.Kill(pids[rand.IntN(len(pids))])

@@ -146,6 +146,12 @@ func (p *Process) lockedMonitor(cmd *exec.Cmd, statusR *os.File, started chan<- 
 		started <- err
 		return
 	}
+	if err := tieToParent(cmd.Process); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		started <- fmt.Errorf("tie the child to this process: %w", err)
+		return
+	}
 	p.started(cmd)
 	started <- nil
 	p.wait(cmd, statusR, nil)

@@ -20,3 +20,6 @@ func exitCode(ps *os.ProcessState) (int, bool) { return ps.ExitCode(), false }
 func dupForChild(uintptr) (*os.File, error) {
 	return nil, fmt.Errorf("%w: passing segments to a child", ErrNotSupported)
 }
+
+// tieToParent: configure's parent-death signal does it here, or nothing can (see Daemon).
+func tieToParent(*os.Process) error { return nil }

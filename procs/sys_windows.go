@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
 
 // On Windows files pass to the child as inherited handles, which keep their values. A daemon
-// entry child watches its lifeline pipe; a daemon Command is not tied to its parent (no job
-// object is set up yet).
+// entry child watches its lifeline pipe; a daemon Command joins this process's job object,
+// which kills it when this process ends (tieToParent).
 
 func selfExe() string {
 	exe, err := os.Executable()
@@ -91,4 +93,37 @@ func exitCode(ps *os.ProcessState) (int, bool) {
 		return -9, true
 	}
 	return ps.ExitCode(), false
+}
+
+// parentJob is this process's job object for daemon Commands: it kills every process in it
+// when its last handle closes, which is when this process ends (the handle is not inherited).
+var parentJob = sync.OnceValues(func() (windows.Handle, error) {
+	job, err := windows.CreateJobObject(nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	var info windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION
+	info.BasicLimitInformation.LimitFlags = windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+	if _, err := windows.SetInformationJobObject(job, windows.JobObjectExtendedLimitInformation,
+		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info))); err != nil {
+		_ = windows.CloseHandle(job)
+		return 0, err
+	}
+	return job, nil
+})
+
+// tieToParent puts a daemon Command's process in parentJob, so it dies with this process, as
+// the parent-death signal makes it on Linux. Processes it starts from then on join the job
+// too; one it started before (in the moment between its start and this call) does not.
+func tieToParent(p *os.Process) error {
+	job, err := parentJob()
+	if err != nil {
+		return fmt.Errorf("job object: %w", err)
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(p.Pid))
+	if err != nil {
+		return err
+	}
+	defer windows.CloseHandle(h)
+	return windows.AssignProcessToJobObject(job, h)
 }
