@@ -175,9 +175,9 @@ func TestWaitTimeout(t *testing.T) {
 	defer q.Close()
 
 	const d = 100 * time.Millisecond
+	start := time.Now() // before the deadline is set: it is d after the context is made
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	defer cancel()
-	start := time.Now()
 	ready, err := ring.Wait(ctx, r, q)
 	if !errors.Is(err, context.DeadlineExceeded) || ready != nil {
 		t.Fatalf("Wait on nothing: %v, %v", ready, err)
