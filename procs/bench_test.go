@@ -2,7 +2,6 @@ package procs_test
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -40,11 +39,7 @@ func BenchmarkStartJoin(b *testing.B) {
 		name string
 		run  func() error
 	}{
-		{"exec-noop", func() error {
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), testmain.NoopEnv+"=1")
-			return cmd.Run()
-		}},
+		{"exec-noop", func() error { return testmain.Self("1").Run() }},
 		{"entry", func() error { return act.Run(b.Context(), modeArgs{"ok"}, procs.Spare(false)) }},
 		{"entry-segment", func() error { return touch.Run(b.Context(), segArgs{Seg: s}, procs.Spare(false)) }},
 		{"entry-warm", func() error { return touch.Run(b.Context(), segArgs{Seg: s}) }},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"math"
-	"os"
 	"os/exec"
 	"slices"
 	"sync"
@@ -32,15 +31,10 @@ func p50(d []time.Duration) float64 {
 // while WarmSpares keeps CPUCount() spares up.
 func BenchmarkPoolStart(b *testing.B) {
 	var pool, warm, floor, all, started []time.Duration
-	noop := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), testmain.NoopEnv+"=1")
-		return cmd
-	}
 	for b.Loop() {
 		started = append(started, startAll(b, procs.CPUCount()))
 		t := time.Now()
-		if err := noop().Run(); err != nil {
+		if err := testmain.Self("1").Run(); err != nil {
 			b.Fatal(err)
 		}
 		floor = append(floor, time.Since(t))
@@ -48,7 +42,7 @@ func BenchmarkPoolStart(b *testing.B) {
 		t = time.Now()
 		cmds := make([]*exec.Cmd, procs.CPUCount())
 		for i := range cmds {
-			cmds[i] = noop()
+			cmds[i] = testmain.Self("1")
 			if err := cmds[i].Start(); err != nil {
 				b.Fatal(err)
 			}
@@ -96,8 +90,7 @@ func startAll(b *testing.B, n int) time.Duration {
 	outs := make([]io.Reader, n)
 	t := time.Now()
 	for i := range cmds {
-		cmds[i] = exec.Command(os.Args[0])
-		cmds[i].Env = append(os.Environ(), testmain.NoopEnv+"=started")
+		cmds[i] = testmain.Self("started")
 		out, err := cmds[i].StdoutPipe()
 		if err != nil {
 			b.Fatal(err)

@@ -42,6 +42,3 @@ func socketpair() ([2]int, error) {
 	}
 	return fds, err
 }
-
-// tieToParent: configure's parent-death signal does it here, or nothing can (see Daemon).
-func tieToParent(*os.Process) error { return nil }

@@ -71,6 +71,3 @@ const msgCmsgCloexec = unix.MSG_CMSG_CLOEXEC
 func socketpair() ([2]int, error) {
 	return unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 }
-
-// tieToParent: configure's parent-death signal does it here, or nothing can (see Daemon).
-func tieToParent(*os.Process) error { return nil }

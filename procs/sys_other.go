@@ -21,5 +21,5 @@ func dupForChild(uintptr) (*os.File, error) {
 	return nil, fmt.Errorf("%w: passing segments to a child", ErrNotSupported)
 }
 
-// tieToParent: configure's parent-death signal does it here, or nothing can (see Daemon).
+// tieToParent: nothing can tie a child to this process here (see Daemon).
 func tieToParent(*os.Process) error { return nil }

@@ -67,6 +67,10 @@ func terminate(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
 
 func kill(p *os.Process) error { return p.Kill() }
 
+// tieToParent: on Linux configure's parent-death signal ties a daemon Command to this process;
+// elsewhere on Unix nothing can (see Daemon).
+func tieToParent(*os.Process) error { return nil }
+
 // dieWithParent ends a daemon child whose parent is gone, as the parent-death signal would.
 func dieWithParent() {
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)

@@ -7,14 +7,19 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // shmDir is where Linux keeps named segments (elsewhere it does not exist, and no segment is
 // seen left).
 const shmDir = "/dev/shm"
 
-// removeFile removes whatever file is at name in shmDir.
-func removeFile(name string) { _ = os.Remove(shmDir + "/" + name) }
+// track removes whatever file is at name in shmDir when t ends. Not shm.Remove: some tests
+// put foreign files (plain files, FIFOs, symlinks) under the name, which Remove rightly
+// refuses.
+func track(t testing.TB, name string) {
+	t.Cleanup(func() { _ = os.Remove(shmDir + "/" + name) })
+}
 
 // segments lists the named segments of this run still in shmDir.
 func segments() []string {

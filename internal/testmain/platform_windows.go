@@ -2,14 +2,20 @@ package testmain
 
 import (
 	"os"
+	"sync"
+	"testing"
 	"unsafe"
 
 	"github.com/shmkit/shmkit/shm"
 	"golang.org/x/sys/windows"
 )
 
-// removeFile has nothing to do: a section has no file, and ends with its last handle.
-func removeFile(string) {}
+// named holds every name Name has given out, for segments.
+var named sync.Map
+
+// track notes name for the leak check; there is nothing to remove when t ends: a section has
+// no file, and ends with its last handle.
+func track(_ testing.TB, name string) { named.Store(name, struct{}{}) }
 
 // Windows keeps no directory of sections: a section lives while a handle to it is open, in any
 // process. segments opens each name Name gave out; one that opens is left.

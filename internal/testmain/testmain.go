@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,10 +22,6 @@ const NoopEnv = "SHMKIT_TEST_NOOP"
 
 var seq atomic.Int64
 
-// named holds every name Name has given out: where segments cannot be listed (Windows), the
-// leak check looks for each of them.
-var named sync.Map
-
 // Prefix starts the name of every segment this test binary makes, so concurrent test binaries
 // (go test ./... runs packages in parallel) neither collide nor judge each other's leftovers.
 func Prefix() string { return "t" + strconv.Itoa(os.Getpid()) + "-" }
@@ -34,11 +29,16 @@ func Prefix() string { return "t" + strconv.Itoa(os.Getpid()) + "-" }
 // Name returns a fresh segment name for t and removes the segment when t ends, if it exists.
 func Name(t testing.TB) string {
 	name := Prefix() + strconv.FormatInt(seq.Add(1), 10)
-	named.Store(name, struct{}{})
-	// Not shm.Remove: some tests put foreign files (plain files, FIFOs, symlinks) under the
-	// name, which Remove rightly refuses.
-	t.Cleanup(func() { removeFile(name) })
+	track(t, name)
 	return name
+}
+
+// Self returns a command that runs this test binary in NoopEnv's mode ("1", "started" or
+// "sleep"): a child of the same binary that does nothing else.
+func Self(mode string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), NoopEnv+"="+mode)
+	return cmd
 }
 
 // Run is TestMain's body: it runs the child entry if this process is a child, else the tests,

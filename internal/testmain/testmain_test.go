@@ -1,8 +1,6 @@
 package testmain
 
 import (
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -29,19 +27,10 @@ func TestSegmentLeakIsSeen(t *testing.T) {
 	}
 }
 
-// sleepEnv makes TestHelperSleep, run in a child, sleep: a child that stays.
-const sleepEnv = "SHMKIT_TESTMAIN_SLEEP"
-
-func TestHelperSleep(t *testing.T) {
-	if os.Getenv(sleepEnv) != "1" {
-		t.Skip("a child's body for TestChildLeakIsSeen")
-	}
-	time.Sleep(30 * time.Second)
-}
+func TestMain(m *testing.M) { Run(m) }
 
 func TestChildLeakIsSeen(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSleep$")
-	cmd.Env = append(os.Environ(), sleepEnv+"=1")
+	cmd := Self("sleep")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
