@@ -33,8 +33,9 @@ func benchSPSC(b *testing.B, size int, batches []int) {
 		if batch > 1 {
 			name = fmt.Sprintf("impl=shmkit-pipe-commit-every-%d", batch)
 		}
-		b.Run(name, func(b *testing.B) { spscShmkit(b, size, batch) })
+		b.Run(name, func(b *testing.B) { spscShmkit(b, size, batch, true) })
 	}
+	b.Run("impl=shmkit-pipe-no-prefetch", func(b *testing.B) { spscShmkit(b, size, 1, false) })
 	b.Run("impl=shmkit-pipe-slip-vs-none", func(b *testing.B) { spscSlip(b, size) })
 	b.Run("impl=go-chan", func(b *testing.B) {
 		if size == 64 {
@@ -84,7 +85,8 @@ func chanStream[M any](b *testing.B) {
 }
 
 // spscSlip times one stream read in turns of 20,000 records with the reader's slip behind the
-// writer (Reader.slipBehind) and without, and reports both and their ratio: the machine's
+// writer (Reader.slipBehind: reading only up to the tail the writer publishes) and without
+// (chasing the writer record by record), and reports both and their ratio: the machine's
 // drift falls on both alike.
 func spscSlip(b *testing.B, size int) {
 	const turn = 20_000
@@ -132,13 +134,15 @@ func spscSlip(b *testing.B, size int) {
 	}
 }
 
-func spscShmkit(b *testing.B, size, batch int) {
+// spscShmkit streams b.N records of size bytes, committed every batch, from a child writing
+// with or without prefetching the lines ahead (Writer.prefetch).
+func spscShmkit(b *testing.B, size, batch int, prefetch bool) {
 	p := newPipe(b, 1<<20)
 	r, err := p.Reader()
 	if err != nil {
 		b.Fatal(err)
 	}
-	child, err := blast.Start(b.Context(), blastArgs{P: p, N: b.N + 1, Size: size, Batch: batch})
+	child, err := blast.Start(b.Context(), blastArgs{P: p, N: b.N + 1, Size: size, Batch: batch, NoPrefetch: !prefetch})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -170,6 +174,8 @@ type blastArgs struct {
 	N     int
 	Size  int // bytes a message
 	Batch int // commit after this many messages
+
+	NoPrefetch bool // the writer does not prefetch the lines ahead of it
 }
 
 // blast copies N messages of Size bytes into the ring, committing every Batch.
@@ -178,6 +184,7 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 	if err != nil {
 		return err
 	}
+	ring.SetPrefetch(w, !a.NoPrefetch)
 	msg := make([]byte, a.Size)
 	for i := range a.N {
 		buf, err := w.Reserve(a.Size)

@@ -17,3 +17,6 @@ func IsLight(w *Writer) bool { return w.light }
 
 // SetSlip turns r's slip behind a streaming writer on or off (see Reader.slipBehind).
 func SetSlip(r *Reader, on bool) { r.noSlip = !on }
+
+// SetPrefetch turns w's prefetching of the lines ahead of it on or off (see Writer.prefetch).
+func SetPrefetch(w *Writer, on bool) { w.noPrefetch = !on }

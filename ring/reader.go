@@ -21,10 +21,11 @@ type Reader struct {
 	rest      []byte // what Read has not yet returned of the current record
 	closed    bool
 	mode      WaitMode
-	budget    spinBudget // how long SpinThenSleep spins
-	quick     int        // waits in a row in which the next record came at once (see streaming)
-	tailSeen  uint64     // the writer's shared tail, as last read
-	noSlip    bool       // for the benchmark that times the reader with and without its slip
+	budget    spinBudget    // how long SpinThenSleep spins
+	quick     int           // waits in a row in which the next record came at once (see streaming)
+	tailSeen  uint64        // the writer's shared tail, as last read
+	gap       time.Duration // about the longest a streaming reader lately waited for the tail to move
+	noSlip    bool          // for the benchmark that times the reader with and without its slip
 }
 
 // A reader that caught up with the writer and saw the next record within quickLooks looks,
@@ -35,42 +36,47 @@ const (
 	streamWaits = 8
 )
 
-// slipPatience is how long a streaming reader's slip waits for the tail to move: past it, the
-// stream has paused or ended, and the reader goes on to the records at the writer's heels.
-const slipPatience = 2 * time.Microsecond
+// A streaming reader waits for the tail to move for patience times the longest it has lately
+// waited for a move, within these bounds: past it, the stream has paused or ended.
+const (
+	patience    = 4
+	minPatience = 2 * time.Microsecond
+	maxPatience = 100 * time.Microsecond
+)
 
-// streaming reports whether the writer keeps up a stream, so the reader keeps its slip.
+// streaming reports whether the writer keeps up a stream, so the reader reads behind its tail.
 func (r *Reader) streaming() bool { return r.quick >= streamWaits }
 
-// slip is how far a streaming reader stays behind the tail the writer last published.
-func (r *Reader) slip() uint64 { return min(uint64(len(r.p.data))/4, 4096) }
-
-// slipBehind keeps a streaming reader at least slip bytes behind the writer's published tail
-// (FastForward's temporal slipping): it reads lines the writer finished with a while ago,
-// instead of chasing it line by line, each line then crossing between the cores twice or more
-// (see the README's ring results). While the tail moves it waits; once it has not moved for
-// slipPatience, the stream has paused and the reader goes on, no longer streaming. It never
-// decides what is read, only when.
+// slipBehind keeps a streaming reader behind the tail the writer publishes every tailStep
+// bytes (FastForward's temporal slipping, with B-Queue's batch probing): the records before
+// that tail are read without a look at the lines the writer is filling, so no line is fought
+// over record by record; only the tail's line crosses, once a step. Once the reader has read
+// up to the tail it waits for the tail to move; when it has not moved for patience times the
+// longest recent wait, the stream has paused, and the reader goes on to the records at the
+// writer's heels, no longer streaming. It never decides what is read, only when.
 func (r *Reader) slipBehind() {
 	sh := r.p.sh
-	t := atomic.LoadUint64(&sh.tail)
-	var moved time.Time
-	for i := 0; r.head+r.slip() > t; i++ {
-		if n := atomic.LoadUint64(&sh.tail); n != t {
-			t, moved = n, time.Time{}
-			continue
+	var start time.Time
+	for i := 0; ; i++ {
+		t := atomic.LoadUint64(&sh.tail)
+		if t > r.head {
+			r.tailSeen = t
+			if !start.IsZero() {
+				r.gap = max(r.gap*7/8, time.Since(start))
+			}
+			return
 		}
 		if i%64 != 63 {
 			continue
 		}
-		if moved.IsZero() {
-			moved = time.Now()
-		} else if time.Since(moved) > slipPatience {
-			r.quick = 0 // no longer streaming
-			break
+		if start.IsZero() {
+			start = time.Now()
+		} else if waited := time.Since(start); waited > min(max(patience*r.gap, minPatience), maxPatience) {
+			r.gap = max(r.gap, waited) // a stream that resumes is given longer
+			r.quick = 0                // no longer streaming
+			return
 		}
 	}
-	r.tailSeen = t
 }
 
 // SetWaitMode sets how Next waits for records (SpinThenSleep by default). In Sleep mode the
@@ -116,7 +122,7 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 		r.release()
 	}
 	capacity := uint64(len(r.p.data))
-	if r.streaming() && r.head+r.slip() > r.tailSeen && !r.noSlip {
+	if r.streaming() && r.head >= r.tailSeen && !r.noSlip {
 		r.slipBehind()
 	}
 	for {
