@@ -8,8 +8,10 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/shmkit/shmkit/internal/fence"
 	"github.com/shmkit/shmkit/internal/futex"
 	"github.com/shmkit/shmkit/internal/pidinfo"
+	"github.com/shmkit/shmkit/internal/prefetch"
 )
 
 // stuckFor is how long a claim whose owner never wrote its ID (it died between its
@@ -236,11 +238,32 @@ retry:
 			break
 		}
 	}
+	if k > 1 {
+		q.fetchSlots(pos, k)
+	}
+	// The owner is a hint for repair (a claim that names nobody is judged by its age), and
+	// publish's compare-and-swap orders it: an ordered store, not a full fence, is enough.
 	for i := range k {
 		_, _, owner, _ := q.slot(pos + i)
-		atomic.StoreUint32(owner, uint32(self))
+		fence.Store32(owner, uint32(self))
 	}
 	return pos, k, nil
+}
+
+// fetchSlots asks for the lines of the k slots from pos on, ready to be written (see package
+// prefetch). A batch's slots were last written by other processes, so each of its owner,
+// length and sequence stores would otherwise wait for its line in turn; asked for at once,
+// the lines come together.
+func (q *Queue) fetchSlots(pos, k uint64) {
+	for k > 0 {
+		first := pos & q.mask
+		n := min(k, q.mask+1-first) // the slots before the end of the ring
+		b := q.slots[first*q.stride : (first+n)*q.stride]
+		for off := 0; off < len(b); off += prefetch.Chunk {
+			prefetch.Write(&b[off])
+		}
+		pos, k = pos+n, k-n
+	}
 }
 
 // publish makes the message of n bytes in the claimed slot pos visible to consumers. It fails
@@ -248,8 +271,9 @@ retry:
 func (q *Queue) publish(pos uint64, n int) error {
 	seq, length, _, _ := q.slot(pos)
 	// len and owner side by side are one little-endian u64: the length, and owner 0
-	// (finished), in one store.
-	atomic.StoreUint64((*uint64)(unsafe.Pointer(length)), uint64(n))
+	// (finished), in one store, which the compare-and-swap after it orders (x86 keeps stores
+	// in order, and the swap is a full fence): a consumer that sees the sequence sees it.
+	fence.Store64((*uint64)(unsafe.Pointer(length)), uint64(n))
 	if atomic.CompareAndSwapUint64(seq, pos, pos+1) {
 		return nil
 	}
@@ -463,9 +487,12 @@ func (q *Queue) tryGetBatch(max int, dst [][]byte) ([][]byte, error) {
 		if !atomic.CompareAndSwapUint64(&sh.deq, pos, pos+k) {
 			continue
 		}
-		for i := range k {
+		if k > 1 {
+			q.fetchSlots(pos, k)
+		}
+		for i := range k { // hints, ordered by the frees' swaps: see claimPut
 			_, _, owner, _ := q.slot(pos + i)
-			atomic.StoreUint32(owner, uint32(self))
+			fence.Store32(owner, uint32(self))
 		}
 		var err error
 		for i := range k {
@@ -478,7 +505,7 @@ func (q *Queue) tryGetBatch(max int, dst [][]byte) ([][]byte, error) {
 					dst = append(dst, append(spare(dst), area[:n]...))
 				}
 			}
-			atomic.StoreUint32(owner, 0)
+			fence.Store32(owner, 0)
 			q.free(seq, s, pos+i)
 		}
 		if err != nil {

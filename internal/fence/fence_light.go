@@ -27,6 +27,11 @@ var (
 //go:noescape
 func Store64(addr *uint64, v uint64)
 
+// Store32 is Store64 of a 32-bit word.
+//
+//go:noescape
+func Store32(addr *uint32, v uint32)
+
 // Prepare registers this process for Heavy's barriers, once, in the background.
 func Prepare() {
 	prepare.Do(func() {

@@ -13,6 +13,14 @@ func TestStore64(t *testing.T) {
 	}
 }
 
+func TestStore32(t *testing.T) {
+	var x [3]uint32
+	Store32(&x[1], 0xcafef00d)
+	if x[0] != 0 || x[1] != 0xcafef00d || x[2] != 0 {
+		t.Fatalf("%#x", x)
+	}
+}
+
 // On linux/amd64 without the race detector the process becomes Light within a grace period
 // or two; elsewhere it never does, and Heavy is a no-op that succeeds.
 func TestPrepareMakesLight(t *testing.T) {
