@@ -544,7 +544,7 @@ func (q *Queue) tryGet(buf []byte, use func([]byte) error) ([]byte, bool, error)
 		var out []byte
 		var err error
 		if s&skipBit == 0 {
-			atomic.StoreUint32(owner, uint32(self))
+			fence.Store32(owner, uint32(self)) // a hint, ordered: see claimPut
 			if n := atomic.LoadUint32(length); int(n) > q.slotSize {
 				err = fmt.Errorf("%w: message of %d bytes in a %d-byte slot", ErrCorrupt, n, q.slotSize)
 			} else if use != nil {
@@ -553,7 +553,7 @@ func (q *Queue) tryGet(buf []byte, use func([]byte) error) ([]byte, bool, error)
 				out = append(buf[:0], area[:n]...)
 			}
 		}
-		atomic.StoreUint32(owner, 0)
+		fence.Store32(owner, 0)
 		q.free(seq, s, pos)
 		if s&skipBit != 0 {
 			continue // a dead producer's claim: nothing to deliver
