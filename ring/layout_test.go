@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"sync/atomic"
 	"testing"
 	"unsafe"
+
+	"github.com/shmkit/shmkit/internal/prefetch"
 )
 
 func TestPipeLayout(t *testing.T) {
@@ -26,6 +29,7 @@ func TestPipeLayout(t *testing.T) {
 		{"head", unsafe.Offsetof(s.head), 256},
 		{"readerSleep", unsafe.Offsetof(s.readerSleep), 384},
 		{"writerSleep", unsafe.Offsetof(s.writerSleep), 388},
+		{"streaming", unsafe.Offsetof(s.streaming), 392},
 		{"members", unsafe.Offsetof(s.members), 512},
 		{"sizeof", unsafe.Sizeof(s), pipeData}, {"pipeData", pipeData, 1536},
 	} {
@@ -131,4 +135,68 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The reader tells the writer when it starts and stops streaming (the writer prefetches only
+// then); a new reader, or one that ends its use of the end, starts from not streaming. And the
+// writer asks for lines only while the flag is up.
+func TestStreamingFlag(t *testing.T) {
+	p, err := NewPipe(Capacity(1 << 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	w, err := p.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag := func() uint32 { return atomic.LoadUint32(&p.sh.streaming) }
+	send := func(n int) {
+		for range n {
+			if err := w.Send(make([]byte, 64)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range streamWaits - 1 {
+		r.count(i + 1)
+	}
+	if flag() != 0 {
+		t.Fatal("streaming before streamWaits quick waits")
+	}
+	send(64) // 4.5 KiB
+	if w.chunks != 0 {
+		t.Fatalf("the writer asked for %d chunks ahead of a reader at its heels", w.chunks)
+	}
+	r.count(streamWaits)
+	if flag() != 1 {
+		t.Fatal("not streaming after streamWaits quick waits")
+	}
+	send(64)
+	if w.chunks < 4.5*1024/prefetch.Chunk || w.fetched < w.tail+prefetchAhead-prefetch.Chunk {
+		t.Fatalf("%d chunks, fetched to %d with tail %d: the writer did not keep 1 KiB ahead of a streaming reader",
+			w.chunks, w.fetched, w.tail)
+	}
+	r.count(0)
+	if flag() != 0 {
+		t.Fatal("still streaming after a slow wait")
+	}
+	r.count(streamWaits)
+	if err := r.HandOver(); err != nil {
+		t.Fatal(err)
+	}
+	if flag() != 0 {
+		t.Fatal("a handed-over end still says it streams")
+	}
+	atomic.StoreUint32(&p.sh.streaming, 1) // as a reader killed while streaming leaves it
+	if _, err := p.Reader(); err != nil {
+		t.Fatal(err)
+	}
+	if flag() != 0 {
+		t.Fatal("a new reader inherited the flag")
+	}
 }

@@ -27,10 +27,11 @@ import (
 //	 24  writerLight     u32  1: the writer publishes without a full fence    writer, atomic
 //	 28  fullFence       u32  1: the reader asks the writer for full fences  reader, atomic
 //	 32  elem            u64  a PipeOf's element type (see elemHash); 0: bytes  set once
-//	128  tail            u64  bytes published, stored every min(capacity/8, 1 KiB)  writer, atomic
+//	128  tail            u64  bytes published, stored every min(capacity/8, 4 KiB)  writer
 //	256  head            u64  bytes released, stored every quarter capacity   reader, atomic
 //	384  readerSleep     u32  the reader sleeps (or is about to)              reader, atomic
 //	388  writerSleep     u32  the writer sleeps (or is about to) on head      writer, atomic
+//	392  streaming       u32  1: the reader reads behind the tail (a hint)     reader, atomic
 //	512  members         [256]u32 processes attached (package member)   join/leave, atomic
 //	1536 data            capacity bytes of records
 //
@@ -67,7 +68,8 @@ type pipeShared struct {
 	_            [lineSize - 8]byte
 	readerSleep  uint32
 	writerSleep  uint32
-	_            [lineSize - 8]byte
+	streaming    uint32
+	_            [lineSize - 12]byte
 	members      [PipeMembers]uint32
 }
 
@@ -88,7 +90,7 @@ var _ [pipeData - unsafe.Sizeof(pipeShared{})]struct{}
 const pipeKind = "ring.Pipe"
 
 func pipeLayout(capacity int, elem uint64) string {
-	return fmt.Sprintf("ring.Pipe/v3 cap=%d elem=%016x", capacity, elem)
+	return fmt.Sprintf("ring.Pipe/v4 cap=%d elem=%016x", capacity, elem)
 }
 
 // A Pipe is a one-way channel of variable-length records in shared memory, for one writer

@@ -21,11 +21,10 @@ type Reader struct {
 	rest      []byte // what Read has not yet returned of the current record
 	closed    bool
 	mode      WaitMode
-	budget    spinBudget    // how long SpinThenSleep spins
-	quick     int           // waits in a row in which the next record came at once (see streaming)
-	tailSeen  uint64        // the writer's shared tail, as last read
-	gap       time.Duration // about the longest a streaming reader lately waited for the tail to move
-	noSlip    bool          // for the benchmark that times the reader with and without its slip
+	budget    spinBudget // how long SpinThenSleep spins
+	quick     int        // waits in a row in which the next record came at once (see streaming)
+	tailSeen  uint64     // the writer's shared tail, as last read
+	noSlip    bool       // for the benchmark that times the reader with and without its slip
 }
 
 // A reader that caught up with the writer and saw the next record within quickLooks looks,
@@ -36,34 +35,43 @@ const (
 	streamWaits = 8
 )
 
-// A streaming reader waits for the tail to move for patience times the longest it has lately
-// waited for a move, within these bounds: past it, the stream has paused or ended.
-const (
-	patience    = 4
-	minPatience = 2 * time.Microsecond
-	maxPatience = 100 * time.Microsecond
-)
+// slipPatience is how long a streaming reader waits for the tail to move: past it, the stream
+// has paused or ended, and the reader goes on to the records at the writer's heels. It bounds
+// what a stream that stops costs its last records, so the writer stores its tail often enough
+// that a stream that goes on moves it well within this (see tailStep).
+const slipPatience = 2 * time.Microsecond
 
 // streaming reports whether the writer keeps up a stream, so the reader reads behind its tail.
 func (r *Reader) streaming() bool { return r.quick >= streamWaits }
+
+// count sets the run of quick waits to n, and tells the writer when that starts or ends a
+// stream (pipeShared.streaming): the writer prefetches the lines ahead of it only for a reader
+// that reads behind it, since for one at its heels that takes away the lines it reads next.
+func (r *Reader) count(n int) {
+	was := r.streaming()
+	r.quick = n
+	if now := r.streaming(); now != was {
+		v := uint32(0)
+		if now {
+			v = 1
+		}
+		atomic.StoreUint32(&r.p.sh.streaming, v)
+	}
+}
 
 // slipBehind keeps a streaming reader behind the tail the writer publishes every tailStep
 // bytes (FastForward's temporal slipping, with B-Queue's batch probing): the records before
 // that tail are read without a look at the lines the writer is filling, so no line is fought
 // over record by record; only the tail's line crosses, once a step. Once the reader has read
-// up to the tail it waits for the tail to move; when it has not moved for patience times the
-// longest recent wait, the stream has paused, and the reader goes on to the records at the
-// writer's heels, no longer streaming. It never decides what is read, only when.
+// up to the tail it waits for the tail to move; when it has not moved for slipPatience, the
+// stream has paused, and the reader goes on to the records at the writer's heels, no longer
+// streaming. It never decides what is read, only when.
 func (r *Reader) slipBehind() {
 	sh := r.p.sh
 	var start time.Time
 	for i := 0; ; i++ {
-		t := atomic.LoadUint64(&sh.tail)
-		if t > r.head {
+		if t := atomic.LoadUint64(&sh.tail); t > r.head {
 			r.tailSeen = t
-			if !start.IsZero() {
-				r.gap = max(r.gap*7/8, time.Since(start))
-			}
 			return
 		}
 		if i%64 != 63 {
@@ -71,9 +79,8 @@ func (r *Reader) slipBehind() {
 		}
 		if start.IsZero() {
 			start = time.Now()
-		} else if waited := time.Since(start); waited > min(max(patience*r.gap, minPatience), maxPatience) {
-			r.gap = max(r.gap, waited) // a stream that resumes is given longer
-			r.quick = 0                // no longer streaming
+		} else if time.Since(start) > slipPatience {
+			r.count(0) // no longer streaming
 			return
 		}
 	}
@@ -105,6 +112,7 @@ func (p *Pipe) Reader() (*Reader, error) {
 	}
 	h := atomic.LoadUint64(&p.sh.head)
 	atomic.StoreUint32(&p.sh.fullFence, 0) // this reader's mode is the default
+	atomic.StoreUint32(&p.sh.streaming, 0) // nor is it streaming yet
 	return &Reader{p: p, head: h, published: h}, nil
 }
 
@@ -253,13 +261,13 @@ func (r *Reader) waitData(ctx context.Context, off uint64) error {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0
 	}, func() bool { return r.p.peerGone(&sh.writerID, &sh.writerClosed) }) {
 		if looks <= quickLooks { // the next record came at once
-			r.quick++
+			r.count(r.quick + 1)
 		} else {
-			r.quick = 0
+			r.count(0)
 		}
 		return nil
 	}
-	r.quick = 0
+	r.count(0)
 	asleep := time.Now()
 	for {
 		if atomic.LoadUint32(&sh.writerClosed) != 0 {
@@ -337,6 +345,7 @@ func (r *Reader) finish() error {
 	}
 	r.closed = true
 	r.held, r.rest = false, nil
+	r.count(0)
 	r.publishHead()
 	return nil
 }
