@@ -102,7 +102,7 @@ func (w *Writer) Reserve(n int) ([]byte, error) { return w.ReserveContext(contex
 func (w *Writer) ReserveContext(ctx context.Context, n int) ([]byte, error) {
 	if off, size, ok := w.quick(n); ok && w.open() {
 		w.put(off, uint32(n), recData, size)
-		w.prefetch()
+		w.prefetch(w.batching())
 		start := off + recordHeader
 		return w.p.data[start : start+uint64(n) : start+uint64(n)], nil
 	}
@@ -162,7 +162,7 @@ func (w *Writer) reserve(ctx context.Context, n int) ([]byte, error) {
 		off += linePad
 	}
 	w.put(off, uint32(n), recData, size)
-	w.fetchAhead()
+	w.fetchAhead(w.batching())
 	start := off + recordHeader
 	return w.p.data[start : start+uint64(n) : start+uint64(n)], nil
 }
@@ -192,24 +192,28 @@ const prefetchAhead = 1024
 // prefetch asks for the free lines up to prefetchAhead past the tail, ready to be written (see
 // package prefetch): a line the reader read a lap ago then comes back while the writer fills
 // the lines before it, instead of holding up every store behind its first.
-func (w *Writer) prefetch() {
+func (w *Writer) prefetch(batching bool) {
 	if w.tail+prefetchAhead > w.fetched && !w.noPrefetch {
-		w.fetchAhead()
+		w.fetchAhead(batching)
 	}
 }
 
+// batching reports whether the record just reserved follows others not yet committed.
+func (w *Writer) batching() bool { return w.pending != w.lastData }
+
 // fetchAhead is prefetch's work, a chunk at a time. Only free lines (behind the reader's head
 // as last read, a lap on) are asked for, never one the reader may still be reading, and only
-// while the reader streams (reads behind the tail): one at the writer's heels has its
-// hardware prefetcher on these very lines, and taking them from it slows a round trip (64-byte
-// ping-pong: 1.1x the time).
-func (w *Writer) fetchAhead() {
+// while the reader streams (reads behind the tail) or the writer batches its commits (the
+// reader then waits at the batch's first header, behind it): a reader at the heels of a writer
+// that publishes every record has its hardware prefetcher on these very lines, and taking
+// them from it slows a round trip (64-byte ping-pong: 1.1x the time).
+func (w *Writer) fetchAhead(batching bool) {
 	capacity := uint64(len(w.p.data))
 	if capacity < prefetch.Chunk {
 		w.fetched = ^uint64(0) // too small a ring to bother
 		return
 	}
-	if atomic.LoadUint32(&w.p.sh.streaming) == 0 {
+	if !batching && atomic.LoadUint32(&w.p.sh.streaming) == 0 {
 		w.fetched = (w.tail + prefetchAhead + prefetch.Chunk) &^ (prefetch.Chunk - 1) // look again a chunk on
 		return
 	}
@@ -302,11 +306,10 @@ func (w *Writer) publishFull(off, h uint64) {
 // bytes. A streaming reader reads only up to the tail (see Reader.slipBehind) and waits on its
 // line, so each store costs the writer a round trip of that line between the cores (several
 // hundred ns on a 2-vCPU AMD EPYC guest): seldom enough that this is a few percent of the
-// records' own cost, often enough that a stream that goes on moves the tail well within the
-// reader's slipPatience (4 KiB of 64-byte records: about a microsecond). In-run on AMD EPYC,
-// 64-byte records: a step of 1 KiB took 1.3x the time a record, 2 KiB 1.07x, 16 KiB 1.8x
-// (past the patience: the reader keeps giving the stream up).
-func tailStep(capacity uint64) uint64 { return min(capacity/8, 4<<10) }
+// records' own cost. In one run on AMD EPYC, 64-byte records, a fixed 2 us patience: a step of
+// 1 KiB took 1.3x the time a record of 4 KiB's; 16 KiB, with the patience learned from the
+// waits, 0.75x.
+func tailStep(capacity uint64) uint64 { return min(capacity/8, 16<<10) }
 
 // publishTail stores tail for Len, a streaming reader's slip and a writer that takes this end
 // over: they read records only up to it, or walk the headers on from it, so a tail behind the
@@ -386,7 +389,7 @@ func (w *Writer) SendContext(ctx context.Context, b []byte) error {
 		if atomic.LoadUint32(&sh.readerSleep) != 0 || w.tail-w.sharedTail >= w.step {
 			w.announce(off)
 		}
-		w.prefetch()
+		w.prefetch(false)
 		return nil
 	}
 	buf, err := w.reserve(ctx, len(b))
