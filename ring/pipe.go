@@ -27,7 +27,7 @@ import (
 //	 24  writerLight     u32  1: the writer publishes without a full fence    writer, atomic
 //	 28  fullFence       u32  1: the reader asks the writer for full fences  reader, atomic
 //	 32  elem            u64  a PipeOf's element type (see elemHash); 0: bytes  set once
-//	128  tail            u64  bytes published, stored every min(capacity/8, 4 KiB)  writer
+//	128  tail            u64  bytes published, stored every min(capacity/8, 16 KiB) writer
 //	256  head            u64  bytes released, stored every quarter capacity   reader, atomic
 //	384  readerSleep     u32  the reader sleeps (or is about to)              reader, atomic
 //	388  writerSleep     u32  the writer sleeps (or is about to) on head      writer, atomic
