@@ -96,8 +96,11 @@ type mapJob[In, Out any] struct {
 	left    int // inputs whose outputs are not all in
 	err     error
 	done    chan struct{}
-	onChunk func(lo, hi int) // under mu, when a chunk's outputs are all in
-	unwatch func() bool      // stops the watch on the job's context
+	onChunk func(lo, hi int, err error) // under mu, when a chunk is done: outputs all in, or failed
+	ordered bool                        // a chunk's failure waits for the chunks before it (Imap)
+	failure error                       // ordered: the failure of the lowest chunk that failed
+	failLo  int
+	unwatch func() bool // stops the watch on the job's context
 }
 
 func newMapJob[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], ins []In, opts []MapOption) (*mapJob[In, Out], error) {
@@ -267,14 +270,21 @@ func (j *mapJob[In, Out]) finish(t *poolTask, err error) {
 	if j.over() {
 		return
 	}
-	if err == nil && t != nil {
+	// A chunk that failed ends the job at once, unless the job is ordered: then the chunks
+	// before it go on, since their outputs come first (Python's imap yields them, then
+	// raises), and the caller ends the job when it reaches the failure.
+	if t != nil && (err == nil || j.ordered) {
 		j.left -= t.hi - t.lo
+		if err != nil && (j.failure == nil || t.lo < j.failLo) {
+			j.failure, j.failLo = err, t.lo
+		}
 		if j.onChunk != nil {
-			j.onChunk(t.lo, t.hi)
+			j.onChunk(t.lo, t.hi, err)
 		}
 		if j.left > 0 {
 			return
 		}
+		err = j.failure
 	}
 	j.err = err
 	j.ended.Store(true)
@@ -360,8 +370,9 @@ func ApplyAsync[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], in I
 
 // Imap runs fn over the inputs across the pool and yields the outputs in input order, each as
 // soon as it and every output before it are in (Python's Pool.imap): the first comes while
-// later chunks still run. A failure is yielded as the last pair; stopping the loop early stops
-// the job. Chunking is automatic (see Chunk); use Chunk(1) to see each output the moment it
+// later chunks still run. A failure is yielded as the last pair, in its turn: the outputs of
+// the chunks before the failing one come first, even if it failed before they were in (the
+// chunks after it are stopped then). Stopping the loop early stops the job. Chunking is automatic (see Chunk); use Chunk(1) to see each output the moment it
 // is ready.
 func Imap[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []In, opts ...MapOption) iter.Seq2[Out, error] {
 	return imap(ctx, p, fn, inputs, opts, true)
@@ -383,15 +394,19 @@ func imap[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []I
 			yield(zero, err)
 			return
 		}
-		type span struct{ lo, hi int }
-		var ready []span       // chunks whose outputs are in, in arrival order (under j.mu)
-		endAt := map[int]int{} // ordered: chunk start -> end (under j.mu)
+		type span struct {
+			lo, hi int
+			err    error // the chunk failed: ordered, its turn yields this and ends the loop
+		}
+		var ready []span        // unordered: chunks whose outputs are in, in arrival order (under j.mu)
+		endAt := map[int]span{} // ordered: chunk start -> the chunk, done (under j.mu)
 		signal := make(chan struct{}, 1)
-		j.onChunk = func(lo, hi int) {
+		j.ordered = ordered
+		j.onChunk = func(lo, hi int, err error) {
 			if ordered {
-				endAt[lo] = hi
-			} else {
-				ready = append(ready, span{lo, hi})
+				endAt[lo] = span{lo, hi, err}
+			} else if err == nil {
+				ready = append(ready, span{lo, hi, nil})
 			}
 			select {
 			case signal <- struct{}{}:
@@ -405,16 +420,23 @@ func imap[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []I
 			j.mu.Lock()
 			var todo []span
 			if ordered {
-				for hi, ok := endAt[next]; ok; hi, ok = endAt[next] {
+				for c, ok := endAt[next]; ok; c, ok = endAt[next] {
 					delete(endAt, next)
-					todo = append(todo, span{next, hi})
-					next = hi
+					todo = append(todo, c)
+					next = c.hi
+					if c.err != nil {
+						break
+					}
 				}
 			} else {
 				todo, ready = ready, nil
 			}
 			j.mu.Unlock()
 			for _, s := range todo {
+				if s.err != nil {
+					yield(zero, s.err)
+					return
+				}
 				for i := s.lo; i < s.hi; i++ {
 					if !yield(j.outs[i], nil) {
 						return
@@ -428,7 +450,8 @@ func imap[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []I
 			case <-signal:
 			case <-j.done:
 				j.mu.Lock()
-				more := len(ready) > 0 || len(endAt) > 0
+				_, due := endAt[next] // ordered: what is in beyond a chunk that never came is not
+				more := len(ready) > 0 || due
 				j.mu.Unlock()
 				if more {
 					continue

@@ -28,6 +28,15 @@ var napEcho = procs.Func("procs.napEcho", func(ctx context.Context, n nap) (int,
 	return n.I, nil
 })
 
+// napFail is napEcho that fails for a negative I.
+var napFail = procs.Func("procs.napFail", func(ctx context.Context, n nap) (int, error) {
+	time.Sleep(n.D)
+	if n.I < 0 {
+		return 0, errors.New("negative")
+	}
+	return n.I, nil
+})
+
 var pidOf = procs.Func("procs.pidOf", func(ctx context.Context, _ int32) (int, error) { return os.Getpid(), nil })
 
 func newPool(t *testing.T, cfg procs.PoolConfig) *procs.Pool {
@@ -437,5 +446,32 @@ func TestPoolTaskThatKillsEveryWorker(t *testing.T) {
 	}
 	if len(after) != 2 || gone < 1 {
 		t.Fatalf("workers before %v, after %v: the killed ones were not replaced", before, after)
+	}
+}
+
+// Imap's failure waits for the outputs before it, as Python's imap yields them and then
+// raises: a slow first input and a second that fails at once give the first output, then the
+// error, even though the failure came in first.
+func TestPoolImapFailureAfterEarlierOutputs(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 2})
+	// Both workers up and idle, so the two inputs run side by side.
+	if _, err := procs.Map(t.Context(), p, napEcho, []nap{{0, 50 * time.Millisecond}, {1, 50 * time.Millisecond}}, procs.Chunk(1)); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	var last error
+	for v, err := range procs.Imap(t.Context(), p, napFail, []nap{{7, 300 * time.Millisecond}, {-1, 0}}, procs.Chunk(1)) {
+		if err != nil {
+			last = err
+			continue
+		}
+		got = append(got, v)
+	}
+	var te *procs.TaskError
+	if len(got) != 1 || got[0] != 7 || !errors.As(last, &te) || te.Index != 1 {
+		t.Fatalf("Imap yielded %v, then %v", got, last)
+	}
+	if v, err := procs.Apply(t.Context(), p, poolSquare, 7); err != nil || v != 49 {
+		t.Fatalf("after a failed Imap: %v %v", v, err)
 	}
 }
