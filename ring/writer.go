@@ -36,8 +36,7 @@ type Writer struct {
 	lastData      uint64 // offset of the last data record reserved (for cancel)
 	fetched       uint64 // position up to which lines were prefetched for writing
 	chunks        uint64 // how many chunks were asked for (for the tests)
-	step          uint64 // tailStep of this ring
-	quickMax      uint64 // the largest record quick takes: under alignedPayload, at most MaxRecord
+	quickMax      uint64 // the largest record quick takes (under alignedPayload, at most MaxRecord), kept so quick inlines
 	noPrefetch    bool   // for the benchmark that times the writer with and without prefetching
 }
 
@@ -61,7 +60,7 @@ func (p *Pipe) Writer() (*Writer, error) {
 	atomic.StoreUint32(&p.sh.writerLight, 0) // until this process is registered
 	fence.Prepare()
 	return &Writer{p: p, tail: t, published: t, sharedTail: t, head: head,
-		step: tailStep(uint64(len(p.data))), quickMax: uint64(min(alignedPayload-1, p.MaxRecord()))}, nil
+		quickMax: uint64(min(alignedPayload-1, p.MaxRecord()))}, nil
 }
 
 // frontier finds the end of the published records: from t, a record boundary at or behind
@@ -252,8 +251,8 @@ func (w *Writer) Commit() error {
 // publish stores the first pending header: the atomic store orders every byte written before
 // it, and the reader, which polls the header at its head, sees all the records at once. Then
 // a sleeping reader is woken (it set its flag before its last look at the header). The shared
-// tail is not on this path: the reader never reads it, so it is stored only every quarter of
-// the capacity (see publishTail).
+// tail is stored only every tailStep bytes (see publishTail): a reader polls headers, and a
+// streaming one reads the tail once per step.
 //
 // Once this process is registered for membarrier (fence.Light), the header's store is a
 // plain release store instead of a full fence (half the cost of a message); writerLight,
@@ -280,9 +279,8 @@ func (w *Writer) announce(off uint64) {
 	if atomic.LoadUint32(&sh.readerSleep) != 0 {
 		futex.Wake(w.p.typeWord(off), 1)
 	}
-	if w.tail-w.sharedTail >= w.step {
-		w.sharedTail = w.tail
-		fence.Store64(&sh.tail, w.tail) // a hint, read by nobody that waits: no full fence
+	if w.tailDue() {
+		w.publishTail()
 	}
 }
 
@@ -314,10 +312,14 @@ func tailStep(capacity uint64) uint64 { return min(capacity/8, 16<<10) }
 // publishTail stores tail for Len, a streaming reader's slip and a writer that takes this end
 // over: they read records only up to it, or walk the headers on from it, so a tail behind the
 // records is slower to read, never wrong.
+// It is a hint that nobody sleeps on, so its store needs no full fence.
 func (w *Writer) publishTail() {
 	w.sharedTail = w.published
-	atomic.StoreUint64(&w.p.sh.tail, w.published)
+	fence.Store64(&w.p.sh.tail, w.published)
 }
+
+// tailDue reports whether the writer has gone tailStep past the tail it last stored.
+func (w *Writer) tailDue() bool { return w.published-w.sharedTail >= tailStep(uint64(len(w.p.data))) }
 
 func (w *Writer) free() uint64 { return uint64(len(w.p.data)) - (w.tail - w.head) }
 
@@ -386,7 +388,7 @@ func (w *Writer) SendContext(ctx context.Context, b []byte) error {
 			w.publishFull(off, h)
 		}
 		w.published = w.tail
-		if atomic.LoadUint32(&sh.readerSleep) != 0 || w.tail-w.sharedTail >= w.step {
+		if atomic.LoadUint32(&sh.readerSleep) != 0 || w.tailDue() {
 			w.announce(off)
 		}
 		w.prefetch(false)
