@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Runs packages' tests on the Windows build under wine (issue 15, in progress): installs wine
-# and mingw-w64 (Debian), builds internal/wintest's ProcessPrng shim (Go 1.26's runtime needs
-# it, Debian's wine 8.0 lacks it) into a throwaway prefix, cross-compiles each package's tests
-# and runs them with -test.short. The packages it runs are those whose tests pass under wine so
-# far; the others are listed in the README's platform matrix with what fails there.
-# Usage: .ci/wine.sh [package ...]   (default: the passing list below)
+# Runs the test suite on the Windows build under wine (issue 15): installs wine and mingw-w64
+# (Debian), builds internal/wintest's ProcessPrng shim (Go 1.26's runtime needs it, Debian's
+# wine 8.0 lacks it) into a throwaway prefix, cross-compiles each package's tests and runs them
+# with -test.short, then runs the CLI's main jobs (shmkit bench --quick, shmkit demo) once.
+# Usage: .ci/wine.sh [package ...]   (default: every package with tests, and the CLI runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,22 +25,33 @@ wineboot -i >/dev/null 2>&1
 cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 
 pkgs=("$@")
+cli=0
 if [ ${#pkgs[@]} -eq 0 ]; then
-  pkgs=(./ctypes ./procs ./internal/codec ./internal/fence ./internal/futex ./internal/member
-    ./internal/object ./internal/pidinfo ./internal/plain ./internal/testmain ./internal/work)
+  pkgs=(./shm ./sem ./ring ./ctypes ./procs ./bench ./internal/codec ./internal/fence
+    ./internal/futex ./internal/member ./internal/object ./internal/pidinfo ./internal/plain
+    ./internal/testmain ./internal/work)
+  cli=1
 fi
-# Known gaps, skipped by name (each in the README's Platforms section): off Linux an anonymous
-# segment cannot travel in a Pool task, which ExampleForRange does.
-declare -A skip=([./procs]='^ExampleForRange$')
 status=0
 for p in "${pkgs[@]}"; do
   exe="$work/$(basename "$p").test.exe"
   GOOS=windows go test -c -o "$exe" "$p"
   # The test binary's own leak checks (testmain) fail it if a section or a child is left.
-  if timeout 600 wine "$exe" -test.short -test.skip "${skip[$p]:-^$}" >"$work/out" 2>&1; then
+  if (cd "$p" && timeout 600 wine "$exe" -test.short) >"$work/out" 2>&1; then
     echo "ok   $p (windows, wine)"
   else
     echo "FAIL $p (windows, wine)"; tail -40 "$work/out"; status=1
   fi
 done
+if [ $cli = 1 ]; then
+  GOOS=windows go build -o "$work/shmkit.exe" ./cmd/shmkit
+  for job in "bench --quick" demo; do
+    # shellcheck disable=SC2086 # the job's words are its arguments
+    if (cd "$work" && timeout 600 wine "$work/shmkit.exe" $job) >"$work/out" 2>&1; then
+      echo "ok   shmkit $job (windows, wine)"
+    else
+      echo "FAIL shmkit $job (windows, wine)"; tail -40 "$work/out"; status=1
+    fi
+  done
+fi
 exit $status

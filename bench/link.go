@@ -37,7 +37,9 @@ func listen(impl string, duplex bool) (*listener, error) {
 		}
 		l.Up = filepath.Join(l.dir, "up")
 		if impl == UnixSocket {
-			l.ln, err = net.Listen("unix", l.Up)
+			if l.ln, err = net.Listen("unix", l.Up); err != nil {
+				err = unixSocketErr(err)
+			}
 			break
 		}
 		err = mkfifo(l.Up)

@@ -196,9 +196,9 @@ func timeRounds(size, count int, h *hdrhistogram.Histogram, trip func(msg []byte
 	warm := min(count/10, 1000)
 	for i := range count {
 		fill(msg, i)
-		t := time.Now()
+		t := tick()
 		back, err := trip(msg)
-		d := time.Since(t)
+		d := since(t)
 		if err != nil {
 			return fmt.Errorf("round trip %d: %w", i, err)
 		}
@@ -282,7 +282,7 @@ func wordPingPong(ctx context.Context, useFutex bool, count int, h *hdrhistogram
 	warm := min(count/10, 1000)
 	deadline := time.Now().Add(time.Minute)
 	for i := uint64(1); i <= uint64(count); i++ {
-		t := time.Now()
+		t := tick()
 		fence.Store64(ping, i)
 		if useFutex {
 			futex.Wake(low(ping), 1)
@@ -296,7 +296,7 @@ func wordPingPong(ctx context.Context, useFutex bool, count int, h *hdrhistogram
 				return errors.Join(fmt.Errorf("the echo stopped at round %d", i), child.Wait())
 			}
 		}
-		if d := time.Since(t); int(i) > warm {
+		if d := since(t); int(i) > warm {
 			_ = h.RecordValue(d.Nanoseconds())
 		}
 	}

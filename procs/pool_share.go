@@ -12,8 +12,9 @@ import (
 
 // Shared objects in a task's inputs (a RawArray to work on in place, say) travel as handles,
 // as in an entry's argument. A named segment is opened by name; an anonymous one through the
-// pool process's own descriptor (/proc/<pid>/fd/<n>, Linux only). The file's identity (device
-// and inode) travels too: a worker maps each segment once and reuses the mapping for every
+// pool process's own descriptor (/proc/<pid>/fd/<n> on Linux; on Windows the worker duplicates
+// the pool's handle into itself). The file's identity (device and inode; on Windows the
+// segment's ID) travels too: a worker maps each segment once and reuses the mapping for every
 // later task that names the same file, so passing an array in each task costs a lookup, not
 // an mmap.
 
@@ -40,10 +41,13 @@ func (t *taskHandles) share(obj shm.Shareable) (int, error) {
 	}
 	th := taskHandle{Type: h.Type, Offset: h.Offset, Param: h.Param, Ref: seg.Ref(), Pid: os.Getpid(), Fd: int64(seg.Fd())}
 	if th.Ref.Name == "" && !peerFDs {
-		return 0, fmt.Errorf("%w: an anonymous segment (%s) travels in a Pool task only on Linux; use a named one, or pass it in the pool's Init", ErrNotSupported, h.Type)
+		return 0, fmt.Errorf("%w: an anonymous segment (%s) travels in a Pool task only on Linux and Windows; use a named one, or pass it in the pool's Init", ErrNotSupported, h.Type)
 	}
-	if th.Dev, th.Ino, err = fileID(seg.Fd()); err != nil {
+	if th.Dev, th.Ino, err = fileID(seg); err != nil {
 		return 0, err
+	}
+	if th.Ref.Name == "" && th.Dev == 0 && th.Ino == 0 {
+		return 0, fmt.Errorf("%w: a raw anonymous segment (%s) has no identity to travel in a Pool task by here; use a named one, or pass it in the pool's Init", ErrNotSupported, h.Type)
 	}
 	t.list = append(t.list, th)
 	return len(t.list) - 1, nil
@@ -99,7 +103,7 @@ func attachTaskObject(h taskHandle) (shm.Shareable, error) {
 	defer attached.Unlock()
 	sk := segKey{dev: h.Dev, ino: h.Ino}
 	if h.Dev == 0 && h.Ino == 0 {
-		sk.name = h.Ref.Name // no file identity here (Windows): the name
+		sk.name = h.Ref.Name // no identity (a raw segment off Unix): the name
 	}
 	ok := objKey{seg: sk, typ: h.Type, offset: h.Offset, param: string(h.Param)}
 	if obj := attached.objs[ok]; obj != nil {
@@ -140,7 +144,7 @@ func openTaskSegment(h taskHandle) (*shm.Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dev, ino, err := fileID(seg.Fd()); err != nil || dev != h.Dev || ino != h.Ino {
+	if dev, ino, err := fileID(seg); err != nil || dev != h.Dev || ino != h.Ino {
 		_ = seg.Close()
 		return nil, fmt.Errorf("%w: segment %q is no longer the file the pool sent (replaced since?)", shm.ErrNotExist, h.Ref.Name)
 	}

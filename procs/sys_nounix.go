@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/shmkit/shmkit/internal/pidinfo"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // readPending reads the status pipe to its end, which comes when the child exits: handles
@@ -22,8 +23,9 @@ func watchLifeline(f *os.File) { watchInBackground(f) }
 // dieWithParent ends a daemon child whose parent is gone.
 func dieWithParent() { os.Exit(1) }
 
-// fileID: no device and inode here; segments are told apart by name.
-func fileID(uintptr) (dev, ino uint64, err error) { return 0, 0, nil }
+// fileID: no device and inode here; a segment is told apart by its ID (the same in every
+// process, different for every segment made).
+func fileID(seg *shm.Segment) (dev, ino uint64, err error) { return 0, seg.ID(), nil }
 
 // parentStart is the parent's start time, for parentAlive; 0 if it is gone already.
 func parentStart(ppid int) uint64 {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"syscall"
 
+	"github.com/shmkit/shmkit/shm"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,10 +86,10 @@ func exitCode(ps *os.ProcessState) (int, bool) {
 	return ps.ExitCode(), false
 }
 
-// fileID is the device and inode of the open file fd.
-func fileID(fd uintptr) (dev, ino uint64, err error) {
+// fileID is the device and inode of the file behind seg.
+func fileID(seg *shm.Segment) (dev, ino uint64, err error) {
 	var st unix.Stat_t
-	if err := unix.Fstat(int(fd), &st); err != nil {
+	if err := unix.Fstat(int(seg.Fd()), &st); err != nil {
 		return 0, 0, fmt.Errorf("procs: fstat: %w", err)
 	}
 	return uint64(st.Dev), uint64(st.Ino), nil

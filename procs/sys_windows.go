@@ -127,3 +127,21 @@ func tieToParent(p *os.Process) error {
 	defer windows.CloseHandle(h)
 	return windows.AssignProcessToJobObject(job, h)
 }
+
+// peerFDs: a worker can duplicate a handle of the pool process into itself (same user).
+const peerFDs = true
+
+// openPeerFD duplicates handle fd of process pid into this process, as Linux's
+// /proc/<pid>/fd/<n> opens a descriptor of another process.
+func openPeerFD(pid, fd int) (uintptr, error) {
+	src, err := windows.OpenProcess(windows.PROCESS_DUP_HANDLE, false, uint32(pid))
+	if err != nil {
+		return 0, fmt.Errorf("procs: open process %d to take its handle %#x: %w", pid, fd, err)
+	}
+	defer windows.CloseHandle(src)
+	var h windows.Handle
+	if err := windows.DuplicateHandle(src, windows.Handle(fd), windows.CurrentProcess(), &h, 0, false, windows.DUPLICATE_SAME_ACCESS); err != nil {
+		return 0, fmt.Errorf("procs: duplicate handle %#x of process %d: %w", fd, pid, err)
+	}
+	return uintptr(h), nil
+}

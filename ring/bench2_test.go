@@ -121,14 +121,17 @@ func BenchmarkPingPong64(b *testing.B) {
 		timeRounds(b, round, done)
 	})
 	// The same sleeping round trip with the parent's wait made by ring.Wait (one futex_waitv on
-	// the pipe's word and a bell) instead of the reader's own futex wait.
-	for _, c := range []struct {
-		name    string
-		viaWait bool
-	}{{"mode=sleep/impl=shmkit-pipe+raw-futex", false}, {"mode=sleep/impl=shmkit-wait+raw-futex", true}} {
-		b.Run(c.name, func(b *testing.B) {
-			pipe, pipeDone := pipePingPong(b, ring.Sleep, b.N+1, c.viaWait)
-			raw, rawDone := rawPingPong(b, false, false, b.N+1)
+	// the pipe's word and a bell) instead of the reader's own futex wait. The floor is the
+	// platform's bare sleep and wake (rawSleep): a futex on Linux, an event on Windows.
+	for _, viaWait := range []bool{false, true} {
+		impl := "shmkit-pipe"
+		if viaWait {
+			impl = "shmkit-wait"
+		}
+		floor := rawSleepName
+		b.Run("mode=sleep/impl="+impl+"+"+floor, func(b *testing.B) {
+			pipe, pipeDone := pipePingPong(b, ring.Sleep, b.N+1, viaWait)
+			raw, rawDone := rawSleep(b, b.N+1)
 			pipe()
 			raw()
 			var tp, tr time.Duration
@@ -144,7 +147,7 @@ func BenchmarkPingPong64(b *testing.B) {
 			pipeDone()
 			rawDone()
 			b.ReportMetric(float64(tp.Nanoseconds())/float64(b.N), "shmkit-ns/roundtrip")
-			b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), "raw-futex-ns/roundtrip")
+			b.ReportMetric(float64(tr.Nanoseconds())/float64(b.N), floor+"-ns/roundtrip")
 			b.ReportMetric(float64(tp)/float64(tr), "ratio")
 		})
 	}

@@ -57,8 +57,8 @@ var (
 //
 // A Queue's readiness is a snapshot: another consumer may take the message first, and the Get
 // that follows waits again. On Linux a Wait that must sleep makes one futex_waitv system call
-// for all the ends (a goroutine per channel rings it); elsewhere, or past 127 ends, it checks
-// the ends every millisecond.
+// for all the ends (a goroutine per channel rings it), on Windows one WaitForMultipleObjects;
+// on macOS, or past 127 ends (63 on Windows), it checks the ends every millisecond.
 func Wait(ctx context.Context, ends ...Waitable) ([]Waitable, error) {
 	if len(ends) == 0 {
 		return nil, fmt.Errorf("%w: Wait needs at least one end", ErrInvalid)

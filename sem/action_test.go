@@ -286,9 +286,9 @@ func TestCondWaitFor(t *testing.T) {
 	if err := s.m.Lock(); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now() // before the deadline is set: it must not pass early by this clock
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	ok, err = s.c.WaitFor(ctx, s.m, func() bool { return false })
 	d := time.Since(start)
 	if ok || !errors.Is(err, context.DeadlineExceeded) || d < 100*time.Millisecond || d > 2*time.Second {

@@ -61,8 +61,9 @@
 // which must not race with them.
 //
 // Linux is where this package is tested: sleeping uses futex(2) without the private flag, with
-// absolute CLOCK_MONOTONIC deadlines. On macOS and Windows, which compile but have not been run,
-// sleepers poll their word every millisecond instead (macOS's os_sync_wait_on_address needs
-// libSystem calls this cgo-free module cannot make; Windows parking on named events is not
-// written yet). Dead owners are noticed there too, through each system's process start times.
+// absolute CLOCK_MONOTONIC deadlines. On Windows, where the tests run under wine in CI, a
+// sleeper parks on a named semaphore keyed by its word's segment and offset, and uses no CPU
+// while it sleeps. On macOS, which compiles but has not been run, sleepers poll their word
+// every millisecond instead (os_sync_wait_on_address needs libSystem calls this cgo-free module
+// cannot make). Dead owners are noticed everywhere, through each system's process start times.
 package sem

@@ -33,6 +33,9 @@ func TestForgottenSegmentStaysMapped(t *testing.T) {
 		}
 	}
 	b[0] = 1 // still mapped
+	if runtime.GOOS == "windows" {
+		return // a section cannot be inspected: there is no list of the processes attached
+	}
 	info, err := shm.Stat(name)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package shm
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 )
 
@@ -48,3 +49,16 @@ var (
 	// ErrUnknownType: a Handle names a type that no package registered with Register.
 	ErrUnknownType = errors.New("shm: unknown shareable type")
 )
+
+// human writes n bytes for a person: 1.5 GiB, 64.0 MiB.
+func human(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

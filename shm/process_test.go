@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -225,9 +226,14 @@ func TestCreatorDiesInitialising(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // let it get into Init
-	if _, err := shm.Open(name); !errors.Is(err, shm.ErrNotExist) {
-		t.Fatalf("open while the creator initialises: %v, want ErrNotExist", err)
+	// A Windows section has its name from the start (there is no rename to publish it by), so
+	// Open finds it and waits for it to be ready, in vain.
+	want := shm.ErrNotExist
+	if runtime.GOOS == "windows" {
+		want = shm.ErrNotReady
+	}
+	if _, err := openWhileInit(t, name, 50*time.Millisecond); !errors.Is(err, want) {
+		t.Fatalf("open while the creator initialises: %v, want %v", err, want)
 	}
 	if err := p.Kill(); err != nil {
 		t.Fatal(err)
@@ -245,6 +251,9 @@ func TestCreatorDiesInitialising(t *testing.T) {
 }
 
 func TestKilledCreatorLeavesStaleSegment(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("a Windows section dies with its last handle: nothing is left stale (TestCreatorDiesInitialising covers the name going)")
+	}
 	deadName, liveName := testmain.Name(t), testmain.Name(t)
 	live, err := shm.Create(liveName, 4096)
 	if err != nil {
@@ -292,10 +301,34 @@ func TestKilledCreatorLeavesStaleSegment(t *testing.T) {
 	}
 }
 
+// openWhileInit opens name, whose creator (a hold child with Init) is starting and will stay in
+// its Init, with the timeout given, and returns what that Open took and its error. On Linux
+// it first lets the child get into Init; on Windows, where the name exists from the start of
+// Init, it tries until the name is there (a child under wine takes a while to start).
+func openWhileInit(t *testing.T, name string, timeout time.Duration) (time.Duration, error) {
+	t.Helper()
+	if runtime.GOOS != "windows" {
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		_, err := shm.Open(name, shm.Timeout(timeout))
+		return time.Since(start), err
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		start := time.Now()
+		s, err := shm.Open(name, shm.Timeout(timeout))
+		if err == nil {
+			_ = s.Close()
+		}
+		if !errors.Is(err, shm.ErrNotExist) || time.Now().After(deadline) {
+			return time.Since(start), err
+		}
+	}
+}
+
 func waitReady(t *testing.T, name string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if info, err := shm.Stat(name); err == nil && info.Ready {
+		if info, err := named(name); err == nil && info.Ready {
 			return
 		}
 	}
@@ -311,6 +344,15 @@ func TestOpenGivesUpOnSlowCreator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = p.Kill(); _ = p.JoinContext(context.Background()) }()
+	if runtime.GOOS == "windows" {
+		// The section has its name from the start: Open waits its Timeout for the creator.
+		if d, err := openWhileInit(t, name, 150*time.Millisecond); !errors.Is(err, shm.ErrNotReady) {
+			t.Fatalf("Open during Init: %v, want ErrNotReady", err)
+		} else if d < 150*time.Millisecond {
+			t.Fatalf("Open gave up after %v, before its timeout", d)
+		}
+		return
+	}
 	time.Sleep(100 * time.Millisecond) // let it get into Init
 
 	start := time.Now()
@@ -328,5 +370,56 @@ func TestOpenGivesUpOnSlowCreator(t *testing.T) {
 				t.Fatalf("List shows a segment still being created: %+v", i)
 			}
 		}
+	}
+}
+
+type idArgs struct {
+	Seg  *shm.Segment
+	Name string
+	Want uint64
+}
+
+// sameID checks that a segment handed over (anonymous) and one opened by name have, in this
+// process, the IDs they have in the parent.
+var sameID = procs.Entry("shm.sameID", func(ctx context.Context, a idArgs) error {
+	named, err := shm.Open(a.Name)
+	if err != nil {
+		return err
+	}
+	defer named.Close()
+	if a.Seg.ID() != a.Want || named.ID() == a.Want || named.ID() == 0 {
+		return fmt.Errorf("IDs here: handed %#x, named %#x; the parent's handed %#x", a.Seg.ID(), named.ID(), a.Want)
+	}
+	return nil
+})
+
+// TestSegmentID: a segment's ID is the same in every process and every mapping, differs
+// between segments, and is 0 after Close.
+func TestSegmentID(t *testing.T) {
+	anon, err := shm.Anonymous(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	name := testmain.Name(t)
+	named, err := shm.Create(name, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shm.Remove(name)
+	defer named.Close()
+	again, err := shm.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if named.ID() == 0 || named.ID() != again.ID() || named.ID() == anon.ID() {
+		t.Fatalf("IDs: named %#x, reopened %#x, anonymous %#x", named.ID(), again.ID(), anon.ID())
+	}
+	_ = again.Close()
+	if again.ID() != 0 {
+		t.Fatalf("ID after Close: %#x", again.ID())
+	}
+	if err := sameID.Run(t.Context(), idArgs{Seg: anon, Name: name, Want: anon.ID()}); err != nil {
+		t.Fatal(err)
 	}
 }

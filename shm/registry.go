@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 	"weak"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // The registry maps this process's live payloads to their Segments, so an object placed in
@@ -19,6 +22,8 @@ var (
 type region struct {
 	start, end uintptr // the payload's address range
 	seg        weak.Pointer[Segment]
+	sum        *uint64 // the header's checksum, which names the segment for parking; nil: raw
+	named      uint64  // a raw segment's name, hashed, for parking; 0: anonymous
 }
 
 func register(s *Segment) {
@@ -27,6 +32,7 @@ func register(s *Segment) {
 	}
 	r := region{start: uintptr(unsafe.Pointer(&s.payload[0])), seg: weak.Make(s)}
 	r.end = r.start + uintptr(len(s.payload))
+	r.sum, r.named = s.identity()
 	regMu.Lock()
 	i, _ := slices.BinarySearchFunc(regions, r.start, func(x region, a uintptr) int { return cmpAddr(x.start, a) })
 	regions = slices.Insert(regions, i, r)
@@ -39,10 +45,70 @@ func unregister(payload []byte) {
 	}
 	start := uintptr(unsafe.Pointer(&payload[0]))
 	regMu.Lock()
+	var id uint64
+	var located bool
 	if i, ok := slices.BinarySearchFunc(regions, start, func(x region, a uintptr) int { return cmpAddr(x.start, a) }); ok {
+		id, _, located = regions[i].park(start)
 		regions = slices.Delete(regions, i, i+1)
 	}
 	regMu.Unlock()
+	if located {
+		parkForget(id)
+	}
+}
+
+// find returns the index of the region holding a, or -1. The caller holds regMu.
+func find(a uintptr) int {
+	i, found := slices.BinarySearchFunc(regions, a, func(x region, a uintptr) int { return cmpAddr(x.start, a) })
+	if !found {
+		i-- // the region starting before a, if any
+	}
+	if i >= 0 && i < len(regions) && a >= regions[i].start && a < regions[i].end {
+		return i
+	}
+	return -1
+}
+
+// identity is where s's ID comes from: its header's checksum, or a raw segment's name hashed.
+func (s *Segment) identity() (sum *uint64, named uint64) {
+	switch {
+	case !s.raw:
+		at := 0 // a leading header, or a trailing one after a payload at the mapping's start
+		if len(s.payload) > 0 && &s.payload[0] == &s.mapping[0] {
+			at = int(trailerAt(int64(len(s.payload))))
+		}
+		// Sound: the checksum is 8-byte aligned in the mapping, which outlives every use.
+		return (*uint64)(unsafe.Pointer(&s.mapping[at+offChecksum])), 0
+	case s.name != "":
+		return nil, xxhash.Sum64String(s.name)
+	}
+	return nil, 0
+}
+
+// park names the word at a, in r, for sleepers that park on it where the kernel cannot key
+// them by memory (Windows, package futex): the segment's identity, the same in every process
+// (its header's checksum, which covers its creator and creation time, or a raw segment's
+// name), and a's offset in the payload. ok is false for a raw anonymous segment.
+func (r region) park(a uintptr) (id, off uint64, ok bool) {
+	switch {
+	case r.sum != nil:
+		id = atomic.LoadUint64(r.sum)
+	case r.named != 0:
+		id = r.named
+	default:
+		return 0, 0, false
+	}
+	return id, uint64(a - r.start), true
+}
+
+// parkKey is park for whichever region holds a.
+func parkKey(a uintptr) (id, off uint64, ok bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	if i := find(a); i >= 0 {
+		return regions[i].park(a)
+	}
+	return 0, 0, false
 }
 
 func cmpAddr(a, b uintptr) int {
@@ -62,11 +128,7 @@ func Locate(p unsafe.Pointer) (*Segment, int64, error) {
 	a := uintptr(p)
 	regMu.RLock()
 	defer regMu.RUnlock()
-	i, found := slices.BinarySearchFunc(regions, a, func(x region, a uintptr) int { return cmpAddr(x.start, a) })
-	if !found {
-		i-- // the region starting before a, if any
-	}
-	if i >= 0 && i < len(regions) && a >= regions[i].start && a < regions[i].end {
+	if i := find(a); i >= 0 {
 		if s := regions[i].seg.Value(); s != nil && !s.closed.Load() {
 			return s, int64(a - regions[i].start), nil
 		}

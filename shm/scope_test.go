@@ -165,11 +165,11 @@ func TestScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{made.Name(), sm.Name()} {
-		if _, err := shm.Stat(name); !errors.Is(err, shm.ErrNotExist) {
+		if _, err := named(name); !errors.Is(err, shm.ErrNotExist) {
 			t.Errorf("%s is still there after the scope closed: %v", name, err)
 		}
 	}
-	if _, err := shm.Stat(outside.Name()); err != nil {
+	if _, err := named(outside.Name()); err != nil {
 		t.Errorf("a segment the scope only opened lost its name: %v", err)
 	}
 	for _, s := range []*shm.Segment{made, anon, opened} {

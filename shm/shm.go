@@ -556,6 +556,22 @@ func (s *Segment) PayloadOffset() int {
 	return HeaderSize
 }
 
+// ID identifies the segment: the same in every process that maps it, and different for every
+// segment made, so a process that is handed segments can tell one it has mapped already. It
+// is the header's checksum, which covers the creator's pid and start time and the creation
+// time; a raw segment has no header, and its ID is its name, hashed, or 0 if it has none. It is
+// 0 after Close.
+func (s *Segment) ID() uint64 {
+	if s.closed.Load() {
+		return 0
+	}
+	sum, named := s.identity()
+	if sum != nil {
+		return atomic.LoadUint64(sum)
+	}
+	return named
+}
+
 // IsRaw reports whether the segment has no header.
 func (s *Segment) IsRaw() bool { return s.raw }
 

@@ -38,6 +38,9 @@ func (f *file) close() error {
 func (f *file) mmap(n int, _ bool) ([]byte, error) {
 	addr, err := windows.MapViewOfFile(f.h, windows.FILE_MAP_READ|windows.FILE_MAP_WRITE, 0, 0, uintptr(n))
 	if err != nil {
+		if e := noSpace("a view", int64(n), err); e != nil {
+			return nil, e
+		}
 		return nil, fmt.Errorf("MapViewOfFile %d bytes: %w", n, err)
 	}
 	// Sound: addr is the base of a view of n bytes that stays mapped until unmap.
@@ -51,7 +54,37 @@ func unmap(b []byte) error {
 	return windows.UnmapViewOfFile(uintptr(unsafe.Pointer(&b[0])))
 }
 
+// GlobalMemoryStatusEx's MEMORYSTATUSEX.
+type memoryStatus struct {
+	length, memoryLoad                           uint32
+	totalPhys, availPhys, totalPageFile          uint64
+	availPageFile, totalVirtual, availVirtual, _ uint64
+}
+
+var procGlobalMemoryStatusEx = windows.NewLazySystemDLL("kernel32.dll").NewProc("GlobalMemoryStatusEx")
+
+// noSpace says whether a section of total bytes cannot be had: a pagefile-backed section is
+// charged to the system's commit limit when it is made, and one beyond what is left of it
+// fails there or, under wine, at the first view. err, from either, is ERROR_COMMITMENT_LIMIT
+// or ERROR_NOT_ENOUGH_MEMORY then (or nil, to ask before trying).
+func noSpace(what string, total int64, err error) error {
+	st := memoryStatus{}
+	st.length = uint32(unsafe.Sizeof(st))
+	if r, _, _ := procGlobalMemoryStatusEx.Call(uintptr(unsafe.Pointer(&st))); r == 0 {
+		return nil
+	}
+	short := total > 0 && uint64(total) > st.availPageFile
+	if err == nil && !short || err != nil && err != windows.ERROR_COMMITMENT_LIMIT && err != windows.ERROR_NOT_ENOUGH_MEMORY {
+		return nil
+	}
+	return fmt.Errorf("%w: %s needs %s and the system can commit %s more (of %s): ask for less, or grow the paging file",
+		ErrNoSpace, what, human(total), human(int64(st.availPageFile)), human(int64(st.totalPageFile)))
+}
+
 func createFile(name string, total int64, _ *config) (*file, error) {
+	if err := noSpace(fmt.Sprintf("segment %q", name), total, nil); err != nil {
+		return nil, err
+	}
 	n, err := windows.UTF16PtrFromString(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: ErrInvalidName}
@@ -63,15 +96,24 @@ func createFile(name string, total int64, _ *config) (*file, error) {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: ErrExist}
 	}
 	if h == 0 {
+		if e := noSpace(fmt.Sprintf("segment %q", name), total, err); e != nil {
+			return nil, e
+		}
 		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
 	}
 	return &file{h: h, region: total}, nil
 }
 
 func anonymousFile(total int64) (*file, error) {
+	if err := noSpace("an anonymous segment", total, nil); err != nil {
+		return nil, err
+	}
 	h, err := windows.CreateFileMapping(windows.InvalidHandle, nil, windows.PAGE_READWRITE,
 		uint32(total>>32), uint32(total), nil)
 	if h == 0 {
+		if e := noSpace("an anonymous segment", total, err); e != nil {
+			return nil, e
+		}
 		return nil, fmt.Errorf("shm: anonymous segment: %w", err)
 	}
 	return &file{h: h, region: total}, nil

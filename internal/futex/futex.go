@@ -5,10 +5,15 @@
 // On Linux it is the futex system call without FUTEX_PRIVATE_FLAG (so the kernel keys waiters
 // by the physical page, and processes mapping the same segment meet), FUTEX_WAIT_BITSET with an
 // absolute CLOCK_MONOTONIC deadline, and FUTEX_WAKE; WaitAny, a sleep on several words at once,
-// is futex_waitv (Linux 5.16). Elsewhere it falls back to polling the
-// word every millisecond at most; Wake is then a no-op. That fallback is
-// correct but slower to react; macOS's os_sync_wait_on_address and Windows parking slots are not
-// used yet.
+// is futex_waitv (Linux 5.16).
+//
+// On Windows, whose WaitOnAddress wakes only threads of one process, a word's sleepers park on
+// a named semaphore keyed by the segment the word is in and its offset there (package shm tells
+// which: SetLocator), with a shared table of sleeper counts so that Wake makes no system call
+// when nobody sleeps; WaitAny is one WaitForMultipleObjects on up to 64 words. See
+// futex_windows.go for why no wake-up is lost. Elsewhere (macOS: os_sync_wait_on_address needs
+// libSystem calls a cgo-free module cannot make) it falls back to polling the word every
+// millisecond at most, and Wake is a no-op: correct, slower to react.
 package futex
 
 import (
@@ -42,8 +47,9 @@ const MaxWaitAny = 128
 // ErrTimeout once the deadline has passed and nil otherwise, and the caller re-checks. At most
 // MaxWaitAny words; each must be 4-byte aligned and stay mapped while WaitAny runs.
 //
-// On Linux it is one futex_waitv system call (Linux 5.16 and later); where that call is missing
-// or filtered, and on other systems, it polls the words every millisecond at most.
+// On Linux it is one futex_waitv system call (Linux 5.16 and later), on Windows one
+// WaitForMultipleObjects (64 words at most); past that, where futex_waitv is missing or
+// filtered, and on other systems, it polls the words every millisecond at most.
 func WaitAny(words []*uint32, vals []uint32, deadline time.Time) error {
 	if len(words) != len(vals) || len(words) == 0 || len(words) > MaxWaitAny {
 		return errors.New("futex: WaitAny needs 1 to 128 words and a value for each")
