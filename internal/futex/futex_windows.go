@@ -117,9 +117,11 @@ func sleepers(key uint64) (*uint32, error) {
 }
 
 // A slot is this process's handle to one key's semaphore, shared by its goroutines: refs
-// counts the calls using it, and one whose segment was forgotten is closed by the last.
+// counts the calls using it, and one whose segment was forgotten, or whose word is in no
+// segment, is closed by the last.
 type slot struct {
 	h    windows.Handle
+	key  uint64
 	id   uint64
 	refs int
 	gone bool
@@ -145,18 +147,28 @@ func acquire(key, id uint64) (*slot, error) {
 	if slots.m == nil {
 		slots.m = make(map[uint64]*slot)
 	}
-	s := &slot{h: windows.Handle(r), id: id, refs: 1}
+	s := &slot{h: windows.Handle(r), key: key, id: id, refs: 1}
 	slots.m[key] = s
 	return s, nil
 }
 
 func (s *slot) release() {
 	slots.Lock()
+	defer slots.Unlock()
 	s.refs--
-	if s.gone && s.refs == 0 {
+	if s.refs > 0 {
+		return
+	}
+	if s.id == salt && !s.gone {
+		// A word in no segment (a ring.Wait's bell, new each call) is not slept on again once
+		// its calls end: keeping its handle would keep one per word for ever. A sleeper holds
+		// its own handle, so a token released to it outlives this one.
+		s.gone = true
+		delete(slots.m, s.key)
+	}
+	if s.gone {
 		_ = windows.CloseHandle(s.h)
 	}
-	slots.Unlock()
 }
 
 // Forget closes this process's parking slots for the segment id, which it no longer maps

@@ -94,3 +94,24 @@ func TestWaitAnyPastHandleLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestWordInNoSegmentKeepsNoHandle: a word in no segment (ring.Wait's bell, new each call)
+// leaves no parking slot behind once its waits end, or every Wait would keep a handle.
+func TestWordInNoSegmentKeepsNoHandle(t *testing.T) {
+	for range 3 {
+		w := new(uint32)
+		if err := Wait(w, 0, time.Now().Add(5*time.Millisecond)); err != ErrTimeout {
+			t.Fatalf("Wait to a deadline: %v", err)
+		}
+		if err := Wait(w, 1, time.Time{}); err != nil { // the word differs: at once
+			t.Fatal(err)
+		}
+		key, _ := keyOf(w)
+		slots.Lock()
+		_, kept := slots.m[key]
+		slots.Unlock()
+		if kept {
+			t.Fatal("a word in no segment kept its parking slot")
+		}
+	}
+}
