@@ -83,7 +83,10 @@
 //
 // # Caveats
 //
-// Linux is where this package is tested. macOS and Windows builds compile but have not been
-// run: there, files pass as inherited fds (handles on Windows), daemon entry children watch
-// their lifeline with a goroutine, and a daemon Command is not tied to its parent.
+// Linux is where this package is tested; the Windows build's tests run under wine in CI, and
+// macOS compiles but has not been run. Off Linux files pass as inherited fds (handles on
+// Windows) and daemon entry children watch their lifeline with a goroutine; on Windows a
+// daemon Command joins a job object that ends it with its parent (on macOS it is not tied to
+// its parent), and an anonymous segment reaches a Pool worker as a handle the worker
+// duplicates from the pool process (on macOS it must be named, or passed in Init).
 package procs

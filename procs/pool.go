@@ -643,19 +643,35 @@ func (p *Pool) endErrLocked() error {
 
 // replacement starts a worker in place of one that went; after three failed starts in a row
 // the slot gives up, and the pool runs one worker short (or, if it was the last, is broken).
+// A new worker killed (SIGKILL, or Kill on Windows) before it was ready is not a failed
+// start: the program can start, something killed it (the OOM killer, a user, a chaos test),
+// and the slot starts another, after a pause that doubles with each such death in a row.
 func (p *Pool) replacement() *worker {
 	var err error
-	for range 3 {
+	pause := time.Millisecond
+	for failed := 0; failed < 3; {
+		killed := false
 		var w *worker
 		if w, err = p.launch(nil); err == nil {
 			if err = p.awaitReady(w); err == nil {
 				return w
 			}
+			killed = w.proc.ExitCode() == -9 // before discard, which kills a worker still running
 			p.discard(w)
 		}
 		if p.endErr() != nil {
 			return nil
 		}
+		if !killed {
+			failed++
+			continue
+		}
+		select {
+		case <-p.ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
 	}
 	p.mu.Lock()
 	p.broken = fmt.Errorf("%w: %w", ErrPoolBroken, err)

@@ -190,6 +190,68 @@ func TestPoolInitRunsOncePerWorker(t *testing.T) {
 	}
 }
 
+type slowInitArgs struct{ Slow *ctypes.Value[int64] }
+
+// slowInit keeps a worker from being ready for a minute while Slow is set.
+var slowInit = procs.Entry("procs.slowInit", func(ctx context.Context, a slowInitArgs) error {
+	if v, _ := a.Slow.Load(); v != 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Minute):
+		}
+	}
+	return nil
+})
+
+// TestPoolReplacementsKilledWhileStarting: replacements killed before they are ready, five in
+// a row, are deaths, not failed starts: the slot keeps starting workers, and the pool is whole
+// again once they are let live (a pool that counted them as failed starts gave the slot up
+// after three and broke).
+func TestPoolReplacementsKilledWhileStarting(t *testing.T) {
+	slow, err := ctypes.NewValue[int64](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	p := newPool(t, procs.PoolConfig{Workers: 1, Spares: -1, Init: procs.InitWith(slowInit, slowInitArgs{Slow: slow})})
+	first, err := procs.Apply(t.Context(), p, pidOf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = slow.Store(1)
+	killed := map[int]bool{first: true}
+	if err := testmain.Kill(first); err != nil {
+		t.Fatal(err)
+	}
+	// The task finds the worker dead; its replacements are killed in their Init, five times.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	f := procs.ApplyAsync(ctx, p, pidOf, 0)
+	for len(killed) < 6 {
+		var pid int
+		for deadline := time.Now().Add(20 * time.Second); pid == 0; time.Sleep(time.Millisecond) {
+			for _, q := range p.Pids() {
+				if !killed[q] {
+					pid = q
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no new worker 20 s after %d kills: %v", len(killed), p)
+			}
+		}
+		if len(killed) == 5 {
+			_ = slow.Store(0) // the replacement after this kill may live
+		}
+		killed[pid] = true
+		if err := testmain.Kill(pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := f.Get(ctx); err != nil || killed[v] {
+		t.Fatalf("after the killed starts: pid %d, %v (%v)", v, err, p)
+	}
+}
+
 // MaxTasksPerWorker replaces a worker after that many tasks: the pids change.
 func TestPoolRecyclesWorkers(t *testing.T) {
 	p := newPool(t, procs.PoolConfig{Workers: 1, MaxTasksPerWorker: 2})

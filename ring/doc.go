@@ -106,5 +106,5 @@
 // used by one goroutine at a time. A Queue producer that is only stopped (not dead) for
 // two seconds between claiming a slot and writing its process ID may find its message given
 // up; Put then says so. The layouts are little-endian. Linux is where this package is tested;
-// on macOS and Windows waits poll (see package sem).
+// the Windows build's tests run under wine in CI; on macOS waits poll (see package sem).
 package ring

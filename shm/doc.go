@@ -92,6 +92,8 @@
 // directory under $TMPDIR (shm_open objects can be neither listed nor locked); it compiles
 // but has not been run. On Windows a segment is a paging-file section: there is no unlink (the
 // section dies with its last handle, so Unlink is a no-op), sections cannot be listed, and
-// List, Stat, Remove and Reclaim return ErrNotSupported; it compiles but has not been run.
+// List, Stat, Remove and Reclaim return ErrNotSupported; a section is named from the start of
+// its Init, so Open waits for it to be ready (ErrNotReady after Timeout) where Linux says
+// ErrNotExist. The Windows build's tests run under wine in CI.
 // Other systems get ErrNotSupported.
 package shm

@@ -66,16 +66,21 @@ var procGlobalMemoryStatusEx = windows.NewLazySystemDLL("kernel32.dll").NewProc(
 // noSpace says whether a section of total bytes cannot be had: a pagefile-backed section is
 // charged to the system's commit limit when it is made, and one beyond what is left of it
 // fails there or, under wine, at the first view. err, from either, is ERROR_COMMITMENT_LIMIT
-// or ERROR_NOT_ENOUGH_MEMORY then (or nil, to ask before trying).
+// or ERROR_NOT_ENOUGH_MEMORY then; nil asks before trying, and is answered only from a
+// reading that makes sense (wine has been seen to report a commit limit of 0 under load).
 func noSpace(what string, total int64, err error) error {
-	st := memoryStatus{}
-	st.length = uint32(unsafe.Sizeof(st))
-	if r, _, _ := procGlobalMemoryStatusEx.Call(uintptr(unsafe.Pointer(&st))); r == 0 {
+	if err != nil && err != windows.ERROR_COMMITMENT_LIMIT && err != windows.ERROR_NOT_ENOUGH_MEMORY {
 		return nil
 	}
-	short := total > 0 && uint64(total) > st.availPageFile
-	if err == nil && !short || err != nil && err != windows.ERROR_COMMITMENT_LIMIT && err != windows.ERROR_NOT_ENOUGH_MEMORY {
+	st := memoryStatus{}
+	st.length = uint32(unsafe.Sizeof(st))
+	r, _, _ := procGlobalMemoryStatusEx.Call(uintptr(unsafe.Pointer(&st)))
+	known := r != 0 && st.totalPageFile > 0
+	if err == nil && (!known || total <= 0 || uint64(total) <= st.availPageFile) {
 		return nil
+	}
+	if !known {
+		return fmt.Errorf("%w: %s needs %s: %v", ErrNoSpace, what, human(total), err)
 	}
 	return fmt.Errorf("%w: %s needs %s and the system can commit %s more (of %s): ask for less, or grow the paging file",
 		ErrNoSpace, what, human(total), human(int64(st.availPageFile)), human(int64(st.totalPageFile)))
