@@ -387,7 +387,7 @@ func (p *Pool) serve(w *worker) *worker {
 			t := held
 			held = nil
 			if t == nil {
-				t = p.next(len(inflight) == 0)
+				t = p.next(len(inflight) == 0, w)
 			}
 			if t == nil {
 				break
@@ -416,6 +416,9 @@ func (p *Pool) serve(w *worker) *worker {
 		if len(inflight) == 0 {
 			if recycle {
 				return p.recycle(w)
+			}
+			if w.proc.ExitCode() != NotExited && p.running() {
+				return gone(nil) // it died idle: replace it now, as Python's pool does
 			}
 			p.stop(w) // closing, and nothing left to run
 			return nil
@@ -505,12 +508,13 @@ func (p *Pool) send(s *sender, t *poolTask) error {
 
 // next returns the next task to run: a re-run first, then the next chunk of each job in turn.
 // With block, it waits for one; it returns nil when the pool is closing and nothing is left,
-// when it was terminated, or (without block) when there is nothing to run now.
-func (p *Pool) next(block bool) *poolTask {
+// when it was terminated, when w's process ended (while it waited: watch wakes it), or
+// (without block) when there is nothing to run now.
+func (p *Pool) next(block bool, w *worker) *poolTask {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
-		if p.state == poolTerminated || p.ctx.Err() != nil {
+		if p.state == poolTerminated || p.ctx.Err() != nil || block && w.proc.ExitCode() != NotExited {
 			return nil
 		}
 		for len(p.retry) > 0 {
@@ -566,6 +570,9 @@ func (p *Pool) watch(w *worker) {
 		select {
 		case <-w.proc.Done():
 			end()
+			p.mu.Lock()
+			p.cond.Broadcast() // an idle slot waiting for work wakes to replace its worker
+			p.mu.Unlock()
 		case <-life.Done():
 		}
 	}()
@@ -625,6 +632,13 @@ func (p *Pool) died(w *worker, inflight []*poolTask) *worker {
 		return nil
 	}
 	return p.replacement()
+}
+
+// running reports a pool that takes work: not closing, terminated or ended.
+func (p *Pool) running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state == poolRunning && p.ctx.Err() == nil
 }
 
 // endErr is why the pool's tasks can no longer run: Terminate or the pool's context.

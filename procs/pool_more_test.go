@@ -252,6 +252,30 @@ func TestPoolReplacementsKilledWhileStarting(t *testing.T) {
 	}
 }
 
+// TestPoolReplacesIdleWorker: a worker killed while the pool has nothing to run is replaced at
+// once, as Python's pool does, not when the next task comes: Pids shows the new one.
+func TestPoolReplacesIdleWorker(t *testing.T) {
+	p := newPool(t, procs.PoolConfig{Workers: 1})
+	old, err := procs.Apply(t.Context(), p, pidOf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testmain.Kill(old); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+		if pids := p.Pids(); len(pids) == 1 && pids[0] != old {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("20 s after the idle worker %d was killed, the workers are %v", old, p.Pids())
+		}
+	}
+	if v, err := procs.Apply(t.Context(), p, pidOf, 0); err != nil || v == old {
+		t.Fatalf("after the replacement: pid %d, %v", v, err)
+	}
+}
+
 // MaxTasksPerWorker replaces a worker after that many tasks: the pids change.
 func TestPoolRecyclesWorkers(t *testing.T) {
 	p := newPool(t, procs.PoolConfig{Workers: 1, MaxTasksPerWorker: 2})
