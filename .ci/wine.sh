@@ -38,8 +38,15 @@ for p in "${pkgs[@]}"; do
   exe="$work/$(basename "$p").test.exe"
   GOOS=windows go test -c -o "$exe" "$p"
   # The test binary's own leak checks (testmain) fail it if a section or a child is left.
+  # Wine's CreateProcess fails now and then with "Internal error" while other processes of the
+  # test are being killed (once in about six full runs, never the same test): a package that
+  # fails on that, and only that, runs once more, and the line says so.
   if (cd "$p" && timeout 600 wine "$exe" -test.short) >"$work/out" 2>&1; then
     echo "ok   $p (windows, wine)"
+  elif grep -q 'fork/exec .*: Internal error\.' "$work/out" &&
+    [ "$(grep -c '^--- FAIL' "$work/out")" = 1 ] &&
+    (cd "$p" && timeout 600 wine "$exe" -test.short) >"$work/out2" 2>&1; then
+    echo "ok   $p (windows, wine; run again after wine's CreateProcess failed: $(grep -m1 'Internal error' "$work/out"))"
   else
     echo "FAIL $p (windows, wine)"; tail -40 "$work/out"; status=1
   fi
