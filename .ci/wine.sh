@@ -4,7 +4,7 @@
 # wine 8.0 lacks it) into a throwaway prefix, cross-compiles each package's tests and runs them
 # with -test.short (bench's tests run every scenario of shmkit bench at 1/200 of its counts),
 # then runs shmkit demo once.
-# Usage: .ci/wine.sh [package ...]   (default: every package with tests, and the CLI runs)
+# Usage: .ci/wine.sh [package ...]   (default: every package with tests, then shmkit demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,22 +33,26 @@ if [ ${#pkgs[@]} -eq 0 ]; then
     ./internal/testmain ./internal/work)
   cli=1
 fi
+# run_tests runs package $p's Windows test binary $exe in the package's directory, as go test
+# does, its output in $1. The binary's own leak checks (testmain) fail it if a section or a
+# child is left.
+run_tests() { (cd "$p" && timeout 600 wine "$exe" -test.short) >"$1" 2>&1; }
 status=0
 for p in "${pkgs[@]}"; do
   exe="$work/$(basename "$p").test.exe"
+  rm -f "$work/out2"
   GOOS=windows go test -c -o "$exe" "$p"
-  # The test binary's own leak checks (testmain) fail it if a section or a child is left.
   # Wine's CreateProcess fails now and then with "Internal error" while other processes of the
   # test are being killed (once in about six full runs, never the same test): a package that
   # fails on that, and only that, runs once more, and the line says so.
-  if (cd "$p" && timeout 600 wine "$exe" -test.short) >"$work/out" 2>&1; then
+  if run_tests "$work/out"; then
     echo "ok   $p (windows, wine)"
   elif grep -q 'fork/exec .*: Internal error\.' "$work/out" &&
-    [ "$(grep -c '^--- FAIL' "$work/out")" = 1 ] &&
-    (cd "$p" && timeout 600 wine "$exe" -test.short) >"$work/out2" 2>&1; then
+    [ "$(grep -c '^--- FAIL' "$work/out")" = 1 ] && run_tests "$work/out2"; then
     echo "ok   $p (windows, wine; run again after wine's CreateProcess failed: $(grep -m1 'Internal error' "$work/out"))"
   else
     echo "FAIL $p (windows, wine)"; tail -40 "$work/out"; status=1
+    if [ -s "$work/out2" ]; then echo "(and when run again:)"; tail -40 "$work/out2"; fi
   fi
 done
 if [ $cli = 1 ]; then

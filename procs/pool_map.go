@@ -372,8 +372,8 @@ func ApplyAsync[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], in I
 // soon as it and every output before it are in (Python's Pool.imap): the first comes while
 // later chunks still run. A failure is yielded as the last pair, in its turn: the outputs of
 // the chunks before the failing one come first, even if it failed before they were in (the
-// chunks after it are stopped then). Stopping the loop early stops the job. Chunking is automatic (see Chunk); use Chunk(1) to see each output the moment it
-// is ready.
+// chunks after it are stopped then). Stopping the loop early stops the job. Chunking is
+// automatic (see Chunk); use Chunk(1) to see each output the moment it is ready.
 func Imap[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []In, opts ...MapOption) iter.Seq2[Out, error] {
 	return imap(ctx, p, fn, inputs, opts, true)
 }

@@ -46,17 +46,15 @@ func (t *taskHandles) share(obj shm.Shareable) (int, error) {
 	if th.Dev, th.Ino, err = fileID(seg); err != nil {
 		return 0, err
 	}
-	if th.Ref.Name == "" && th.Dev == 0 && th.Ino == 0 {
+	if th.Dev == 0 && th.Ino == 0 { // off Unix, a raw anonymous segment (its ID is 0)
 		return 0, fmt.Errorf("%w: a raw anonymous segment (%s) has no identity to travel in a Pool task by here; use a named one, or pass it in the pool's Init", ErrNotSupported, h.Type)
 	}
 	t.list = append(t.list, th)
 	return len(t.list) - 1, nil
 }
 
-type segKey struct {
-	dev, ino uint64
-	name     string
-}
+// segKey is a segment's identity: device and inode, or (off Unix) 0 and its ID.
+type segKey struct{ dev, ino uint64 }
 
 type objKey struct {
 	seg    segKey
@@ -102,9 +100,6 @@ func attachTaskObject(h taskHandle) (shm.Shareable, error) {
 	attached.Lock()
 	defer attached.Unlock()
 	sk := segKey{dev: h.Dev, ino: h.Ino}
-	if h.Dev == 0 && h.Ino == 0 {
-		sk.name = h.Ref.Name // no identity (a raw segment off Unix): the name
-	}
 	ok := objKey{seg: sk, typ: h.Type, offset: h.Offset, param: string(h.Param)}
 	if obj := attached.objs[ok]; obj != nil {
 		return obj, nil

@@ -22,8 +22,7 @@ var (
 type region struct {
 	start, end uintptr // the payload's address range
 	seg        weak.Pointer[Segment]
-	sum        *uint64 // the header's checksum, which names the segment for parking; nil: raw
-	named      uint64  // a raw segment's name, hashed, for parking; 0: anonymous
+	ident      identity // names the segment for parking (see park)
 }
 
 func register(s *Segment) {
@@ -32,7 +31,7 @@ func register(s *Segment) {
 	}
 	r := region{start: uintptr(unsafe.Pointer(&s.payload[0])), seg: weak.Make(s)}
 	r.end = r.start + uintptr(len(s.payload))
-	r.sum, r.named = s.identity()
+	r.ident = s.identity()
 	regMu.Lock()
 	i, _ := slices.BinarySearchFunc(regions, r.start, func(x region, a uintptr) int { return cmpAddr(x.start, a) })
 	regions = slices.Insert(regions, i, r)
@@ -48,7 +47,7 @@ func unregister(payload []byte) {
 	var id uint64
 	var located bool
 	if i, ok := slices.BinarySearchFunc(regions, start, func(x region, a uintptr) int { return cmpAddr(x.start, a) }); ok {
-		id, _, located = regions[i].park(start)
+		id, located = regions[i].ident.id()
 		regions = slices.Delete(regions, i, i+1)
 	}
 	regMu.Unlock()
@@ -69,8 +68,14 @@ func find(a uintptr) int {
 	return -1
 }
 
-// identity is where s's ID comes from: its header's checksum, or a raw segment's name hashed.
-func (s *Segment) identity() (sum *uint64, named uint64) {
+// An identity is where a segment's ID comes from: its header's checksum (read when asked: a
+// creator registers the segment before it writes the header), or a raw segment's name hashed.
+type identity struct {
+	sum   *uint64 // nil: raw
+	named uint64  // a raw segment's name, hashed; 0: anonymous
+}
+
+func (s *Segment) identity() identity {
 	switch {
 	case !s.raw:
 		at := 0 // a leading header, or a trailing one after a payload at the mapping's start
@@ -78,11 +83,19 @@ func (s *Segment) identity() (sum *uint64, named uint64) {
 			at = int(trailerAt(int64(len(s.payload))))
 		}
 		// Sound: the checksum is 8-byte aligned in the mapping, which outlives every use.
-		return (*uint64)(unsafe.Pointer(&s.mapping[at+offChecksum])), 0
+		return identity{sum: (*uint64)(unsafe.Pointer(&s.mapping[at+offChecksum]))}
 	case s.name != "":
-		return nil, xxhash.Sum64String(s.name)
+		return identity{named: xxhash.Sum64String(s.name)}
 	}
-	return nil, 0
+	return identity{}
+}
+
+// id is the segment's ID; ok is false for a raw anonymous segment, which has none.
+func (i identity) id() (id uint64, ok bool) {
+	if i.sum != nil {
+		return atomic.LoadUint64(i.sum), true
+	}
+	return i.named, i.named != 0
 }
 
 // park names the word at a, in r, for sleepers that park on it where the kernel cannot key
@@ -90,15 +103,8 @@ func (s *Segment) identity() (sum *uint64, named uint64) {
 // (its header's checksum, which covers its creator and creation time, or a raw segment's
 // name), and a's offset in the payload. ok is false for a raw anonymous segment.
 func (r region) park(a uintptr) (id, off uint64, ok bool) {
-	switch {
-	case r.sum != nil:
-		id = atomic.LoadUint64(r.sum)
-	case r.named != 0:
-		id = r.named
-	default:
-		return 0, 0, false
-	}
-	return id, uint64(a - r.start), true
+	id, ok = r.ident.id()
+	return id, uint64(a - r.start), ok
 }
 
 // parkKey is park for whichever region holds a.

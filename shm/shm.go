@@ -565,11 +565,8 @@ func (s *Segment) ID() uint64 {
 	if s.closed.Load() {
 		return 0
 	}
-	sum, named := s.identity()
-	if sum != nil {
-		return atomic.LoadUint64(sum)
-	}
-	return named
+	id, _ := s.identity().id()
+	return id
 }
 
 // IsRaw reports whether the segment has no header.

@@ -3,6 +3,7 @@
 package shm
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"unsafe"
@@ -86,23 +87,36 @@ func noSpace(what string, total int64, err error) error {
 		ErrNoSpace, what, human(total), human(int64(st.availPageFile)), human(int64(st.totalPageFile)))
 }
 
-func createFile(name string, total int64, _ *config) (*file, error) {
-	if err := noSpace(fmt.Sprintf("segment %q", name), total, nil); err != nil {
-		return nil, err
+// section makes a paging-file section of total bytes, named (name not nil) or anonymous:
+// ErrNoSpace, naming what, when the system cannot commit it. A name that exists comes back
+// as the open section with ERROR_ALREADY_EXISTS, as CreateFileMapping returns it.
+func section(what string, name *uint16, total int64) (windows.Handle, error) {
+	if err := noSpace(what, total, nil); err != nil {
+		return 0, err
 	}
+	h, err := windows.CreateFileMapping(windows.InvalidHandle, nil, windows.PAGE_READWRITE,
+		uint32(total>>32), uint32(total), name)
+	if h == 0 {
+		if e := noSpace(what, total, err); e != nil {
+			return 0, e
+		}
+	}
+	return h, err
+}
+
+func createFile(name string, total int64, _ *config) (*file, error) {
 	n, err := windows.UTF16PtrFromString(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: ErrInvalidName}
 	}
-	h, err := windows.CreateFileMapping(windows.InvalidHandle, nil, windows.PAGE_READWRITE,
-		uint32(total>>32), uint32(total), n)
+	h, err := section(fmt.Sprintf("segment %q", name), n, total)
 	if h != 0 && err == windows.ERROR_ALREADY_EXISTS {
 		_ = windows.CloseHandle(h)
 		return nil, &fs.PathError{Op: "create", Path: name, Err: ErrExist}
 	}
 	if h == 0 {
-		if e := noSpace(fmt.Sprintf("segment %q", name), total, err); e != nil {
-			return nil, e
+		if errors.Is(err, ErrNoSpace) {
+			return nil, err
 		}
 		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
 	}
@@ -110,14 +124,10 @@ func createFile(name string, total int64, _ *config) (*file, error) {
 }
 
 func anonymousFile(total int64) (*file, error) {
-	if err := noSpace("an anonymous segment", total, nil); err != nil {
-		return nil, err
-	}
-	h, err := windows.CreateFileMapping(windows.InvalidHandle, nil, windows.PAGE_READWRITE,
-		uint32(total>>32), uint32(total), nil)
+	h, err := section("an anonymous segment", nil, total)
 	if h == 0 {
-		if e := noSpace("an anonymous segment", total, err); e != nil {
-			return nil, e
+		if errors.Is(err, ErrNoSpace) {
+			return nil, err
 		}
 		return nil, fmt.Errorf("shm: anonymous segment: %w", err)
 	}

@@ -38,9 +38,7 @@ const (
 	lotName        = `Local\shmkit-park-lot-v1`
 	lotWords       = 1 << 14 // 64 KiB of sleeper counts
 	parkMaxTokens  = 4096
-	waitObject0    = 0x00000000 // WAIT_OBJECT_0
-	waitTimeout    = 0x00000102 // WAIT_TIMEOUT
-	maxWaitObjects = 64         // MAXIMUM_WAIT_OBJECTS
+	maxWaitObjects = 64 // MAXIMUM_WAIT_OBJECTS
 )
 
 var (
@@ -242,9 +240,9 @@ func waitAny(words []*uint32, vals []uint32, deadline time.Time) error {
 	}
 	r, err := windows.WaitForMultipleObjects(handles, false, ms)
 	switch {
-	case r >= waitObject0 && r < waitObject0+uint32(len(handles)):
+	case r >= windows.WAIT_OBJECT_0 && r < windows.WAIT_OBJECT_0+uint32(len(handles)):
 		return nil
-	case r == waitTimeout:
+	case r == uint32(windows.WAIT_TIMEOUT):
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return ErrTimeout
 		}
