@@ -13,6 +13,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/codec"
+	"github.com/shmkit/shmkit/internal/remote"
 	"github.com/shmkit/shmkit/ring"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -65,8 +66,24 @@ func Func[In, Out any](name string, fn func(ctx context.Context, in In) (Out, er
 	}}
 	funcKeys[f.key] = name
 	funcs[f.key] = f.serve(fn)
+	remote.Register(name, f.runEncoded)
 	f.late = mainCalled.Load()
 	return f
+}
+
+// runEncoded runs f over codec-encoded inputs on p and returns the outputs encoded: what a
+// cluster worker does with a task that names f (see package internal/remote). The codec, not
+// raw bytes, because the inputs may come from a host of another byte order.
+func (f *Fn[In, Out]) runEncoded(ctx context.Context, p remote.Pool, inputs []byte) ([]byte, error) {
+	var ins []In
+	if err := codec.Unmarshal(inputs, &ins); err != nil {
+		return nil, fmt.Errorf("%w: the inputs of %q: %v", ErrArgs, f.name, err)
+	}
+	outs, err := Map(ctx, p.(*Pool), f, ins)
+	if err != nil {
+		return nil, err
+	}
+	return codec.Marshal(outs)
 }
 
 var (

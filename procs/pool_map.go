@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/codec"
+	"github.com/shmkit/shmkit/internal/remote"
 	"github.com/shmkit/shmkit/ring"
 )
 
@@ -23,6 +24,16 @@ type mapOptions struct{ chunk int }
 // vanishes, enough that a slow chunk does not leave the other workers idle at the end.
 // Chunk(1) sends each input on its own, for tasks long or uneven enough to want it.
 func Chunk(n int) MapOption { return func(o *mapOptions) { o.chunk = n } }
+
+func init() {
+	remote.Chunk = func(opts any) int {
+		var o mapOptions
+		for _, opt := range opts.([]MapOption) {
+			opt(&o)
+		}
+		return o.chunk
+	}
+}
 
 func (o *mapOptions) chunkFor(n, workers int) int {
 	if o.chunk > 0 {
