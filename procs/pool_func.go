@@ -73,13 +73,16 @@ func Func[In, Out any](name string, fn func(ctx context.Context, in In) (Out, er
 
 // runEncoded runs f over codec-encoded inputs on p and returns the outputs encoded: what a
 // cluster worker does with a task that names f (see package internal/remote). The codec, not
-// raw bytes, because the inputs may come from a host of another byte order.
+// raw bytes, because the inputs may come from a host of another byte order. The task is
+// already one chunk of a larger call and the worker runs several at once, so it is split
+// only once per local worker, not Map's four times (small tasks: 1.5× the inputs a second).
 func (f *Fn[In, Out]) runEncoded(ctx context.Context, p remote.Pool, inputs []byte) ([]byte, error) {
 	var ins []In
 	if err := codec.Unmarshal(inputs, &ins); err != nil {
 		return nil, fmt.Errorf("%w: the inputs of %q: %v", ErrArgs, f.name, err)
 	}
-	outs, err := Map(ctx, p.(*Pool), f, ins)
+	pool := p.(*Pool)
+	outs, err := Map(ctx, pool, f, ins, Chunk(max(1, (len(ins)+pool.Workers()-1)/pool.Workers())))
 	if err != nil {
 		return nil, err
 	}
