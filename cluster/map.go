@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"sync/atomic"
 
 	"github.com/shmkit/shmkit/internal/codec"
 	"github.com/shmkit/shmkit/internal/remote"
@@ -112,8 +111,14 @@ func Map[In, Out any](ctx context.Context, p *Pool, fn *procs.Fn[In, Out], input
 	if err != nil {
 		return nil, err
 	}
+	return c.collect(ctx, len(inputs))
+}
+
+// collect waits for every task's outputs and puts them in input order; it withdraws the tasks
+// still out when it returns.
+func (c *call[In, Out]) collect(ctx context.Context, n int) ([]Out, error) {
 	defer c.end()
-	outs := make([]Out, len(inputs))
+	outs := make([]Out, n)
 	for range c.tasks {
 		select {
 		case o := <-c.done:
@@ -195,66 +200,31 @@ func Apply[In, Out any](ctx context.Context, p *Pool, fn *procs.Fn[In, Out], in 
 	return outs[0], nil
 }
 
-// ApplyAsync is Apply that returns at once with a Future (procs.ApplyAsync).
-func ApplyAsync[In, Out any](ctx context.Context, p *Pool, fn *procs.Fn[In, Out], in In) *Future[Out] {
-	return async(func() (Out, error) { return Apply(ctx, p, fn, in) })
-}
-
-// MapAsync is Map that returns at once with a Future (procs.MapAsync).
-func MapAsync[In, Out any](ctx context.Context, p *Pool, fn *procs.Fn[In, Out], inputs []In, opts ...procs.MapOption) *Future[[]Out] {
-	return async(func() ([]Out, error) { return Map(ctx, p, fn, inputs, opts...) })
-}
-
-// A Future is the result of ApplyAsync or MapAsync, ready later; its methods are
-// procs.Future's.
-type Future[T any] struct {
-	done chan struct{}
-	val  T
-	err  error
-	ok   atomic.Bool
-}
-
-func async[T any](run func() (T, error)) *Future[T] {
-	f := &Future[T]{done: make(chan struct{})}
+// ApplyAsync is Apply that returns with a procs.Future once the task is published
+// (procs.ApplyAsync): calls made one after another are queued in that order.
+func ApplyAsync[In, Out any](ctx context.Context, p *Pool, fn *procs.Fn[In, Out], in In) *procs.Future[Out] {
+	inner := MapAsync(ctx, p, fn, []In{in}, procs.Chunk(1))
+	f, settle := procs.NewFuture[Out]()
 	go func() {
-		f.val, f.err = run()
-		f.ok.Store(f.err == nil)
-		close(f.done)
+		outs, err := inner.Get(context.Background())
+		var v Out
+		if err == nil {
+			v = outs[0]
+		}
+		settle(v, err)
 	}()
 	return f
 }
 
-// Get waits for the result (or for ctx to end) and returns it.
-func (f *Future[T]) Get(ctx context.Context) (T, error) {
-	if err := f.Wait(ctx); err != nil {
-		var zero T
-		return zero, err
+// MapAsync is Map that returns with a procs.Future once the tasks are published
+// (procs.MapAsync); ctx bounds the call.
+func MapAsync[In, Out any](ctx context.Context, p *Pool, fn *procs.Fn[In, Out], inputs []In, opts ...procs.MapOption) *procs.Future[[]Out] {
+	f, settle := procs.NewFuture[[]Out]()
+	c, err := newCall(ctx, p, fn, inputs, opts)
+	if err != nil {
+		settle(nil, err)
+		return f
 	}
-	return f.val, f.err
+	go func() { settle(c.collect(ctx, len(inputs))) }()
+	return f
 }
-
-// Wait waits for the result to be ready; it returns ctx's error if ctx ends first.
-func (f *Future[T]) Wait(ctx context.Context) error {
-	select {
-	case <-f.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Ready reports whether the result is in.
-func (f *Future[T]) Ready() bool {
-	select {
-	case <-f.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Successful reports whether the result is in and is not an error.
-func (f *Future[T]) Successful() bool { return f.Ready() && f.ok.Load() }
-
-// Done returns a channel closed when the result is ready, for select.
-func (f *Future[T]) Done() <-chan struct{} { return f.done }

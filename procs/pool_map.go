@@ -51,6 +51,24 @@ type Future[T any] struct {
 	ok   atomic.Bool
 }
 
+// NewFuture returns a Future and the function that settles it, for code that runs work of its
+// own and gives its callers the Future a Pool's async calls give (the cluster module's MapAsync
+// and ApplyAsync). Settling with an error drops the value; settling twice panics.
+func NewFuture[T any]() (f *Future[T], settle func(T, error)) {
+	f = &Future[T]{done: make(chan struct{})}
+	return f, f.settle
+}
+
+func (f *Future[T]) settle(v T, err error) {
+	if err != nil {
+		var zero T
+		v = zero
+	}
+	f.val, f.err = v, err
+	f.ok.Store(err == nil)
+	close(f.done)
+}
+
 // Get waits for the result and returns it, or the job's error; or ctx's error if ctx ends
 // first (the job goes on: cancel the context given to MapAsync to stop it).
 func (f *Future[T]) Get(ctx context.Context) (T, error) {
@@ -310,21 +328,15 @@ func (j *mapJob[In, Out]) finish(t *poolTask, err error) {
 // Pool.map_async. The Future's value is the outputs in input order. ctx bounds the job: when
 // it ends, no more of its chunks are handed out and the Future fails with ctx's error.
 func MapAsync[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], inputs []In, opts ...MapOption) *Future[[]Out] {
-	f := &Future[[]Out]{done: make(chan struct{})}
+	f, settle := NewFuture[[]Out]()
 	j, err := newMapJob(ctx, p, fn, inputs, opts)
 	if err != nil {
-		f.err = err
-		close(f.done)
+		settle(nil, err)
 		return f
 	}
 	go func() {
 		j.wait()
-		f.val, f.err = j.outs, j.err
-		if f.err != nil {
-			f.val = nil
-		}
-		f.ok.Store(f.err == nil)
-		close(f.done)
+		settle(j.outs, j.err)
 	}()
 	j.start(ctx)
 	return f
@@ -365,16 +377,19 @@ func Apply[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], in In) (O
 
 // ApplyAsync starts fn on one input and returns at once: Python's Pool.apply_async.
 func ApplyAsync[In, Out any](ctx context.Context, p *Pool, fn *Fn[In, Out], in In) *Future[Out] {
-	f := &Future[Out]{done: make(chan struct{})}
-	inner := MapAsync(ctx, p, fn, []In{in}, Chunk(1))
+	return first(MapAsync(ctx, p, fn, []In{in}, Chunk(1)))
+}
+
+// first is the Future of the only element of inner's value: ApplyAsync's, from MapAsync's.
+func first[T any](inner *Future[[]T]) *Future[T] {
+	f, settle := NewFuture[T]()
 	go func() {
 		<-inner.done
+		var v T
 		if inner.err == nil {
-			f.val = inner.val[0]
+			v = inner.val[0]
 		}
-		f.err = inner.err
-		f.ok.Store(f.err == nil)
-		close(f.done)
+		settle(v, inner.err)
 	}()
 	return f
 }

@@ -561,3 +561,31 @@ func TestPoolImapFailureAfterEarlierOutputs(t *testing.T) {
 		t.Fatalf("after a failed Imap: %v %v", v, err)
 	}
 }
+
+func TestNewFuture(t *testing.T) {
+	f, settle := procs.NewFuture[int]()
+	if f.Ready() || f.Successful() {
+		t.Fatal("a Future ready before it was settled")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := f.Get(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Get of an unsettled Future: %v", err)
+	}
+	settle(7, nil)
+	if v, err := f.Get(context.Background()); v != 7 || err != nil || !f.Successful() {
+		t.Errorf("Get = %d, %v", v, err)
+	}
+	g, settle := procs.NewFuture[int]()
+	boom := errors.New("boom")
+	settle(7, boom)
+	if v, err := g.Get(context.Background()); v != 0 || err != boom || g.Successful() || !g.Ready() {
+		t.Errorf("Get of a failed Future = %d, %v", v, err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("settling twice did not panic")
+		}
+	}()
+	settle(1, nil)
+}
