@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -342,5 +344,34 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("store dir %q after Close: %v", dir, err)
+	}
+}
+
+// The store of a coordinator that died before Close is removed by the next one on the host;
+// a live process's is not.
+func TestStaleStoreReclaimed(t *testing.T) {
+	dead := exec.Command(os.Args[0], "-test.run=^$")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(os.TempDir(), fmt.Sprintf("shmkit-nats-%d-1-x", dead.Process.Pid))
+	live := filepath.Join(os.TempDir(), fmt.Sprintf("shmkit-nats-%d-0-x", os.Getpid()))
+	for _, dir := range []string{stale, live} {
+		if err := os.MkdirAll(filepath.Join(dir, "jetstream"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer os.RemoveAll(live)
+	defer os.RemoveAll(stale)
+	p, err := cluster.NewPool(ctxFor(t, time.Minute), cluster.Config{LocalWorkers: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closePool(t, p)
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dead coordinator's store %s: %v, want it removed", stale, err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live process's store: %v, want it kept", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"github.com/shmkit/shmkit/internal/pidinfo"
 	"github.com/shmkit/shmkit/procs"
 )
 
@@ -223,9 +225,13 @@ func (p *Pool) setUp(ctx context.Context) error {
 	return p.nc.FlushWithContext(ctx)
 }
 
-// embed starts the embedded server, with JetStream, its store in a new temporary directory.
+// embed starts the embedded server, with JetStream, its store in a new temporary directory
+// named for this process (shmkit-nats-<pid>-<start time>-<random>), after removing those of
+// coordinators that died before their Close.
 func (p *Pool) embed() error {
-	dir, err := os.MkdirTemp("", "shmkit-nats-")
+	reclaimStores()
+	pid, start := pidinfo.Self()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-%d-", storePrefix, pid, start))
 	if err != nil {
 		return err
 	}
@@ -255,6 +261,24 @@ func (p *Pool) embed() error {
 		return fmt.Errorf("cluster: embedded NATS server did not start (listening on %q)", p.cfg.Listen)
 	}
 	return nil
+}
+
+const storePrefix = "shmkit-nats-"
+
+// reclaimStores removes the store directories of embedded servers whose process is gone (a
+// coordinator killed before Close); a directory whose name it cannot read is left alone.
+func reclaimStores() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), storePrefix+"*"))
+	for _, dir := range dirs {
+		var pid int
+		var start uint64
+		if _, err := fmt.Sscanf(filepath.Base(dir), storePrefix+"%d-%d-", &pid, &start); err != nil {
+			continue
+		}
+		if !pidinfo.Alive(pid, start) {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // connect dials url within timeout (or ctx's deadline, if sooner) and checks it has JetStream.

@@ -16,3 +16,7 @@ func cpuTime() time.Duration {
 	ticks := func(f windows.Filetime) int64 { return int64(f.HighDateTime)<<32 | int64(f.LowDateTime) }
 	return time.Duration(ticks(kernel)+ticks(user)) * 100
 }
+
+// cpuResolution is the CPU clock's step: GetProcessTimes advances by the scheduler's tick
+// (15.6 ms on Windows; wine reads /proc, 10 ms), so a reading of 30 ms may be 20 of real use.
+const cpuResolution = 16 * time.Millisecond
