@@ -149,9 +149,10 @@ func compact(xs []int) []int {
 	return slices.Compact(xs)
 }
 
+// The zero Config: an embedded in-process server, served by CPUCount() local workers.
 func TestEmbeddedDefault(t *testing.T) {
 	ctx := ctxFor(t, time.Minute)
-	p, err := cluster.NewPool(ctx, cluster.Config{LocalWorkers: 2})
+	p, err := cluster.NewPool(ctx, cluster.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
