@@ -21,32 +21,41 @@ var hostKiller = procs.Func("cluster-kill-host", func(ctx context.Context, x int
 	return 0, nil
 })
 
-func TestWorkerKilledMidRun(t *testing.T) {
-	p := coordinator(t, cluster.Config{AckWait: time.Second})
-	ws := workers(t, p.URL(), 2)
+// slowCall starts 30 tasks of 200 ms (10 inputs each, negated) on two worker processes of one
+// local worker each, lets them run 0.7 s, and returns the call, the workers, and a check of
+// the call's outputs.
+func slowCall(t *testing.T, p *cluster.Pool) (f *procs.Future[[]int64], ws []*procs.Process, check func()) {
+	ws = workers(t, p.URL(), 2)
 	ctx := ctxFor(t, time.Minute)
 	in := make([]int64, 300)
 	for i := range in {
 		in[i] = int64(i)
 	}
-	// 30 tasks of 200 ms over two worker hosts of one local process each; one is killed
-	// while it holds tasks.
-	f := cluster.MapAsync(ctx, p, slow, in, procs.Chunk(10))
+	f = cluster.MapAsync(ctx, p, slow, in, procs.Chunk(10))
 	time.Sleep(700 * time.Millisecond)
+	return f, ws, func() {
+		t.Helper()
+		out, err := f.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range in {
+			if out[i] != -x {
+				t.Fatalf("out[%d] = %d, want %d", i, out[i], -x)
+			}
+		}
+	}
+}
+
+// A worker killed while it holds tasks: they are delivered to the other after AckWait.
+func TestWorkerKilledMidRun(t *testing.T) {
+	p := coordinator(t, cluster.Config{AckWait: time.Second})
+	_, ws, check := slowCall(t, p)
 	if err := ws[0].Kill(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := f.Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, x := range in {
-		if out[i] != -x {
-			t.Fatalf("out[%d] = %d, want %d", i, out[i], -x)
-		}
-	}
-	s := p.Stats()
-	if s.Redelivered == 0 || s.Results != s.Tasks {
+	check()
+	if s := p.Stats(); s.Redelivered == 0 || s.Results != s.Tasks {
 		t.Errorf("stats %+v: want redelivered tasks, and exactly one result for each task", s)
 	}
 }
@@ -66,14 +75,7 @@ func TestMaxDeliver(t *testing.T) {
 // the call still runs.
 func TestStoppedWorkerResultsDropped(t *testing.T) {
 	p := coordinator(t, cluster.Config{AckWait: time.Second})
-	ws := workers(t, p.URL(), 2)
-	ctx := ctxFor(t, time.Minute)
-	in := make([]int64, 300)
-	for i := range in {
-		in[i] = int64(i)
-	}
-	f := cluster.MapAsync(ctx, p, slow, in, procs.Chunk(10))
-	time.Sleep(700 * time.Millisecond)
+	f, ws, check := slowCall(t, p)
 	if err := syscall.Kill(ws[0].Pid(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -86,15 +88,7 @@ func TestStoppedWorkerResultsDropped(t *testing.T) {
 	if err := syscall.Kill(ws[0].Pid(), syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	out, err := f.Get(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, x := range in {
-		if out[i] != -x {
-			t.Fatalf("out[%d] = %d, want %d", i, out[i], -x)
-		}
-	}
+	check()
 	if s := p.Stats(); s.Redelivered == 0 || s.Dropped == 0 || s.Results != s.Tasks {
 		t.Errorf("stats %+v: want redelivered tasks, the stopped worker's late results dropped, and one result for each task", s)
 	}
