@@ -112,6 +112,7 @@ func TestMapOverTwoWorkerProcesses(t *testing.T) {
 	p := coordinator(t, cluster.Config{})
 	ws := workers(t, p.URL(), 2)
 	ctx := ctxFor(t, time.Minute)
+	waitWorkers(t, p, 2, 10*time.Second) // each worker host has one local worker
 	in := make([]int64, 10_000)
 	for i := range in {
 		in[i] = int64(i) - 5000
@@ -119,6 +120,9 @@ func TestMapOverTwoWorkerProcesses(t *testing.T) {
 	out, err := cluster.Map(ctx, p, square, in)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s := p.Stats(); s.Tasks != 8 {
+		t.Errorf("%d tasks for two workers, want automatic chunks of four tasks per worker", s.Tasks)
 	}
 	if len(out) != len(in) {
 		t.Fatalf("%d outputs for %d inputs", len(out), len(in))
@@ -143,6 +147,16 @@ func TestMapOverTwoWorkerProcesses(t *testing.T) {
 	}
 }
 
+// waitWorkers waits up to d until the pool counts n workers.
+func waitWorkers(t *testing.T, p *cluster.Pool, n int, d time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(d); p.Workers() != n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool counts %d workers, want %d", p.Workers(), n)
+		}
+	}
+}
+
 func compact(xs []int) []int {
 	xs = slices.Clone(xs)
 	slices.Sort(xs)
@@ -159,6 +173,9 @@ func TestEmbeddedDefault(t *testing.T) {
 	defer closePool(t, p)
 	if p.URL() != "" {
 		t.Errorf("URL %q of an in-process pool", p.URL())
+	}
+	if n := p.Workers(); n != procs.CPUCount() {
+		t.Errorf("Workers() = %d, want the local pool's %d", n, procs.CPUCount())
 	}
 	in := []int64{1, 2, 3, 4, 5, 6, 7}
 	out, err := cluster.Map(ctx, p, square, in)
@@ -316,6 +333,8 @@ func TestServeStopsAndHandsBack(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after its context ended")
 	}
+	// Its goodbye, not the silence of a few seconds, takes it off the count.
+	waitWorkers(t, p, 0, time.Second)
 	workers(t, p.URL(), 1)
 	if _, err := f.Get(ctx); err != nil {
 		t.Fatalf("Map after the first worker stopped: %v", err)

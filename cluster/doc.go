@@ -47,6 +47,12 @@
 // holds the inputs, and its calls fail if the server restarts). A call that ends (an error,
 // ctx, a loop stopped early) deletes its tasks not yet taken from the stream.
 //
+// # Workers and chunks
+//
+// Each worker host says hello every second (and goodbye when it stops); Pool.Workers counts
+// their local workers, and a call with no procs.Chunk makes four tasks per worker, as a
+// procs.Pool does (64 tasks while no worker has said hello yet).
+//
 // # What travels
 //
 // Inputs and outputs go through shmkit's codec, portable across byte orders. Shared objects

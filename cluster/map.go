@@ -10,11 +10,23 @@ import (
 	"github.com/shmkit/shmkit/procs"
 )
 
-// autoChunks is how many tasks a call's inputs make when the call does not say (procs.Chunk):
-// about 64, enough to spread over several worker hosts, each running a task's inputs over its
-// own local pool, and to balance a slow task; few enough that the per-task cost of a trip
-// through the stream (tens of microseconds) vanishes.
+// autoChunks is how many tasks a call's inputs make when the call does not say (procs.Chunk)
+// and no worker host has said how many workers it has (Pool.Workers): enough to spread over
+// several hosts and to balance a slow task. Once the workers are known, a call makes four
+// tasks per worker, as procs does.
 const autoChunks = 64
+
+// chunkFor is the inputs a task of a call over n inputs carries.
+func (p *Pool) chunkFor(n int, opts []procs.MapOption) int {
+	if c := remote.Chunk(opts); c > 0 {
+		return c
+	}
+	tasks := autoChunks
+	if w := p.Workers(); w > 0 {
+		tasks = 4 * w
+	}
+	return max(1, (n+tasks-1)/tasks)
+}
 
 // headroom is what a task's or result's headers may take of the server's maximum payload.
 const headroom = 4096
@@ -35,10 +47,7 @@ func newCall[In, Out any](ctx context.Context, p *Pool, fn *procs.Fn[In, Out], i
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	chunk := remote.Chunk(opts)
-	if chunk <= 0 {
-		chunk = max(1, (len(inputs)+autoChunks-1)/autoChunks)
-	}
+	chunk := p.chunkFor(len(inputs), opts)
 	c := &call[In, Out]{p: p, fn: fn}
 	var bodies [][]byte
 	for lo := 0; lo < len(inputs); lo += chunk {
@@ -100,8 +109,9 @@ func (c *call[In, Out]) outputs(o outcome) ([]Out, error) {
 func (c *call[In, Out]) end() { c.p.withdraw(c.tasks) }
 
 // Map runs fn on every input across the cluster and returns the outputs in input order, as
-// procs.Map does on one host: inputs travel in tasks of procs.Chunk(n) inputs (about 64 tasks
-// by default), each run by one worker host over its local pool. The first failure ends it: a
+// procs.Map does on one host: inputs travel in tasks of procs.Chunk(n) inputs (by default
+// four tasks per worker the pool counts, see Pool.Workers), each run by one worker host over
+// its local pool. The first failure ends it: a
 // *procs.TaskError (Index counts in inputs), procs.ErrPanic, a *procs.WorkerDiedError,
 // procs.ErrEncode for inputs that cannot travel (shared objects do not cross hosts),
 // ErrUnknownFunc, ErrMaxDeliver, or ctx's error. A task delivered twice (its worker host died

@@ -112,7 +112,14 @@ type Pool struct {
 	bySeq   map[uint64]*task // out, by stream sequence, once the stream has acknowledged them
 	closed  bool
 	stats   Stats
-	payload int // the server's maximum payload
+	payload int                 // the server's maximum payload
+	workers map[string]presence // worker hosts heard from, by ID
+}
+
+// presence is what a worker host last said of itself.
+type presence struct {
+	workers int
+	at      time.Time
 }
 
 // Stats counts what a Pool's results did, for tests and monitoring.
@@ -146,7 +153,7 @@ func NewPool(ctx context.Context, cfg Config) (*Pool, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	p := &Pool{cfg: cfg, id: nuid.Next(), tasks: map[string]*task{}, bySeq: map[uint64]*task{}}
+	p := &Pool{cfg: cfg, id: nuid.Next(), tasks: map[string]*task{}, bySeq: map[uint64]*task{}, workers: map[string]presence{}}
 	if err := p.start(ctx); err != nil {
 		p.shutdown()
 		return nil, err
@@ -212,7 +219,8 @@ func (p *Pool) setUp(ctx context.Context) error {
 		return fmt.Errorf("cluster: making the workers' consumer: %v", err)
 	}
 	p.inbox = "shmkit." + cfg.Name + ".results." + p.id
-	for subject, h := range map[string]nats.MsgHandler{p.inbox: p.onResult, maxDeliverAdvisory(cfg.Name): p.onMaxDeliver} {
+	for subject, h := range map[string]nats.MsgHandler{p.inbox: p.onResult, maxDeliverAdvisory(cfg.Name): p.onMaxDeliver,
+		helloSubject(cfg.Name): p.onHello} {
 		sub, err := p.nc.Subscribe(subject, h)
 		if err != nil {
 			return err
@@ -221,6 +229,9 @@ func (p *Pool) setUp(ctx context.Context) error {
 		if err := sub.SetPendingLimits(-1, -1); err != nil { // never drop a result
 			return err
 		}
+	}
+	if err := p.nc.Publish(censusSubject(cfg.Name), nil); err != nil { // workers already there, say so
+		return err
 	}
 	return p.nc.FlushWithContext(ctx)
 }
@@ -324,6 +335,8 @@ func (p *Pool) serveLocally(ctx context.Context) error {
 	}
 	sctx, stop := context.WithCancel(context.Background())
 	p.local, p.stop, p.served = w, stop, make(chan error, 1)
+	p.workers[w.id] = presence{workers: w.pool.Workers(), at: time.Now()} // before its first hello
+
 	go func() { p.served <- w.run(sctx) }()
 	return nil
 }
@@ -338,6 +351,39 @@ func (p *Pool) URL() string {
 		return p.srv.ClientURL()
 	}
 	return ""
+}
+
+// Workers returns how many local pool workers the worker hosts serving the pool have, in
+// all: the sum of what each host heard from in the last few seconds said. Automatic chunks
+// are sized by it, four per worker, as procs's are; 0 until a worker has said hello.
+func (p *Pool) Workers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for id, w := range p.workers {
+		if time.Since(w.at) > helloExpiry {
+			delete(p.workers, id)
+			continue
+		}
+		n += w.workers
+	}
+	return n
+}
+
+// onHello records a worker host's hello (or, with 0 workers, its goodbye).
+func (p *Pool) onHello(m *nats.Msg) {
+	var id string
+	var n int
+	if _, err := fmt.Sscanf(string(m.Data), "%s %d", &id, &n); err != nil || n < 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n == 0 {
+		delete(p.workers, id)
+		return
+	}
+	p.workers[id] = presence{workers: n, at: time.Now()}
 }
 
 // Name returns the pool's name, which its workers must be given.

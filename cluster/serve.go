@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"github.com/shmkit/shmkit/internal/remote"
 	"github.com/shmkit/shmkit/procs"
 )
@@ -84,6 +85,7 @@ type worker struct {
 	js    jetstream.JetStream
 	pool  *procs.Pool
 	label string // host:pid, for the coordinator's error messages
+	id    string // for the coordinators' count of workers
 }
 
 func newWorker(ctx context.Context, url string, cfg serveConfig) (*worker, error) {
@@ -106,7 +108,7 @@ func newWorker(ctx context.Context, url string, cfg serveConfig) (*worker, error
 		cfg.concurrency = 4 * pool.Workers()
 	}
 	host, _ := os.Hostname()
-	return &worker{cfg: cfg, nc: nc, js: js, pool: pool, label: host + ":" + strconv.Itoa(os.Getpid())}, nil
+	return &worker{cfg: cfg, nc: nc, js: js, pool: pool, label: host + ":" + strconv.Itoa(os.Getpid()), id: nuid.Next()}, nil
 }
 
 func (w *worker) close() error {
@@ -121,6 +123,11 @@ func (w *worker) run(ctx context.Context) error {
 		return nil // ctx ended while waiting for the stream
 	}
 	ackWait := cons.CachedInfo().Config.AckWait
+	stopAnnouncing, err := w.announce()
+	if err != nil {
+		return err
+	}
+	defer stopAnnouncing()
 	slots := make(chan struct{}, w.cfg.concurrency)
 	var running sync.WaitGroup
 	defer running.Wait()
@@ -168,6 +175,39 @@ func (w *worker) run(ctx context.Context) error {
 			sleep(ctx, 100*time.Millisecond) // a reconnect, say: do not spin
 		}
 	}
+}
+
+// announce tells the pool's coordinators this worker is here and how many local workers it
+// has: at once, every helloEvery after, whenever a coordinator asks (a census), and with a
+// goodbye when it stops. Coordinators size their automatic chunks by the count (Pool.Workers).
+func (w *worker) announce() (stop func(), err error) {
+	hello := func(n int) { w.nc.Publish(helloSubject(w.cfg.name), fmt.Appendf(nil, "%s %d", w.id, n)) }
+	sub, err := w.nc.Subscribe(censusSubject(w.cfg.name), func(*nats.Msg) { hello(w.pool.Workers()) })
+	if err != nil {
+		return nil, err
+	}
+	hello(w.pool.Workers())
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(helloEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				hello(w.pool.Workers())
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		sub.Unsubscribe()
+		hello(0) // goodbye
+		w.nc.FlushTimeout(time.Second)
+	}, nil
 }
 
 // consumer waits for the pool's consumer (made by its first coordinator) and returns it.

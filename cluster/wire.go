@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/shmkit/shmkit/procs"
@@ -46,6 +47,17 @@ const (
 	statusTooBig  = "toobig"  // the outputs exceed the server's maximum payload (ErrTooBig)
 	statusError   = "error"   // anything else: decoding, a broken local pool
 )
+
+// Presence: a worker publishes "<id> <local workers>" on hello every helloEvery, when a
+// coordinator publishes on census, and "<id> 0" when it stops; a coordinator counts the workers
+// heard from within helloExpiry.
+const (
+	helloEvery  = time.Second
+	helloExpiry = 3*helloEvery + helloEvery/2
+)
+
+func helloSubject(pool string) string  { return "shmkit." + pool + ".hello" }
+func censusSubject(pool string) string { return "shmkit." + pool + ".census" }
 
 func streamName(pool string) string  { return "SHMKIT_" + pool }
 func taskSubject(pool string) string { return "shmkit." + pool + ".tasks" }
