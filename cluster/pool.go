@@ -335,7 +335,9 @@ func (p *Pool) serveLocally(ctx context.Context) error {
 	}
 	sctx, stop := context.WithCancel(context.Background())
 	p.local, p.stop, p.served = w, stop, make(chan error, 1)
+	p.mu.Lock()
 	p.workers[w.id] = presence{workers: w.pool.Workers(), at: time.Now()} // before its first hello
+	p.mu.Unlock()
 
 	go func() { p.served <- w.run(sctx) }()
 	return nil
