@@ -14,6 +14,7 @@ import (
 	"github.com/shmkit/shmkit/cluster"
 	"github.com/shmkit/shmkit/internal/testmain"
 	"github.com/shmkit/shmkit/procs"
+	"github.com/shmkit/shmkit/shm"
 )
 
 func TestMain(m *testing.M) { testmain.Run(m) }
@@ -393,5 +394,44 @@ func TestStaleStoreReclaimed(t *testing.T) {
 	}
 	if _, err := os.Stat(live); err != nil {
 		t.Errorf("a live process's store: %v, want it kept", err)
+	}
+}
+
+var (
+	segLen   = procs.Func("cluster-seg-len", func(ctx context.Context, s *shm.Segment) (int, error) { return len(s.Bytes()), nil })
+	bytesLen = procs.Func("cluster-bytes-len", func(ctx context.Context, b []byte) (int, error) { return len(b), nil })
+)
+
+// Inputs that cannot travel fail before anything is published, and the pool goes on.
+func TestBadInputs(t *testing.T) {
+	ctx := ctxFor(t, time.Minute)
+	p, err := cluster.NewPool(ctx, cluster.Config{LocalWorkers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closePool(t, p)
+	seg, err := shm.Anonymous(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	if _, err := cluster.Apply(ctx, p, segLen, seg); !errors.Is(err, procs.ErrEncode) {
+		t.Errorf("a shared segment as an input: %v, want procs.ErrEncode (it cannot cross hosts)", err)
+	}
+	// One input larger than a message: ErrTooBig. Many that fit only a few to a message are
+	// split into tasks that fit.
+	if _, err := cluster.Apply(ctx, p, bytesLen, make([]byte, 2<<20)); !errors.Is(err, cluster.ErrTooBig) {
+		t.Errorf("a 2 MiB input: %v, want ErrTooBig", err)
+	}
+	in := make([][]byte, 16)
+	for i := range in {
+		in[i] = make([]byte, 200<<10) // a local pool task pipe takes inputs up to 256 KiB
+	}
+	out, err := cluster.Map(ctx, p, bytesLen, in, procs.Chunk(16))
+	if err != nil || len(out) != 16 || out[15] != 200<<10 {
+		t.Errorf("16 inputs of 200 KiB: %v, %v", len(out), err)
+	}
+	if s := p.Stats(); s.Tasks < 4 || s.Results != s.Tasks {
+		t.Errorf("stats %+v: 3.2 MiB of inputs in messages of 1 MiB", s)
 	}
 }
