@@ -34,7 +34,6 @@ const headroom = 4096
 // A call is the tasks of one Map, Imap or Apply, and where their outcomes arrive.
 type call[In, Out any] struct {
 	p     *Pool
-	fn    *procs.Fn[In, Out]
 	tasks []*task
 	done  chan outcome
 }
@@ -48,7 +47,7 @@ func newCall[In, Out any](ctx context.Context, p *Pool, fn *procs.Fn[In, Out], i
 		return nil, err
 	}
 	chunk := p.chunkFor(len(inputs), opts)
-	c := &call[In, Out]{p: p, fn: fn}
+	c := &call[In, Out]{p: p}
 	var bodies [][]byte
 	for lo := 0; lo < len(inputs); lo += chunk {
 		var err error
@@ -111,11 +110,10 @@ func (c *call[In, Out]) end() { c.p.withdraw(c.tasks) }
 // Map runs fn on every input across the cluster and returns the outputs in input order, as
 // procs.Map does on one host: inputs travel in tasks of procs.Chunk(n) inputs (by default
 // four tasks per worker the pool counts, see Pool.Workers), each run by one worker host over
-// its local pool. The first failure ends it: a
-// *procs.TaskError (Index counts in inputs), procs.ErrPanic, a *procs.WorkerDiedError,
-// procs.ErrEncode for inputs that cannot travel (shared objects do not cross hosts),
-// ErrUnknownFunc, ErrMaxDeliver, or ctx's error. A task delivered twice (its worker host died
-// after it ran) counts once.
+// its local pool. The first failure ends it: a *procs.TaskError (Index counts in inputs),
+// procs.ErrPanic, a *procs.WorkerDiedError, procs.ErrEncode for inputs that cannot travel
+// (shared objects do not cross hosts), ErrTooBig, ErrUnknownFunc, ErrMaxDeliver, or ctx's
+// error. A task delivered twice (its worker host died after it ran) counts once.
 func Map[In, Out any](ctx context.Context, p *Pool, fn *procs.Fn[In, Out], inputs []In, opts ...procs.MapOption) ([]Out, error) {
 	c, err := newCall(ctx, p, fn, inputs, opts)
 	if err != nil {

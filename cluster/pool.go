@@ -93,19 +93,22 @@ func checkName(name string) error {
 // procs.Pool whose tasks travel over a JetStream work-queue stream. Use it with this package's
 // Map, Imap, ImapUnordered, Apply and ApplyAsync, which mirror procs's.
 type Pool struct {
-	cfg    Config
-	srv    *server.Server // the embedded server, or nil
-	dir    string         // its store directory, removed at Close
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	inbox  string // where results come back
-	id     string // prefix of this coordinator's task IDs
-	subs   []*nats.Subscription
-	local  *worker // the in-process worker serving the pool, or nil
-	stop   context.CancelFunc
-	served chan error
-	seq    atomic.Uint64
+	cfg     Config
+	srv     *server.Server // the embedded server, or nil
+	dir     string         // its store directory, removed at Close
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	inbox   string // where results come back
+	subject string // where tasks go
+	id      string // prefix of this coordinator's task IDs
+	subs    []*nats.Subscription
+	local   *worker // the in-process worker serving the pool, or nil
+	stop    context.CancelFunc
+	served  chan error
+	seq     atomic.Uint64
+
+	closing chan struct{} // closed by Close: a publish waiting for the server gives up
 
 	mu      sync.Mutex
 	tasks   map[string]*task // out, by ID
@@ -153,7 +156,8 @@ func NewPool(ctx context.Context, cfg Config) (*Pool, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	p := &Pool{cfg: cfg, id: nuid.Next(), tasks: map[string]*task{}, bySeq: map[uint64]*task{}, workers: map[string]presence{}}
+	p := &Pool{cfg: cfg, id: nuid.Next(), closing: make(chan struct{}), subject: taskSubject(cfg.Name),
+		tasks: map[string]*task{}, bySeq: map[uint64]*task{}, workers: map[string]presence{}}
 	if err := p.start(ctx); err != nil {
 		p.shutdown()
 		return nil, err
@@ -163,23 +167,19 @@ func NewPool(ctx context.Context, cfg Config) (*Pool, error) {
 
 func (p *Pool) start(ctx context.Context) error {
 	cfg := p.cfg
-	url, opts := cfg.URL, append([]nats.Option{nats.Name("shmkit coordinator " + cfg.Name)}, cfg.Options...)
-	if url == "" {
+	if cfg.URL == "" {
 		if err := p.embed(); err != nil {
 			return err
 		}
-		if cfg.Listen == "" {
-			opts = append(opts, nats.InProcessServer(p.srv))
-		} else {
-			url = p.srv.ClientURL()
-		}
 	}
+	url, opts := p.endpoint(nats.Name("shmkit coordinator " + cfg.Name))
+	// Last, so that no handler in Config.Options replaces it: results sent while away are lost.
 	opts = append(opts, nats.DisconnectErrHandler(func(*nats.Conn, error) { p.failAll(ErrDisconnected) }))
-	nc, err := connect(ctx, url, cfg.ConnectTimeout, opts)
-	if err != nil {
+	var err error
+	if p.nc, p.js, err = connect(ctx, url, cfg.ConnectTimeout, opts); err != nil {
 		return err
 	}
-	p.nc, p.payload = nc, int(nc.MaxPayload())
+	p.payload = int(p.nc.MaxPayload())
 	if err := p.setUp(ctx); err != nil {
 		return err
 	}
@@ -195,9 +195,6 @@ func (p *Pool) setUp(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	var err error
-	if p.js, err = jetstream.New(p.nc); err != nil {
-		return err
-	}
 	p.stream, err = p.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       streamName(cfg.Name),
 		Subjects:   []string{taskSubject(cfg.Name)},
@@ -293,16 +290,16 @@ func reclaimStores() {
 }
 
 // connect dials url within timeout (or ctx's deadline, if sooner) and checks it has JetStream.
-func connect(ctx context.Context, url string, timeout time.Duration, opts []nats.Option) (*nats.Conn, error) {
+func connect(ctx context.Context, url string, timeout time.Duration, opts []nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
 	if timeout <= 0 {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, url, context.DeadlineExceeded)
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrConnect, url, context.DeadlineExceeded)
 	}
 	nc, err := nats.Connect(url, append(opts, nats.Timeout(timeout))...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, url, err)
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrConnect, url, err)
 	}
 	js, err := jetstream.New(nc)
 	if err == nil {
@@ -312,23 +309,25 @@ func connect(ctx context.Context, url string, timeout time.Duration, opts []nats
 	}
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("%w: %s: JetStream: %v", ErrConnect, url, err)
+		return nil, nil, fmt.Errorf("%w: %s: JetStream: %v", ErrConnect, url, err)
 	}
-	return nc, nil
+	return nc, js, nil
+}
+
+// endpoint returns where a connection of this process to the pool's server goes, and its
+// options: own, then Config.Options, then the in-process connection to an embedded server
+// that does not listen.
+func (p *Pool) endpoint(own ...nats.Option) (url string, opts []nats.Option) {
+	url, opts = p.URL(), append(own, p.cfg.Options...)
+	if url == "" {
+		opts = append(opts, nats.InProcessServer(p.srv))
+	}
+	return url, opts
 }
 
 // serveLocally runs a worker in this process, on its own connection to the same server.
 func (p *Pool) serveLocally(ctx context.Context) error {
-	opts := []nats.Option{nats.Name("shmkit local worker " + p.cfg.Name)}
-	url := p.cfg.URL
-	if p.srv != nil {
-		if p.cfg.Listen == "" {
-			opts = append(opts, nats.InProcessServer(p.srv))
-		} else {
-			url = p.srv.ClientURL()
-		}
-	}
-	opts = append(opts, p.cfg.Options...)
+	url, opts := p.endpoint(nats.Name("shmkit local worker " + p.cfg.Name))
 	w, err := newWorker(ctx, url, serveConfig{name: p.cfg.Name, pool: procs.PoolConfig{Workers: p.cfg.LocalWorkers}, timeout: p.cfg.ConnectTimeout, nats: opts})
 	if err != nil {
 		return err
@@ -338,7 +337,6 @@ func (p *Pool) serveLocally(ctx context.Context) error {
 	p.mu.Lock()
 	p.workers[w.id] = presence{workers: w.pool.Workers(), at: time.Now()} // before its first hello
 	p.mu.Unlock()
-
 	go func() { p.served <- w.run(sctx) }()
 	return nil
 }
@@ -421,11 +419,10 @@ func (p *Pool) Close() error {
 		p.mu.Unlock()
 		return procs.ErrPoolClosed
 	}
+	p.closed = true // from here publish takes no task, so failAll sees every one
 	p.mu.Unlock()
+	close(p.closing)
 	p.failAll(procs.ErrPoolClosed)
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
 	return p.shutdown()
 }
 
@@ -469,7 +466,7 @@ func (p *Pool) publish(ctx context.Context, fn string, ts []*task, bodies [][]by
 	p.mu.Unlock()
 	futures := make([]jetstream.PubAckFuture, len(ts))
 	for i, t := range ts {
-		m := nats.NewMsg(taskSubject(p.cfg.Name))
+		m := nats.NewMsg(p.subject)
 		m.Header.Set(jetstream.MsgIDHeader, t.id)
 		m.Header.Set(hdrFn, fn)
 		m.Header.Set(hdrReply, p.inbox)
@@ -493,6 +490,8 @@ func (p *Pool) publish(ctx context.Context, fn string, ts []*task, bodies [][]by
 			return fmt.Errorf("cluster: publishing a task: %v", err)
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-p.closing: // its connection closes, and nats.go fails no future then
+			return procs.ErrPoolClosed
 		}
 	}
 	return nil
@@ -500,21 +499,32 @@ func (p *Pool) publish(ctx context.Context, fn string, ts []*task, bodies [][]by
 
 // withdraw forgets tasks whose call has ended and deletes those not yet taken from the stream
 // (the ones a worker runs now finish, and their results are dropped).
-func (p *Pool) withdraw(ts []*task) {
+func (p *Pool) withdraw(ts []*task) { p.settle(ts, nil) }
+
+// settle decides the tasks of ts still out: with err, if not nil, as their outcome; and
+// deletes them from the stream.
+func (p *Pool) settle(ts []*task, err error) {
 	var seqs []uint64
 	for _, t := range ts {
-		if p.forget(t) && t.seq != 0 {
+		p.mu.Lock()
+		out := p.forgetLocked(t)
+		p.mu.Unlock()
+		if !out {
+			continue
+		}
+		if err != nil {
+			t.done <- outcome{t: t, err: err}
+		}
+		if t.seq != 0 {
 			seqs = append(seqs, t.seq)
 		}
 	}
 	p.deleteTasks(seqs)
 }
 
-// forget takes t off the tasks out, and reports whether it was out (a result, an advisory,
-// a failure or a withdrawal: whichever comes first decides the task).
-func (p *Pool) forget(t *task) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// forgetLocked takes t off the tasks out, and reports whether it was out (a result, an
+// advisory, a failure or a withdrawal: whichever comes first decides the task). p.mu is held.
+func (p *Pool) forgetLocked(t *task) bool {
 	if _, out := p.tasks[t.id]; !out {
 		return false
 	}
@@ -541,14 +551,12 @@ func (p *Pool) deleteTasks(seqs []uint64) {
 func (p *Pool) onResult(m *nats.Msg) {
 	id := m.Header.Get(hdrTask)
 	p.mu.Lock()
-	t, out := p.tasks[id]
-	if !out {
+	t := p.tasks[id]
+	if t == nil || !p.forgetLocked(t) {
 		p.stats.Dropped++
 		p.mu.Unlock()
 		return
 	}
-	delete(p.tasks, id)
-	delete(p.bySeq, t.seq)
 	p.stats.Results++
 	if d, _ := strconv.Atoi(m.Header.Get(hdrDelivery)); d > 1 {
 		p.stats.Redelivered++
@@ -569,8 +577,9 @@ func (p *Pool) onMaxDeliver(m *nats.Msg) {
 	}
 	p.mu.Lock()
 	t := p.bySeq[adv.StreamSeq]
+	out := t != nil && p.forgetLocked(t)
 	p.mu.Unlock()
-	if t == nil || !p.forget(t) {
+	if !out {
 		return
 	}
 	go p.deleteTasks([]uint64{adv.StreamSeq}) // not on the connection's dispatch goroutine
@@ -585,14 +594,5 @@ func (p *Pool) failAll(err error) {
 		ts = append(ts, t)
 	}
 	p.mu.Unlock()
-	var seqs []uint64
-	for _, t := range ts {
-		if p.forget(t) {
-			t.done <- outcome{t: t, err: err}
-			if t.seq != 0 {
-				seqs = append(seqs, t.seq)
-			}
-		}
-	}
-	p.deleteTasks(seqs)
+	p.settle(ts, err)
 }

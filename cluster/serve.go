@@ -90,13 +90,8 @@ type worker struct {
 
 func newWorker(ctx context.Context, url string, cfg serveConfig) (*worker, error) {
 	opts := append([]nats.Option{nats.Name("shmkit worker " + cfg.name), nats.MaxReconnects(-1)}, cfg.nats...)
-	nc, err := connect(ctx, url, cfg.timeout, opts)
+	nc, js, err := connect(ctx, url, cfg.timeout, opts)
 	if err != nil {
-		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
 		return nil, err
 	}
 	pool, err := procs.NewPool(ctx, cfg.pool)
@@ -267,7 +262,7 @@ func (w *worker) handle(ctx context.Context, m jetstream.Msg, ackWait time.Durat
 		case err != nil:
 			status, index, text = failure(err)
 			res.Data = []byte(text)
-		case len(out) > int(w.nc.MaxPayload())-4096:
+		case len(out) > int(w.nc.MaxPayload())-headroom:
 			status, res.Data = statusTooBig, fmt.Appendf(nil, "outputs of %d bytes for %d-byte messages; use a smaller Chunk", len(out), w.nc.MaxPayload())
 		default:
 			res.Data = out

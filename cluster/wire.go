@@ -22,7 +22,8 @@ import (
 //	        body: the outputs, codec-encoded as a []Out, or the failure's text
 //	        Shmkit-Task      the task's ID
 //	        Shmkit-Status    one of the status values below
-//	        Shmkit-Index     for a task error: the failing input's index within the chunk
+//	        Shmkit-Index     for a task error or a panic: the failing input's index within the
+//	                         task; for a dead local worker: its exit code (the body: its pid)
 //	        Shmkit-Delivery  which delivery of the task this was (1 the first time)
 //	        Shmkit-Worker    host:pid of the worker process, for error messages
 const (
