@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/fence"
+	"github.com/shmkit/shmkit/internal/nontemporal"
 	"github.com/shmkit/shmkit/internal/prefetch"
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/ring"
@@ -38,11 +39,20 @@ func benchSPSC(b *testing.B, size int, batches []int) {
 		if batch > 1 {
 			name = fmt.Sprintf("impl=shmkit-pipe-commit-every-%d", batch)
 		}
-		b.Run(name, func(b *testing.B) { spscShmkit(b, size, batch, true) })
+		b.Run(name, func(b *testing.B) { spscShmkit(b, blastArgs{Size: size, Batch: batch}) })
+		if batch > 1 {
+			b.Run(fmt.Sprintf("impl=shmkit-pipe-send-batch-%d", batch), func(b *testing.B) {
+				spscShmkit(b, blastArgs{Size: size, Batch: batch, SendBatch: true})
+			})
+		}
 	}
-	b.Run("impl=shmkit-pipe-no-prefetch", func(b *testing.B) { spscShmkit(b, size, 1, false) })
+	b.Run("impl=shmkit-pipe-cached", func(b *testing.B) { spscShmkit(b, blastArgs{Size: size, Batch: 1, NoNT: true}) })
+	b.Run("impl=shmkit-pipe-no-prefetch", func(b *testing.B) {
+		spscShmkit(b, blastArgs{Size: size, Batch: 1, NoNT: true, NoPrefetch: true})
+	})
 	b.Run("impl=shmkit-pipe-slip-vs-none", func(b *testing.B) { spscSlip(b, size) })
-	b.Run("impl=raw-floor", func(b *testing.B) { spscFloor(b, size) })
+	b.Run("impl=raw-floor", func(b *testing.B) { spscFloor(b, size, false) })
+	b.Run("impl=raw-floor-cached", func(b *testing.B) { spscFloor(b, size, true) })
 	b.Run("impl=go-chan", func(b *testing.B) {
 		if size == 64 {
 			chanStream[[64]byte](b)
@@ -140,15 +150,17 @@ func spscSlip(b *testing.B, size int) {
 	}
 }
 
-// spscShmkit streams b.N records of size bytes, committed every batch, from a child writing
-// with or without prefetching the lines ahead (Writer.prefetch).
-func spscShmkit(b *testing.B, size, batch int, prefetch bool) {
+// spscShmkit streams b.N records of a.Size bytes, committed every a.Batch, from a child
+// writing as a says.
+func spscShmkit(b *testing.B, a blastArgs) {
+	size := a.Size
 	p := newPipe(b, 1<<20)
 	r, err := p.Reader()
 	if err != nil {
 		b.Fatal(err)
 	}
-	child, err := blast.Start(b.Context(), blastArgs{P: p, N: b.N + 1, Size: size, Batch: batch, NoPrefetch: !prefetch})
+	a.P, a.N = p, b.N+1
+	child, err := blast.Start(b.Context(), a)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -182,17 +194,36 @@ type blastArgs struct {
 	Batch int // commit after this many messages
 
 	NoPrefetch bool // the writer does not prefetch the lines ahead of it
+	NoNT       bool // nor write around the cache for a streaming reader (Writer.around)
+	SendBatch  bool // Batch messages at a time with SendBatch, instead of Reserve and Commit
 }
 
-// blast copies N messages of Size bytes into the ring: one Send each, or (Batch > 1) Reserve
-// and copy, with a Commit every Batch.
+// blast copies N messages of Size bytes into the ring: one Send each, Batch at a time with
+// SendBatch, or (Batch > 1) Reserve and copy, with a Commit every Batch.
 var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) error {
 	w, err := a.P.Writer()
 	if err != nil {
 		return err
 	}
 	ring.SetPrefetch(w, !a.NoPrefetch)
+	ring.SetNontemporal(w, !a.NoNT)
 	msg := make([]byte, a.Size)
+	if a.SendBatch {
+		msgs := make([][]byte, a.Batch)
+		for j := range msgs {
+			msgs[j] = make([]byte, a.Size)
+		}
+		for i := 0; i < a.N; i += a.Batch {
+			batch := msgs[:min(a.Batch, a.N-i)]
+			for j, m := range batch {
+				m[0] = byte(i + j)
+			}
+			if err := w.SendBatch(batch); err != nil {
+				return err
+			}
+		}
+		return w.Close()
+	}
 	if a.Batch == 1 {
 		for i := range a.N {
 			msg[0] = byte(i)
@@ -219,57 +250,74 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 	return w.Close()
 })
 
-// The floor under a pipe: records of Size bytes and an 8-byte sequence number, packed into a
-// 1 MiB region of a shared segment, with the pipe's tricks (the writer prefetches 1 KiB ahead
-// and stores its tail every 16 KiB, the reader reads only below that tail and stores its head
-// every 64 KiB; its stream never pauses, so its step need not keep within a patience as the
-// pipe's 4 KiB does, and is the one this machine streams fastest with) and none of its bookkeeping: no header to parse, no next header to zero, no
-// check of any bound, no wait that sleeps, no peer's death noticed. What two processes on two
-// cores of this machine can stream, the pipe's ceiling.
+// The floor under a pipe: records of an 8-byte sequence number (where the pipe has its
+// header) and Size bytes, packed into a 1 MiB region of a shared segment, with the pipe's
+// tricks and none of its bookkeeping. The writer writes each record around the cache (as Send
+// does for a streaming reader, with the same nontemporal.Record, which also zeroes the word
+// after it and stores the writer's position) or, for impl=raw-floor-cached, copies it in
+// with the lines prefetched 1 KiB ahead; it stores its tail every 16 KiB (after a fence, if
+// it writes around the cache); the reader reads only below that tail and stores its head
+// every 64 KiB (its stream never pauses, so its step need not keep within a patience as the
+// pipe's does). No header to parse, no check of any bound, no wait that sleeps, no peer's
+// death noticed: what two processes on two cores of this machine can stream, the pipe's
+// ceiling.
 const (
 	floorCapacity = 1 << 20
 	floorTailStep = 16 << 10
 	floorHeadStep = 64 << 10
+	floorData     = 384 // tail, head and written, a line each
 )
 
 type floorArgs struct {
-	Seg  *shm.Segment
-	N    int
-	Size int
+	Seg    *shm.Segment
+	N      int
+	Size   int
+	Cached bool // copy the records in, not around the cache
 }
 
-// floorLayout returns the tail and head words and the data region of a floor segment.
-func floorLayout(s *shm.Segment) (tail, head *uint64, data []byte) {
+// floorLayout returns the tail, head and written words and the data region of a floor segment.
+func floorLayout(s *shm.Segment) (tail, head, written *uint64, data []byte) {
 	b := s.Bytes()
-	return (*uint64)(unsafe.Pointer(&b[0])), (*uint64)(unsafe.Pointer(&b[128])), b[256 : 256+floorCapacity]
+	return (*uint64)(unsafe.Pointer(&b[0])), (*uint64)(unsafe.Pointer(&b[128])),
+		(*uint64)(unsafe.Pointer(&b[256])), b[floorData : floorData+floorCapacity]
 }
 
 // floorNext returns where the record after the one at pos starts: records of rec bytes, none
-// split by the end of the region.
+// split by the end of the region, and room for the word after each.
 func floorNext(pos, rec uint64) uint64 {
 	pos += rec
-	if pos%floorCapacity+rec > floorCapacity {
+	if pos%floorCapacity+rec+8 > floorCapacity {
 		pos += floorCapacity - pos%floorCapacity
 	}
 	return pos
 }
 
 var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a floorArgs) error {
-	tail, head, data := floorLayout(a.Seg)
+	tail, head, written, data := floorLayout(a.Seg)
+	around := nontemporal.Available && !a.Cached
 	rec := uint64(a.Size) + 8
 	msg := make([]byte, a.Size)
 	var pos, shared, seen, fetched uint64
 	for i := range uint64(a.N) {
-		for pos+rec-seen > floorCapacity {
+		for pos+rec+8-seen > floorCapacity {
 			seen = atomic.LoadUint64(head)
 		}
-		for ; fetched < pos+1024 && fetched+256 <= seen+floorCapacity; fetched += 256 {
-			prefetch.Write(&data[fetched%floorCapacity])
-		}
 		off := pos % floorCapacity
-		copy(data[off:off+uint64(a.Size)], msg)
-		fence.Store64((*uint64)(unsafe.Pointer(&data[off+uint64(a.Size)])), i+1)
-		if pos = floorNext(pos, rec); pos-shared >= floorTailStep || i == uint64(a.N)-1 {
+		seq := (*uint64)(unsafe.Pointer(&data[off]))
+		next := floorNext(pos, rec)
+		if around {
+			nontemporal.Record(seq, i+1, &msg[0], uintptr(a.Size), written, next)
+		} else {
+			for ; fetched < pos+1024 && fetched+256 <= seen+floorCapacity; fetched += 256 {
+				prefetch.Write(&data[fetched%floorCapacity])
+			}
+			copy(data[off+8:off+rec], msg)
+			fence.Store64(seq, i+1)
+		}
+		if pos = next; pos-shared >= floorTailStep || i == uint64(a.N)-1 {
+			if around {
+				nontemporal.Fence()
+			}
 			atomic.StoreUint64(tail, pos)
 			shared = pos
 		}
@@ -278,14 +326,14 @@ var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a fl
 })
 
 // spscFloor reads what floorWriter streams: BenchmarkSPSC64's ceiling, from the same run.
-func spscFloor(b *testing.B, size int) {
-	seg, err := shm.Anonymous(256 + floorCapacity)
+func spscFloor(b *testing.B, size int, cached bool) {
+	seg, err := shm.Anonymous(floorData + floorCapacity)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer seg.Close()
-	tail, head, data := floorLayout(seg)
-	child, err := floorWriter.Start(b.Context(), floorArgs{Seg: seg, N: b.N, Size: size})
+	tail, head, _, data := floorLayout(seg)
+	child, err := floorWriter.Start(b.Context(), floorArgs{Seg: seg, N: b.N, Size: size, Cached: cached})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -299,8 +347,7 @@ func spscFloor(b *testing.B, size int) {
 		for pos >= seen {
 			seen = atomic.LoadUint64(tail)
 		}
-		off := pos%floorCapacity + uint64(size)
-		if got := atomic.LoadUint64((*uint64)(unsafe.Pointer(&data[off]))); got != i+1 {
+		if got := atomic.LoadUint64((*uint64)(unsafe.Pointer(&data[pos%floorCapacity]))); got != i+1 {
 			b.Fatalf("record %d carries %d", i+1, got)
 		}
 		if pos = floorNext(pos, rec); pos-published >= floorHeadStep {

@@ -60,6 +60,7 @@ type produceArgs struct {
 	Count int // 0: until killed
 	Seed  uint64
 	Max   int
+	Send  bool // each record with Send (written around the cache for a streaming reader), not Reserve and Commit
 }
 
 var produce = procs.Entry("ring.produce", func(ctx context.Context, a produceArgs) error {
@@ -70,6 +71,12 @@ var produce = procs.Entry("ring.produce", func(ctx context.Context, a produceArg
 	g := newGen(a.Seed, a.Max)
 	for i := 0; a.Count == 0 || i < a.Count; i++ {
 		rec := g.next()
+		if a.Send {
+			if err := w.Send(rec); err != nil {
+				return err
+			}
+			continue
+		}
 		buf, err := w.Reserve(len(rec))
 		if err != nil {
 			return err
@@ -149,19 +156,37 @@ func stream(t *testing.T, capacity, count int, seed uint64) {
 	}
 }
 
+// A writer killed mid-stream, committing records one by one or sending them (for a streaming
+// reader, with non-temporal stores): the reader gets every record written before the kill,
+// whole, then ErrPeerGone, and a new writer takes the end over.
 func TestPipeProducerKilledMidStream(t *testing.T) {
+	for _, send := range []bool{false, true} {
+		t.Run(fmt.Sprintf("send=%v", send), func(t *testing.T) { producerKilled(t, send) })
+	}
+}
+
+func producerKilled(t *testing.T, send bool) {
 	p := newPipe(t, 4096)
 	r, err := p.Reader()
 	if err != nil {
 		t.Fatal(err)
 	}
-	child, err := produce.Start(t.Context(), produceArgs{P: p, Seed: 9, Max: 1024})
+	child, err := produce.Start(t.Context(), produceArgs{P: p, Seed: 9, Max: 1000, Send: send})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newGen(9, 1024)
+	g := newGen(9, 1000)
 	if n, err := verify(r, g, 5000); err != nil {
 		t.Fatalf("after %d records: %v", n, err)
+	}
+	// A sending writer is killed while it writes around the cache, where it can.
+	for deadline := time.Now().Add(10 * time.Second); send && aroundHere && !ring.WritingAround(p); {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never wrote around the cache for a streaming reader")
+		}
+		if n, err := verify(r, g, 100); err != nil {
+			t.Fatalf("after %d records: %v", n, err)
+		}
 	}
 	_ = child.Kill()
 	_ = child.JoinContext(t.Context())
