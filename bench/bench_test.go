@@ -88,10 +88,15 @@ func TestMeasureRefusesNothing(t *testing.T) {
 	}
 	// A stream whose producer sends fewer messages than the consumer expects fails, through
 	// the ring and through a socket; so does one too short to time.
-	for _, impl := range []string{Shmkit, UnixSocket} {
-		if _, err := streamN(t.Context(), impl, 64, 10, 11, false); err == nil {
-			t.Errorf("%s: 10 messages sent, 11 expected: no error", impl)
+	for _, a := range []streamArgs{{Impl: Shmkit}, {Impl: Shmkit, Batch: 4}, {Impl: UnixSocket}} {
+		a.Size, a.Count = 64, 10
+		if _, err := streamN(t.Context(), a, 11, false); err == nil {
+			t.Errorf("%+v: 10 messages sent, 11 expected: no error", a)
 		}
+	}
+	// A batched stream checks every message, the last batch short.
+	if r, err := streamN(t.Context(), streamArgs{Impl: Shmkit, Size: 64, Count: 1001, Batch: 32}, 1001, false); err != nil || r <= 0 {
+		t.Errorf("a batched stream: %v, %v", r, err)
 	}
 	if _, err := stream(t.Context(), Shmkit, 64, 1); err == nil {
 		t.Error("a stream of one message gave a rate")

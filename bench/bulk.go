@@ -45,7 +45,7 @@ func bulk(ctx context.Context, impl string, inplace bool, count int) (float64, e
 	if impl == GoChan {
 		return chanBulk(count)
 	}
-	rate, err := streamN(ctx, impl, bulkSize, count, count, !inplace)
+	rate, err := streamN(ctx, streamArgs{Impl: impl, Size: bulkSize, Count: count}, count, !inplace)
 	return rate * bulkSize / 1e9, err
 }
 

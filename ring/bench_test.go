@@ -40,19 +40,15 @@ func benchSPSC(b *testing.B, size int, batches []int) {
 			name = fmt.Sprintf("impl=shmkit-pipe-commit-every-%d", batch)
 		}
 		b.Run(name, func(b *testing.B) { spscShmkit(b, blastArgs{Size: size, Batch: batch}) })
-		if batch > 1 {
-			b.Run(fmt.Sprintf("impl=shmkit-pipe-send-batch-%d", batch), func(b *testing.B) {
-				spscShmkit(b, blastArgs{Size: size, Batch: batch, SendBatch: true})
-			})
-		}
 	}
-	b.Run("impl=shmkit-pipe-cached", func(b *testing.B) { spscShmkit(b, blastArgs{Size: size, Batch: 1, NoNT: true}) })
 	b.Run("impl=shmkit-pipe-no-prefetch", func(b *testing.B) {
-		spscShmkit(b, blastArgs{Size: size, Batch: 1, NoNT: true, NoPrefetch: true})
+		spscShmkit(b, blastArgs{Size: size, Batch: 1, NoPrefetch: true})
 	})
 	b.Run("impl=shmkit-pipe-slip-vs-none", func(b *testing.B) { spscSlip(b, size) })
 	b.Run("impl=raw-floor", func(b *testing.B) { spscFloor(b, size, false) })
-	b.Run("impl=raw-floor-cached", func(b *testing.B) { spscFloor(b, size, true) })
+	if nontemporal.Available {
+		b.Run("impl=raw-floor-around", func(b *testing.B) { spscFloor(b, size, true) })
+	}
 	b.Run("impl=go-chan", func(b *testing.B) {
 		if size == 64 {
 			chanStream[[64]byte](b)
@@ -194,36 +190,17 @@ type blastArgs struct {
 	Batch int // commit after this many messages
 
 	NoPrefetch bool // the writer does not prefetch the lines ahead of it
-	NoNT       bool // nor write around the cache for a streaming reader (Writer.around)
-	SendBatch  bool // Batch messages at a time with SendBatch, instead of Reserve and Commit
 }
 
-// blast copies N messages of Size bytes into the ring: one Send each, Batch at a time with
-// SendBatch, or (Batch > 1) Reserve and copy, with a Commit every Batch.
+// blast copies N messages of Size bytes into the ring: one Send each, or (Batch > 1) Reserve
+// and copy, with a Commit every Batch.
 var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) error {
 	w, err := a.P.Writer()
 	if err != nil {
 		return err
 	}
 	ring.SetPrefetch(w, !a.NoPrefetch)
-	ring.SetNontemporal(w, !a.NoNT)
 	msg := make([]byte, a.Size)
-	if a.SendBatch {
-		msgs := make([][]byte, a.Batch)
-		for j := range msgs {
-			msgs[j] = make([]byte, a.Size)
-		}
-		for i := 0; i < a.N; i += a.Batch {
-			batch := msgs[:min(a.Batch, a.N-i)]
-			for j, m := range batch {
-				m[0] = byte(i + j)
-			}
-			if err := w.SendBatch(batch); err != nil {
-				return err
-			}
-		}
-		return w.Close()
-	}
 	if a.Batch == 1 {
 		for i := range a.N {
 			msg[0] = byte(i)
@@ -252,15 +229,17 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 
 // The floor under a pipe: records of an 8-byte sequence number (where the pipe has its
 // header) and Size bytes, packed into a 1 MiB region of a shared segment, with the pipe's
-// tricks and none of its bookkeeping. The writer writes each record around the cache (as Send
-// does for a streaming reader, with the same nontemporal.Record, which also zeroes the word
-// after it and stores the writer's position) or, for impl=raw-floor-cached, copies it in
-// with the lines prefetched 1 KiB ahead; it stores its tail every 16 KiB (after a fence, if
-// it writes around the cache); the reader reads only below that tail and stores its head
-// every 64 KiB (its stream never pauses, so its step need not keep within a patience as the
-// pipe's does). No header to parse, no check of any bound, no wait that sleeps, no peer's
-// death noticed: what two processes on two cores of this machine can stream, the pipe's
-// ceiling.
+// tricks and none of its bookkeeping: the writer copies each record in with the lines
+// prefetched 1 KiB ahead and stores its tail every 16 KiB; the reader reads only below that
+// tail and stores its head every 64 KiB (its stream never pauses, so its step need not keep
+// within a patience as the pipe's does). No header to parse, no check of any bound, no wait
+// that sleeps, no peer's death noticed: what two processes on two cores of this machine can
+// stream, the pipe's ceiling.
+//
+// impl=raw-floor-around writes the records with non-temporal stores instead
+// (nontemporal.Record, which also zeroes the word after each and stores the writer's
+// position), fenced before every tail: what a writer that goes around the cache could stream
+// to a reader a tail behind it. The pipe does not (see package ring's pipeShared).
 const (
 	floorCapacity = 1 << 20
 	floorTailStep = 16 << 10
@@ -272,7 +251,7 @@ type floorArgs struct {
 	Seg    *shm.Segment
 	N      int
 	Size   int
-	Cached bool // copy the records in, not around the cache
+	Around bool // non-temporal stores, not copies
 }
 
 // floorLayout returns the tail, head and written words and the data region of a floor segment.
@@ -294,7 +273,7 @@ func floorNext(pos, rec uint64) uint64 {
 
 var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a floorArgs) error {
 	tail, head, written, data := floorLayout(a.Seg)
-	around := nontemporal.Available && !a.Cached
+	around := nontemporal.Available && a.Around
 	rec := uint64(a.Size) + 8
 	msg := make([]byte, a.Size)
 	var pos, shared, seen, fetched uint64
@@ -326,14 +305,14 @@ var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a fl
 })
 
 // spscFloor reads what floorWriter streams: BenchmarkSPSC64's ceiling, from the same run.
-func spscFloor(b *testing.B, size int, cached bool) {
+func spscFloor(b *testing.B, size int, around bool) {
 	seg, err := shm.Anonymous(floorData + floorCapacity)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer seg.Close()
 	tail, head, _, data := floorLayout(seg)
-	child, err := floorWriter.Start(b.Context(), floorArgs{Seg: seg, N: b.N, Size: size, Cached: cached})
+	child, err := floorWriter.Start(b.Context(), floorArgs{Seg: seg, N: b.N, Size: size, Around: around})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -20,13 +20,3 @@ func SetSlip(r *Reader, on bool) { r.noSlip = !on }
 
 // SetPrefetch turns w's prefetching of the lines ahead of it on or off (see Writer.prefetch).
 func SetPrefetch(w *Writer, on bool) { w.noPrefetch = !on }
-
-// SetNontemporal turns w's non-temporal records for a streaming reader on or off (see
-// Writer.around).
-func SetNontemporal(w *Writer, on bool) { w.noNT = !on }
-
-// Nontemporal reports whether w writes its records around the cache now.
-func Nontemporal(w *Writer) bool { return w.nt }
-
-// WritingAround reports the pipe's nontemporal word: the writer writes around the cache.
-func WritingAround(p *Pipe) bool { return atomic.LoadUint32(&p.sh.nontemporal) != 0 }

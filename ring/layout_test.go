@@ -6,11 +6,8 @@ import (
 	"encoding/binary"
 	"sync/atomic"
 	"testing"
-	"time"
 	"unsafe"
 
-	"github.com/shmkit/shmkit/internal/fence"
-	"github.com/shmkit/shmkit/internal/nontemporal"
 	"github.com/shmkit/shmkit/internal/prefetch"
 )
 
@@ -28,15 +25,13 @@ func TestPipeLayout(t *testing.T) {
 		{"writerLight", unsafe.Offsetof(s.writerLight), 24},
 		{"fullFence", unsafe.Offsetof(s.fullFence), 28},
 		{"elem", unsafe.Offsetof(s.elem), 32},
-		{"nontemporal", unsafe.Offsetof(s.nontemporal), 40},
 		{"tail", unsafe.Offsetof(s.tail), 128},
 		{"head", unsafe.Offsetof(s.head), 256},
 		{"readerSleep", unsafe.Offsetof(s.readerSleep), 384},
 		{"writerSleep", unsafe.Offsetof(s.writerSleep), 388},
 		{"streaming", unsafe.Offsetof(s.streaming), 392},
-		{"written", unsafe.Offsetof(s.written), 512},
-		{"members", unsafe.Offsetof(s.members), 640},
-		{"sizeof", unsafe.Sizeof(s), pipeData}, {"pipeData", pipeData, 1664},
+		{"members", unsafe.Offsetof(s.members), 512},
+		{"sizeof", unsafe.Sizeof(s), pipeData}, {"pipeData", pipeData, 1536},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s at %d, want %d", c.name, c.got, c.want)
@@ -190,56 +185,13 @@ func TestStreamingFlag(t *testing.T) {
 	}
 	before := w.chunks
 	r.count(streamWaits)
-	if want := uint32(streamBehind); fence.CanHeavy() && nontemporal.Available {
-		if flag() != streamAround {
-			t.Fatalf("streaming is %d after streamWaits quick waits, want streamAround", flag())
-		}
-	} else if flag() != want {
-		t.Fatalf("streaming is %d after streamWaits quick waits, want streamBehind", flag())
+	if flag() != 1 {
+		t.Fatal("not streaming after streamWaits quick waits")
 	}
-	w.noNT = true // a writer that does not write around the cache prefetches instead
 	send(64)
 	if w.chunks-before < 3*1024/prefetch.Chunk || w.fetched < w.tail+prefetchAhead-prefetch.Chunk {
 		t.Fatalf("%d chunks, fetched to %d with tail %d: the writer did not keep 1 KiB ahead of a streaming reader",
 			w.chunks, w.fetched, w.tail)
-	}
-	if fence.LightHere && nontemporal.Available {
-		// A light writer writes around the cache for this reader, and says so, without
-		// prefetching; once the reader stops streaming, it fences them and says that too.
-		w.noNT = false
-		drain := func() (n int) {
-			for ; r.Ready(); n++ {
-				if m, err := r.Next(); err != nil || len(m) != 64 {
-					t.Fatalf("%d bytes, %v", len(m), err)
-				}
-			}
-			return n
-		}
-		for deadline := time.Now().Add(5 * time.Second); !w.light; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the writer never became light")
-			}
-			drain()
-			w.noNT = true
-			send(1)
-			w.noNT = false
-		}
-		drain()
-		r.count(streamWaits) // the drain caught up with the writer and stopped the stream
-		before = w.chunks
-		send(64)
-		if !w.nt || atomic.LoadUint32(&p.sh.nontemporal) != 1 || w.chunks != before {
-			t.Fatalf("a light writer for a streaming reader: nt %v, nontemporal %d, %d chunks asked for",
-				w.nt, p.sh.nontemporal, w.chunks-before)
-		}
-		r.count(0)
-		send(1)
-		if w.nt || atomic.LoadUint32(&p.sh.nontemporal) != 0 {
-			t.Fatal("the writer still writes around the cache for a reader that stopped streaming")
-		}
-		if n := drain(); n != 65 {
-			t.Fatalf("%d records read, 65 sent", n)
-		}
 	}
 	r.count(0)
 	if flag() != 0 {

@@ -16,7 +16,7 @@ import (
 
 // pipeShared is the control block at the start of a Pipe's segment: one 128-byte line for
 // what never changes and the ends' ownership, one for the producer's index, one for the
-// consumer's, one for the sleep flags, one for the writer's own position, then the data. 128 bytes, not cpu.CacheLinePad, so the
+// consumer's, one for the sleep flags, then the data. 128 bytes, not cpu.CacheLinePad, so the
 // layout does not depend on GOARCH; TestPipeLayout pins it.
 //
 //	  0  capacity        u64  data bytes, a power of two          set once, before publication
@@ -27,15 +27,13 @@ import (
 //	 24  writerLight     u32  1: the writer publishes without a full fence    writer, atomic
 //	 28  fullFence       u32  1: the reader asks the writer for full fences  reader, atomic
 //	 32  elem            u64  a PipeOf's element type (see elemHash); 0: bytes  set once
-//	 40  nontemporal     u32  1: the writer writes with non-temporal stores   writer, atomic
 //	128  tail            u64  bytes published, stored every min(capacity/8, 16 KiB) writer
 //	256  head            u64  bytes released, stored every quarter capacity   reader, atomic
 //	384  readerSleep     u32  the reader sleeps (or is about to)              reader, atomic
 //	388  writerSleep     u32  the writer sleeps (or is about to) on head      writer, atomic
-//	392  streaming       u32  the reader reads behind the tail: streamBehind/Around reader, atomic
-//	512  written         u64  bytes written, stored after each non-temporal record   writer
-//	640  members         [256]u32 processes attached (package member)   join/leave, atomic
-//	1664 data            capacity bytes of records
+//	392  streaming       u32  1: the reader reads behind the tail (a hint)     reader, atomic
+//	512  members         [256]u32 processes attached (package member)   join/leave, atomic
+//	1536 data            capacity bytes of records
 //
 // tail and head run free; position p is at data[p & (capacity-1)]. A record is published by
 // its header, not by tail: the writer zeroes the header after a record, fills the record, and
@@ -55,19 +53,16 @@ import (
 // writer, at its next Commit, clears writerLight (a full fence, after every light store) and
 // goes back to full fences, and the reader skips the barrier once it sees writerLight clear.
 //
-// Non-temporal records: while a reader that can run that barrier streams (streaming is
-// streamAround) and the writer is light, Send writes each record with non-temporal stores
-// (package nontemporal: around the cache, so no line is taken back from the reader's core a
-// lap later), says so in nontemporal first (then a store fence, so that any of those records
-// seen means the flag is seen), and stores its position in written after each record, with a
-// plain store to a line of its own. Such stores may be seen out of order: a header before its
-// payload, or a stale header before the zero written over it. So the writer fences before
-// every store of tail (records below a tail read are whole), and before it clears nontemporal
-// (at its next write of any other kind, or Close); and a reader that reads a record at or past
-// the last tail it read (see Reader.loadHeader) looks at nontemporal after the header: clear,
-// the record is whole; set, it reads written, runs the barrier on the writer's CPU
-// (fence.Heavy, which drains its write-combining buffers), and trusts the records below that
-// written; above it, it looks again.
+// Records are written with ordinary stores, never non-temporal ones, though on AMD EPYC a
+// stream of 64-byte records written around the cache ran 1.1-1.4x as fast as the same Send
+// writing through it, and BenchmarkSPSC64/impl=raw-floor-around shows more. Such stores are
+// seen out of order, so a reader may trust one only once the writer has fenced (SFENCE) after
+// it; a writer that sends its last record and goes on computing never fences, and its last
+// line stays in a write-combining buffer, which has no time-out. The barrier a reader can run
+// on the writer's CPU (fence.Heavy) did not make such stores visible: with it, 4 of 25
+// stressed runs of `shmkit bench` got a record whose last word was a lap old; trusting only
+// the writer's fences, none of 45. With nothing that drains another process's buffers, a
+// record sent could stay unread for good.
 type pipeShared struct {
 	capacity     uint64
 	writerClosed uint32
@@ -77,8 +72,7 @@ type pipeShared struct {
 	writerLight  uint32
 	fullFence    uint32
 	elem         uint64
-	nontemporal  uint32
-	_            [lineSize - 44]byte
+	_            [lineSize - 40]byte
 	tail         uint64
 	_            [lineSize - 8]byte
 	head         uint64
@@ -87,8 +81,6 @@ type pipeShared struct {
 	writerSleep  uint32
 	streaming    uint32
 	_            [lineSize - 12]byte
-	written      uint64
-	_            [lineSize - 8]byte
 	members      [PipeMembers]uint32
 }
 
@@ -97,7 +89,7 @@ const (
 	// PipeMembers is how many attachments a Pipe records (one per process that has it open);
 	// one more is ErrTooMany. An end nobody has claimed is gone when every other member is.
 	PipeMembers = 256
-	pipeData    = 5*lineSize + 4*PipeMembers
+	pipeData    = 4*lineSize + 4*PipeMembers
 	// MinPipeCapacity and MaxPipeCapacity bound a Pipe's data region: a segment holds at most
 	// shm.MaxSize bytes, the control block included.
 	MinPipeCapacity = 64
@@ -109,7 +101,7 @@ var _ [pipeData - unsafe.Sizeof(pipeShared{})]struct{}
 const pipeKind = "ring.Pipe"
 
 func pipeLayout(capacity int, elem uint64) string {
-	return fmt.Sprintf("ring.Pipe/v5 cap=%d elem=%016x", capacity, elem)
+	return fmt.Sprintf("ring.Pipe/v4 cap=%d elem=%016x", capacity, elem)
 }
 
 // A Pipe is a one-way channel of variable-length records in shared memory, for one writer

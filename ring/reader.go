@@ -9,7 +9,6 @@ import (
 
 	"github.com/shmkit/shmkit/internal/fence"
 	"github.com/shmkit/shmkit/internal/futex"
-	"github.com/shmkit/shmkit/internal/nontemporal"
 )
 
 // A Reader is the consuming end of a Pipe. One process holds it at a time, and within that
@@ -24,20 +23,16 @@ type Reader struct {
 	mode      WaitMode
 	budget    spinBudget    // how long SpinThenSleep spins
 	quick     int           // waits in a row in which the next record came at once (see streaming)
-	run       int           // records returned since the last wait
 	tailSeen  uint64        // the writer's shared tail, as last read
-	whole     uint64        // records that start below this are whole: written before a tail or a barrier (see loadHeader)
 	gap       time.Duration // about the longest a streaming reader lately waited for the tail to move
 	noSlip    bool          // for the benchmark that times the reader with and without its slip
 }
 
-// A reader that caught up with the writer and saw the next record within quickLooks looks, or
-// had read streamRun records or more since it last waited (a writer that publishes in batches),
-// streamWaits times in a row, is reading a stream; a longer wait after fewer records (a round
-// trip: ping-pong) is not one, and starts the count again.
+// A reader that caught up with the writer and saw the next record within quickLooks looks,
+// streamWaits times in a row, is reading a stream; a longer wait (a round trip: ping-pong) is
+// not one, and starts the count again.
 const (
 	quickLooks  = 32
-	streamRun   = 16
 	streamWaits = 8
 )
 
@@ -53,14 +48,6 @@ const (
 	maxPatience = 4 * time.Microsecond
 )
 
-// What a reader that streams stores in pipeShared.streaming: streamAround if it can run the
-// barrier on the writer's CPU (fence.Heavy) that non-temporal records need (see pipeShared),
-// streamBehind if not.
-const (
-	streamBehind = 1
-	streamAround = 2
-)
-
 // streaming reports whether the writer keeps up a stream, so the reader reads behind its tail.
 func (r *Reader) streaming() bool { return r.quick >= streamWaits }
 
@@ -73,10 +60,7 @@ func (r *Reader) count(n int) {
 	if now := r.streaming(); now != was {
 		v := uint32(0)
 		if now {
-			v = streamBehind
-			if nontemporal.Available && fence.CanHeavy() {
-				v = streamAround
-			}
+			v = 1
 		}
 		atomic.StoreUint32(&r.p.sh.streaming, v)
 	}
@@ -94,7 +78,7 @@ func (r *Reader) slipBehind() {
 	var start time.Time
 	for i := 0; ; i++ {
 		if t := atomic.LoadUint64(&sh.tail); t > r.head {
-			r.tailSeen, r.whole = t, max(r.whole, t)
+			r.tailSeen = t
 			if !start.IsZero() {
 				r.gap = max(r.gap*7/8, time.Since(start))
 			}
@@ -162,7 +146,7 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 	}
 	for {
 		off := r.head & r.p.mask
-		if h := r.loadHeader(off); h != 0 {
+		if h := atomic.LoadUint64(r.p.header(off)); h != 0 {
 			n, size, pad, err := parseHeader(h, off, capacity)
 			if err != nil {
 				return nil, err
@@ -172,7 +156,6 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 				continue
 			}
 			r.held = true
-			r.run++
 			start := off + recordHeader
 			return r.p.data[start : start+uint64(n) : start+uint64(n)], nil
 		}
@@ -180,37 +163,6 @@ func (r *Reader) NextContext(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 	}
-}
-
-// loadHeader returns the header of the record at the reader's head (at offset off), or 0 if
-// none is there to read yet. A record below the last tail read, or written while the writer
-// was not writing around the cache, is whole once its header is seen; one the writer may have
-// written with non-temporal stores is whole once a barrier on the writer's CPU has run after
-// the writer said it had written it (see pipeShared).
-func (r *Reader) loadHeader(off uint64) uint64 {
-	h := atomic.LoadUint64(r.p.header(off))
-	if h == 0 || r.head < r.whole || atomic.LoadUint32(&r.p.sh.nontemporal) == 0 {
-		return h
-	}
-	return r.drain(off)
-}
-
-// drain is loadHeader for a record the writer may have written around the cache: the records
-// below what the writer says it has written are whole once the barrier has run; the header is
-// read again after it (what was seen before may be a stale one, a lap old, not yet covered by
-// the zero the writer stored over it). A record not yet below written is still being written,
-// or was when the writer died: a dead writer's stores are all visible.
-func (r *Reader) drain(off uint64) uint64 {
-	sh := r.p.sh
-	written := atomic.LoadUint64(&sh.written)
-	if fence.Heavy() != nil {
-		return 0 // never so once streamAround was said; look again until the flag clears
-	}
-	r.whole = max(r.whole, written)
-	if r.head >= r.whole && !r.p.peerGone(&sh.writerID, &sh.writerClosed) {
-		return 0
-	}
-	return atomic.LoadUint64(r.p.header(off))
 }
 
 // Ready reports whether a record is there to be read now, without taking it: Python's
@@ -240,7 +192,7 @@ func (r *Reader) peek() (bool, error) {
 	capacity := uint64(len(r.p.data))
 	for {
 		off := r.head & r.p.mask
-		h := r.loadHeader(off)
+		h := atomic.LoadUint64(r.p.header(off))
 		if h == 0 {
 			return false, nil
 		}
@@ -308,19 +260,18 @@ func (r *Reader) publishHead() {
 func (r *Reader) waitData(ctx context.Context, off uint64) error {
 	r.publishHead() // the writer may be waiting for what this reader already consumed
 	sh := r.p.sh
-	run := r.run
-	r.run = 0
+	h := r.p.header(off)
 	// While waiting, also load the line after the header's: a record of more than 56 bytes
 	// goes on into it, and by the time the header turns, this has often fetched the rest, so
 	// the reader's two misses overlap instead of following each other (ping-pong of 64-byte
 	// records: 455 -> 390 ns here; streaming unchanged).
 	next := r.p.header((off + 64) &^ 63 & r.p.mask)
 	looks := 0
-	arrived := func() bool { looks++; _ = atomic.LoadUint64(next); return r.loadHeader(off) != 0 }
+	arrived := func() bool { looks++; _ = atomic.LoadUint64(next); return atomic.LoadUint64(h) != 0 }
 	if spinWait(r.mode, &r.budget, arrived, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.writerClosed) != 0
 	}, func() bool { return r.p.peerGone(&sh.writerID, &sh.writerClosed) }) {
-		if looks <= quickLooks || run >= streamRun { // the next record came at once, or a batch
+		if looks <= quickLooks { // the next record came at once
 			r.count(r.quick + 1)
 		} else {
 			r.count(0)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/shmkit/shmkit/internal/fence"
 	"github.com/shmkit/shmkit/internal/futex"
-	"github.com/shmkit/shmkit/internal/nontemporal"
 	"github.com/shmkit/shmkit/internal/prefetch"
 )
 
@@ -39,8 +38,6 @@ type Writer struct {
 	chunks        uint64 // how many chunks were asked for (for the tests)
 	quickMax      uint64 // the largest record quick takes (under alignedPayload, at most MaxRecord), kept so quick inlines
 	noPrefetch    bool   // for the benchmark that times the writer with and without prefetching
-	nt            bool   // Send writes non-temporally (pipeShared.nontemporal is set)
-	noNT          bool   // for the benchmark that times the writer with and without them
 }
 
 // SetWaitMode sets how Reserve waits for space (SpinThenSleep by default).
@@ -61,7 +58,6 @@ func (p *Pipe) Writer() (*Writer, error) {
 		return nil, err
 	}
 	atomic.StoreUint32(&p.sh.writerLight, 0) // until this process is registered
-	atomic.StoreUint32(&p.sh.nontemporal, 0) // a dead writer's records are all visible
 	fence.Prepare()
 	return &Writer{p: p, tail: t, published: t, sharedTail: t, head: head,
 		quickMax: uint64(min(alignedPayload-1, p.MaxRecord()))}, nil
@@ -175,9 +171,6 @@ func (w *Writer) reserve(ctx context.Context, n int) ([]byte, error) {
 // first record since the last Commit keeps its header back for Commit to publish; the ones
 // after it are written at once, since the reader cannot get past the first.
 func (w *Writer) put(off uint64, length, typ uint32, size uint64) {
-	if w.nt {
-		w.cached()
-	}
 	*w.p.header((off + size) & w.p.mask) = 0
 	h := uint64(length) | uint64(typ)<<32
 	if typ == recData {
@@ -320,12 +313,7 @@ func tailStep(capacity uint64) uint64 { return min(capacity/8, 16<<10) }
 // over: they read records only up to it, or walk the headers on from it, so a tail behind the
 // records is slower to read, never wrong.
 // It is a hint that nobody sleeps on, so its store needs no full fence.
-//
-// Non-temporal records before it are fenced first: a reader trusts every record below a tail.
 func (w *Writer) publishTail() {
-	if w.nt {
-		nontemporal.Fence()
-	}
 	w.sharedTail = w.published
 	fence.Store64(&w.p.sh.tail, w.published)
 }
@@ -348,10 +336,6 @@ func (w *Writer) waitSpace(ctx context.Context, need uint64) error {
 	}
 	if w.tail != w.published {
 		w.publish() // the reader must see the records before it can free their space
-	}
-	if w.nt {
-		w.cached() // and see them whole without a barrier
-		w.publishTail()
 	}
 	if spinWait(w.mode, &w.budget, enough, func() bool {
 		return ctx.Err() != nil || atomic.LoadUint32(&sh.readerClosed) != 0
@@ -392,30 +376,22 @@ func (w *Writer) SendContext(ctx context.Context, b []byte) error {
 	// it is published as soon as the payload is in.
 	if off, size, ok := w.quick(len(b)); ok && w.tail == w.published && w.open() {
 		p := w.p
-		sh := p.sh
-		h := uint64(len(b)) | recData<<32
+		*p.header(off + size) = 0
+		copy(p.data[off+recordHeader:off+size], b)
+		w.tail += size
 		// publishAt, by hand: it is too big for the compiler to inline, and its call costs
 		// a 64-byte Send 5%.
-		if light := w.light && atomic.LoadUint32(&sh.fullFence) == 0; light && w.aroundNow() {
-			w.around(off, size, h, b)
+		sh := p.sh
+		if h := uint64(len(b)) | recData<<32; w.light && atomic.LoadUint32(&sh.fullFence) == 0 {
+			fence.Store64(p.header(off), h)
 		} else {
-			if w.nt {
-				w.cached()
-			}
-			*p.header(off + size) = 0
-			copy(p.data[off+recordHeader:off+size], b)
-			w.tail += size
-			if light {
-				fence.Store64(p.header(off), h)
-			} else {
-				w.publishFull(off, h)
-			}
-			w.prefetch(false)
+			w.publishFull(off, h)
 		}
 		w.published = w.tail
 		if atomic.LoadUint32(&sh.readerSleep) != 0 || w.tailDue() {
 			w.announce(off)
 		}
+		w.prefetch(false)
 		return nil
 	}
 	buf, err := w.reserve(ctx, len(b))
@@ -426,38 +402,6 @@ func (w *Writer) SendContext(ctx context.Context, b []byte) error {
 	return w.Commit()
 }
 
-// aroundNow reports whether a light writer writes its records around the cache now: its reader
-// streams and can run the barrier they need (see pipeShared).
-func (w *Writer) aroundNow() bool {
-	return atomic.LoadUint32(&w.p.sh.streaming) == streamAround && !w.noNT
-}
-
-// around writes b as the record of size bytes at off, header h, with non-temporal stores (see
-// pipeShared): for a reader that streams, and so reads the records a tail behind, the lines
-// go to memory without being taken from the reader's cache first, and come to it from there.
-// Send on AMD EPYC, 64-byte records: 0.xx the time a record. TODO measure.
-func (w *Writer) around(off, size, h uint64, b []byte) {
-	if !w.nt {
-		atomic.StoreUint32(&w.p.sh.nontemporal, 1)
-		nontemporal.Fence() // the flag before any record written around the cache
-		w.nt = true
-	}
-	var src *byte
-	if len(b) > 0 {
-		src = &b[0]
-	}
-	w.tail += size
-	nontemporal.Record(w.p.header(off), h, src, uintptr(len(b)), &w.p.sh.written, w.tail)
-}
-
-// cached ends the writer's non-temporal records: they are fenced, then the flag cleared, so a
-// reader that sees it clear may trust the records before it (see pipeShared).
-func (w *Writer) cached() {
-	nontemporal.Fence()
-	atomic.StoreUint32(&w.p.sh.nontemporal, 0)
-	w.nt = false
-}
-
 // SendBatch copies each message in as a record and publishes them together.
 func (w *Writer) SendBatch(msgs [][]byte) error {
 	return w.SendBatchContext(context.Background(), msgs)
@@ -465,10 +409,6 @@ func (w *Writer) SendBatch(msgs [][]byte) error {
 
 // SendBatchContext is SendBatch that gives up with ctx's error when ctx ends.
 func (w *Writer) SendBatchContext(ctx context.Context, msgs [][]byte) error {
-	if len(msgs) > 0 && w.tail == w.published && w.open() && w.light &&
-		atomic.LoadUint32(&w.p.sh.fullFence) == 0 && w.aroundNow() {
-		msgs = w.sendAround(msgs)
-	}
 	for _, m := range msgs {
 		buf, err := w.ReserveContext(ctx, len(m))
 		if err != nil {
@@ -480,31 +420,6 @@ func (w *Writer) SendBatchContext(ctx context.Context, msgs [][]byte) error {
 		return nil
 	}
 	return w.Commit()
-}
-
-// sendAround is SendBatch around the cache: it writes the messages as records for as long as
-// each is Send's common case (see quick), the first one's header last, publishes them, and
-// returns the ones it left for SendBatch's own way.
-func (w *Writer) sendAround(msgs [][]byte) [][]byte {
-	var first, h0 uint64
-	i := 0
-	for ; i < len(msgs); i++ {
-		off, size, ok := w.quick(len(msgs[i]))
-		if !ok {
-			break
-		}
-		h := uint64(len(msgs[i])) | recData<<32
-		if i == 0 {
-			first, h0, h = off, h, 0 // held back: the reader stops at its zero header
-		}
-		w.around(off, size, h, msgs[i])
-	}
-	if i > 0 {
-		nontemporal.Store64(w.p.header(first), h0)
-		w.published = w.tail
-		w.announce(first)
-	}
-	return msgs[i:]
 }
 
 // Write implements io.Writer: b goes out as records of at most MaxRecord bytes, published
@@ -535,9 +450,6 @@ func (w *Writer) finish() error {
 	}
 	w.closed = true
 	w.tail = w.published
-	if w.nt {
-		w.cached()
-	}
 	w.publishTail()
 	return nil
 }

@@ -59,10 +59,4 @@ func Heavy() error {
 	return nil
 }
 
-// CanHeavy reports whether Heavy works in this process: it is tried once, the first time.
-func CanHeavy() bool { return canHeavy() }
-
-var canHeavy = sync.OnceValue(func() bool { return Heavy() == nil })
-
-// LightHere: a process can become Light here (linux/amd64 without the race detector).
-const LightHere = true
+const lightHere = true

@@ -19,8 +19,4 @@ func Light() bool { return false }
 // Heavy does nothing here: no process is Light.
 func Heavy() error { return nil }
 
-// CanHeavy is false here: Heavy is never needed.
-func CanHeavy() bool { return false }
-
-// LightHere: no process becomes Light here.
-const LightHere = false
+const lightHere = false

@@ -27,17 +27,17 @@ func TestPrepareMakesLight(t *testing.T) {
 	Prepare()
 	Prepare() // once is enough; twice is harmless
 	deadline := time.Now().Add(2 * time.Second)
-	for LightHere && !Light() && time.Now().Before(deadline) {
+	for lightHere && !Light() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	if err := Heavy(); err != nil {
 		t.Fatalf("Heavy: %v", err)
 	}
 	t.Logf("light: %v", Light())
-	if LightHere && !Light() {
+	if lightHere && !Light() {
 		t.Skip("membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) is not available on this kernel")
 	}
-	if !LightHere && Light() {
+	if !lightHere && Light() {
 		t.Fatal("Light on a platform with no light path")
 	}
 }

@@ -1,16 +1,13 @@
-// Package nontemporal writes a Pipe's records around the cache: x86's non-temporal stores
-// (MOVNTI), which go to memory through the write-combining buffers without first taking the
-// line from the core that read it a lap ago. A writer streaming to a reader on another core
-// otherwise pays for every line twice (the reader's copy invalidated, the line fetched for
-// writing); these stores pay for neither, and the reader finds the lines in memory, where its
-// hardware prefetcher streams them in.
+// Package nontemporal writes records around the cache: x86's non-temporal stores (MOVNTI),
+// which go to memory through the write-combining buffers without first taking the line from
+// the core that read it a lap ago.
 //
-// Non-temporal stores are weakly ordered: another core may see a later store (a record's
-// header) before an earlier one (its payload). Fence (SFENCE) orders every store before it
-// ahead of every store after it; a process's death, a context switch and a membarrier(2)
-// barrier run on its CPU make them all visible too. Package ring's Pipe builds on exactly
-// those (see its pipeShared).
+// Such stores are weakly ordered: another core may see a later store (a record's header)
+// before an earlier one (its payload), and a line left partly written stays in its buffer
+// until something drains it; Fence (SFENCE) orders every store before it ahead of every store
+// after it. Only ring's floor benchmark (BenchmarkSPSC64/impl=raw-floor-around) uses this
+// package: package ring's Pipe does not, because nothing another process can do is known to
+// drain a writer's buffers (see pipeShared there).
 //
-// Available is true on amd64; elsewhere Record is plain stores and Fence does nothing, and
-// the ring never asks for them.
+// Available is true on amd64; elsewhere Record is plain stores and Fence does nothing.
 package nontemporal

@@ -12,10 +12,5 @@ const Available = true
 //go:noescape
 func Record(hdr *uint64, h uint64, src *byte, n uintptr, written *uint64, pos uint64)
 
-// Store64 stores v at addr with a non-temporal store.
-//
-//go:noescape
-func Store64(addr *uint64, v uint64)
-
 // Fence makes every store before it visible before any store after it (SFENCE).
 func Fence()

@@ -56,9 +56,3 @@ TEXT ·Fence(SB),NOSPLIT,$0-0
 	SFENCE
 	RET
 
-// func Store64(addr *uint64, v uint64)
-TEXT ·Store64(SB),NOSPLIT,$0-16
-	MOVQ	addr+0(FP), AX
-	MOVQ	v+8(FP), BX
-	MOVNTIQ	BX, (AX)
-	RET

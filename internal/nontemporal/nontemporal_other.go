@@ -16,8 +16,5 @@ func Record(hdr *uint64, h uint64, src *byte, n uintptr, written *uint64, pos ui
 	*written = pos
 }
 
-// Store64 is a plain store here.
-func Store64(addr *uint64, v uint64) { *addr = v }
-
 // Fence does nothing here.
 func Fence() {}

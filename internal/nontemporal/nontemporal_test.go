@@ -43,12 +43,3 @@ func TestRecord(t *testing.T) {
 		}
 	}
 }
-
-func TestStore64(t *testing.T) {
-	x := [3]uint64{1, 2, 3}
-	Store64(&x[1], 0xdeadbeef_cafef00d)
-	Fence()
-	if x != [3]uint64{1, 0xdeadbeef_cafef00d, 3} {
-		t.Fatalf("%#x", x)
-	}
-}

@@ -10,28 +10,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shmkit/shmkit/internal/fence"
-	"github.com/shmkit/shmkit/internal/nontemporal"
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/ring"
 )
 
-// aroundHere: a light writer writes around the cache for a streaming reader here.
-const aroundHere = nontemporal.Available && fence.LightHere
-
-type aroundArgs struct {
+type burstyArgs struct {
 	Data, Ack *ring.Pipe
 	Bursts    int
 	Max       int // longest record
 	Seed      uint64
 }
 
-// around streams Bursts bursts of gen's records with Send or SendBatch, each of a random length, and after
-// each pauses in one of four ways: not at all, a spin of a few microseconds, a sleep of a
-// millisecond, or until the reader acks the burst (sent once it has read it all: the writer
-// then sits idle with its last records written and not fenced). Where the writer can write
-// around the cache it must have: the error says so otherwise.
-var around = procs.Entry("ring.around", func(ctx context.Context, a aroundArgs) error {
+// bursty streams Bursts bursts of gen's records, each of a random length, with Send or
+// SendBatch (a few records at a time), and after each pauses in one of four ways: not at all,
+// a spin of a few microseconds, a sleep of a millisecond, or until the reader acks the burst
+// (it asks with an empty record; the writer then sits idle with its last records published).
+var bursty = procs.Entry("ring.bursty", func(ctx context.Context, a burstyArgs) error {
 	w, err := a.Data.Writer()
 	if err != nil {
 		return err
@@ -42,7 +36,6 @@ var around = procs.Entry("ring.around", func(ctx context.Context, a aroundArgs) 
 	}
 	g := newGen(a.Seed, a.Max)
 	rnd := rand.New(rand.NewPCG(a.Seed, 7))
-	aroundSent := 0
 	for b := range a.Bursts {
 		for n := 1 + rnd.IntN(3000); n > 0; {
 			if b%8 < 4 {
@@ -60,9 +53,6 @@ var around = procs.Entry("ring.around", func(ctx context.Context, a aroundArgs) 
 				}
 				n -= len(batch)
 			}
-			if ring.Nontemporal(w) {
-				aroundSent++
-			}
 		}
 		switch b % 4 {
 		case 1:
@@ -79,18 +69,16 @@ var around = procs.Entry("ring.around", func(ctx context.Context, a aroundArgs) 
 			}
 		}
 	}
-	if aroundHere && ring.IsLight(w) && aroundSent == 0 {
-		return errors.New("no record was written around the cache")
-	}
 	return w.Close()
 })
 
-// TestPipeNontemporal: a streaming reader makes a light writer write its records with
-// non-temporal stores (Writer.around), which other cores may see out of order; the reader
-// still gets every record whole, in order, through every kind of pause: while the stream runs
-// (below the tail the writer fences), when it pauses (the reader goes on past the tail and
-// waits for the barrier), and when the writer waits for an answer to its last records.
-func TestPipeNontemporal(t *testing.T) {
+// TestPipeBurstsOfEveryKind: a reader that streams behind the writer's tail, stops when the
+// stream pauses and starts again gets every record whole and in order, through every kind of
+// pause, the writer sending one record at a time or batches; and one that waits for an answer
+// to its last records gets them at once. Issue 14 wrote records with non-temporal stores for
+// a streaming reader; this test caught a record whose bytes were seen after its header (see
+// package ring's pipeShared).
+func TestPipeBurstsOfEveryKind(t *testing.T) {
 	data, ack := newPipe(t, 1<<16), newPipe(t, 4096)
 	r, err := data.Reader()
 	if err != nil {
@@ -101,7 +89,7 @@ func TestPipeNontemporal(t *testing.T) {
 		t.Fatal(err)
 	}
 	const bursts, maxLen, seed = 400, 300, 11
-	child, err := around.Start(t.Context(), aroundArgs{Data: data, Ack: ack, Bursts: bursts, Max: maxLen, Seed: seed})
+	child, err := bursty.Start(t.Context(), burstyArgs{Data: data, Ack: ack, Bursts: bursts, Max: maxLen, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
