@@ -72,12 +72,13 @@ var bursty = procs.Entry("ring.bursty", func(ctx context.Context, a burstyArgs) 
 	return w.Close()
 })
 
-// TestPipeBurstsOfEveryKind: a reader that streams behind the writer's tail, stops when the
-// stream pauses and starts again gets every record whole and in order, through every kind of
-// pause, the writer sending one record at a time or batches; and one that waits for an answer
-// to its last records gets them at once. Issue 14 wrote records with non-temporal stores for
-// a streaming reader; this test caught a record whose bytes were seen after its header (see
-// package ring's pipeShared).
+// TestPipeBurstsOfEveryKind: a reader that streams behind the writer's tail (its slip), stops
+// when the stream pauses and starts again gets every record whole and in order, through every
+// kind of pause, the writer sending one record at a time or in batches; and a writer that
+// waits for an answer to its last records gets it (the reader answers only once it has read
+// them). Issue 14's part 4 wrote records with non-temporal stores for a streaming reader; with
+// the reader's check of them removed, this test saw a record whose bytes became visible after
+// its header (see package ring's pipeShared).
 func TestPipeBurstsOfEveryKind(t *testing.T) {
 	data, ack := newPipe(t, 1<<16), newPipe(t, 4096)
 	r, err := data.Reader()
@@ -137,5 +138,5 @@ func diff(got, want []byte) string {
 			return fmt.Sprintf("first difference at byte %d: %#x, want %#x", i, got[i], want[i])
 		}
 	}
-	return "equal"
+	return "equal on a second look: its bytes became visible after its header"
 }
