@@ -98,7 +98,7 @@ func TestMeasureRefusesNothing(t *testing.T) {
 	if r, err := streamN(t.Context(), streamArgs{Impl: Shmkit, Size: 64, Count: 1001, Batch: 32}, 1001, false); err != nil || r <= 0 {
 		t.Errorf("a batched stream: %v, %v", r, err)
 	}
-	if _, err := stream(t.Context(), Shmkit, 64, 1); err == nil {
+	if _, err := streamN(t.Context(), streamArgs{Impl: Shmkit, Size: 64, Count: 1}, 1, false); err == nil {
 		t.Error("a stream of one message gave a rate")
 	}
 }

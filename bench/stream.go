@@ -137,16 +137,11 @@ func check(msg []byte, i int) error {
 	return nil
 }
 
-// stream moves count messages of size bytes from a child to this process and returns the
-// rate, timed from the first message's arrival to the last's. shmkit's consumer reads each
-// message where it lies in the ring.
-func stream(ctx context.Context, impl string, size, count int) (float64, error) {
-	return streamN(ctx, streamArgs{Impl: impl, Size: size, Count: count}, count, false)
-}
-
-// streamN is stream of a (its producer sends a.Count messages) with this process expecting
-// want (tests make them differ to see a run that moves too little fail); with copyOut,
-// shmkit's consumer copies each message into a buffer of its own, as a kernel read does.
+// streamN moves a.Count messages of a.Size bytes from a child to this process, which expects
+// want (tests make them differ to see a run that moves too little fail), and returns the rate,
+// timed from the first message's arrival to the last's. shmkit's consumer reads each message
+// where it lies in the ring, or with copyOut copies it into a buffer of its own, as a kernel
+// read does.
 func streamN(ctx context.Context, a streamArgs, want int, copyOut bool) (float64, error) {
 	if want < 2 {
 		return 0, fmt.Errorf("a stream of %d messages times nothing", want)

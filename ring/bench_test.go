@@ -273,7 +273,6 @@ func floorNext(pos, rec uint64) uint64 {
 
 var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a floorArgs) error {
 	tail, head, written, data := floorLayout(a.Seg)
-	around := nontemporal.Available && a.Around
 	rec := uint64(a.Size) + 8
 	msg := make([]byte, a.Size)
 	var pos, shared, seen, fetched uint64
@@ -284,7 +283,7 @@ var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a fl
 		off := pos % floorCapacity
 		seq := (*uint64)(unsafe.Pointer(&data[off]))
 		next := floorNext(pos, rec)
-		if around {
+		if a.Around {
 			nontemporal.Record(seq, i+1, &msg[0], uintptr(a.Size), written, next)
 		} else {
 			for ; fetched < pos+1024 && fetched+256 <= seen+floorCapacity; fetched += 256 {
@@ -294,7 +293,7 @@ var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a fl
 			fence.Store64(seq, i+1)
 		}
 		if pos = next; pos-shared >= floorTailStep || i == uint64(a.N)-1 {
-			if around {
+			if a.Around {
 				nontemporal.Fence()
 			}
 			atomic.StoreUint64(tail, pos)

@@ -54,8 +54,8 @@ import (
 // goes back to full fences, and the reader skips the barrier once it sees writerLight clear.
 //
 // Records are written with ordinary stores, never non-temporal ones, though on AMD EPYC a
-// stream of 64-byte records written around the cache ran 1.1-1.4x as fast as the same Send
-// writing through it, and BenchmarkSPSC64/impl=raw-floor-around shows more. Such stores are
+// stream of 64-byte records written around the cache ran 1.1-2.3x as fast as the same Send
+// writing through it (runs of one session), and BenchmarkSPSC64/impl=raw-floor-around shows more. Such stores are
 // seen out of order, so a reader may trust one only once the writer has fenced (SFENCE) after
 // it; a writer that sends its last record and goes on computing never fences, and its last
 // line stays in a write-combining buffer, which has no time-out. The barrier a reader can run

@@ -171,11 +171,11 @@ func producerKilled(t *testing.T, send bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	child, err := produce.Start(t.Context(), produceArgs{P: p, Seed: 9, Max: 1000, Send: send})
+	child, err := produce.Start(t.Context(), produceArgs{P: p, Seed: 9, Max: 1024, Send: send})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newGen(9, 1000)
+	g := newGen(9, 1024)
 	if n, err := verify(r, g, 5000); err != nil {
 		t.Fatalf("after %d records: %v", n, err)
 	}
