@@ -66,6 +66,42 @@ func TestEveryScenarioMovesItsData(t *testing.T) {
 	}
 }
 
+// A throughput scenario's implementations run in rounds, after a warm-up run of each; each
+// figure is the median of its own runs, and one that fails drops out without stopping the rest.
+func TestMeasureAllInRounds(t *testing.T) {
+	var order []string
+	impl := func(name string, failAt int) Impl {
+		n := 0
+		return Impl{Name: name, Run: func(context.Context, Options, *hdrhistogram.Histogram) (float64, error) {
+			order = append(order, name)
+			if n++; n == failAt {
+				return 0, errors.New("broke")
+			}
+			return float64(10 * n), nil // warm-up 10, then 20, 30, 40, 50, 60: median 40
+		}}
+	}
+	s := Scenario{Name: "x", Unit: "msg/s", Higher: true, Impls: []Impl{impl("a", 0), impl("b", 3), impl("c", 0)}}
+	var told []string
+	rs := measureAll(t.Context(), Options{}, s, func(_ Scenario, name string, r *Result) {
+		if r != nil {
+			told = append(told, name)
+		}
+	})
+	want := "a b c a b c a b c a c a c a c"
+	if got := strings.Join(order, " "); got != want {
+		t.Errorf("ran %q, want %q", got, want)
+	}
+	if rs[0].Value != 40 || rs[0].Runs != 5 || rs[2].Value != 40 || rs[2].Runs != 5 {
+		t.Errorf("figures %+v and %+v, want the median 40 of 5 runs", rs[0], rs[2])
+	}
+	if rs[1].Error != "broke" || rs[1].Value != 0 {
+		t.Errorf("the implementation that failed: %+v", rs[1])
+	}
+	if got := strings.Join(told, " "); got != "b a c" {
+		t.Errorf("results told in the order %q, want b (when it failed), then a and c", got)
+	}
+}
+
 // A run that records nothing, or fails its check, is an error, never a figure.
 func TestMeasureRefusesNothing(t *testing.T) {
 	none := Impl{Name: Shmkit, Run: func(context.Context, Options, *hdrhistogram.Histogram) (float64, error) { return 0, nil }}

@@ -7,7 +7,8 @@
 // Scenario and implementation names are stable: they are the "name" and "impl" fields of the
 // JSON output. Latency scenarios record every sample in an HDR histogram and report the median
 // with p99, p99.9, max and mean; throughput scenarios report the median of several runs after
-// a warm-up run (--quick skips it). Every scenario checks the data it moved: a run that moves nothing, or the
+// a warm-up run (--quick skips it), a scenario's implementations taking turns run by run so that
+// a change in the machine meanwhile falls on all of them alike. Every scenario checks the data it moved: a run that moves nothing, or the
 // wrong bytes, is an error, not a figure. A peer that is not installed is reported as
 // skipped, never faked.
 //

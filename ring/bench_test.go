@@ -24,7 +24,8 @@ import (
 
 // BenchmarkSPSC64 moves 64-byte messages from a child process to this one. ns/op is per
 // message; msg/s is reported too. The child copies each message into the ring (Send, or
-// Reserve and copy with a Commit every 32), and this process takes it in place (Next). Baselines from the same run: a buffered
+// Reserve and copy with a Commit every 32, or SendBatch of 32 as shmkit bench's
+// spsc_64B_batch32_throughput does), and this process takes it in place (Next). Baselines from the same run: a buffered
 // Go channel between two goroutines of one process, and between two processes an os.Pipe, a
 // unix socket and TCP loopback, each with 64 KiB bufio buffers on both sides (the fair way to
 // stream over them).
@@ -40,6 +41,11 @@ func benchSPSC(b *testing.B, size int, batches []int) {
 			name = fmt.Sprintf("impl=shmkit-pipe-commit-every-%d", batch)
 		}
 		b.Run(name, func(b *testing.B) { spscShmkit(b, blastArgs{Size: size, Batch: batch}) })
+	}
+	if size == 64 {
+		b.Run("impl=shmkit-pipe-sendbatch-32", func(b *testing.B) {
+			spscShmkit(b, blastArgs{Size: size, Batch: 32, SendBatch: true})
+		})
 	}
 	b.Run("impl=shmkit-pipe-no-prefetch", func(b *testing.B) {
 		spscShmkit(b, blastArgs{Size: size, Batch: 1, NoPrefetch: true})
@@ -189,11 +195,12 @@ type blastArgs struct {
 	Size  int // bytes a message
 	Batch int // commit after this many messages
 
+	SendBatch  bool // SendBatch of Batch messages, not Reserve and Commit
 	NoPrefetch bool // the writer does not prefetch the lines ahead of it
 }
 
 // blast copies N messages of Size bytes into the ring: one Send each, or (Batch > 1) Reserve
-// and copy, with a Commit every Batch.
+// and copy, with a Commit every Batch, or SendBatch of Batch.
 var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) error {
 	w, err := a.P.Writer()
 	if err != nil {
@@ -201,6 +208,22 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 	}
 	ring.SetPrefetch(w, !a.NoPrefetch)
 	msg := make([]byte, a.Size)
+	if a.SendBatch {
+		batch := make([][]byte, a.Batch)
+		for i := range batch {
+			batch[i] = make([]byte, a.Size)
+		}
+		for i := 0; i < a.N; i += a.Batch {
+			k := min(a.Batch, a.N-i)
+			for j := range k {
+				batch[j][0] = byte(i + j)
+			}
+			if err := w.SendBatch(batch[:k]); err != nil {
+				return err
+			}
+		}
+		return w.Close()
+	}
 	if a.Batch == 1 {
 		for i := range a.N {
 			msg[0] = byte(i)

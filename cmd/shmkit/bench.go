@@ -36,18 +36,23 @@ func benchCmd(args []string, w io.Writer) error {
 	m := bench.ThisMachine()
 	fmt.Fprintf(os.Stderr, "shmkit bench on %s (%d cores)\n", m.CPU, m.Cores)
 	start := time.Now()
+	var running string
 	results, err := bench.Run(ctx, o, func(s bench.Scenario, impl string, r *bench.Result) {
-		if r == nil {
-			fmt.Fprintf(os.Stderr, "  %-28s %-13s ...", s.Name, impl)
+		if r == nil { // a throughput scenario's implementations run in rounds: say so once
+			if s.Name != running {
+				fmt.Fprintf(os.Stderr, "  %s\n", s.Name)
+				running = s.Name
+			}
 			return
 		}
+		fmt.Fprintf(os.Stderr, "    %-13s ", impl)
 		switch {
 		case r.Skipped != "":
-			fmt.Fprintf(os.Stderr, " skipped: %s\n", r.Skipped)
+			fmt.Fprintf(os.Stderr, "skipped: %s\n", r.Skipped)
 		case r.Error != "":
-			fmt.Fprintf(os.Stderr, " error: %s\n", r.Error)
+			fmt.Fprintf(os.Stderr, "error: %s\n", r.Error)
 		default:
-			fmt.Fprintf(os.Stderr, " %.4g %s\n", r.Value, r.Unit)
+			fmt.Fprintf(os.Stderr, "%.4g %s\n", r.Value, r.Unit)
 		}
 	})
 	if err != nil {
