@@ -3,6 +3,7 @@ package ring_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -128,9 +129,9 @@ func spscSlip(b *testing.B, size int) {
 		ring.SetSlip(r, slip)
 		n := min(turn, b.N-i)
 		t := time.Now()
-		for range n {
-			if m, err := r.Next(); err != nil || len(m) != size {
-				b.Fatal(err)
+		for j := i + 1; j <= i+n; j++ {
+			if m, err := r.Next(); err != nil || !stamped(m, size, j) {
+				b.Fatalf("message %d: %v", j, err)
 			}
 		}
 		if d := time.Since(t); slip {
@@ -170,10 +171,10 @@ func spscShmkit(b *testing.B, a blastArgs) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	for range b.N {
+	for i := 1; i <= b.N; i++ {
 		m, err := r.Next()
-		if err != nil || len(m) != size {
-			b.Fatal(err)
+		if err != nil || !stamped(m, size, i) {
+			b.Fatalf("message %d: %v", i, err)
 		}
 	}
 	b.StopTimer()
@@ -187,6 +188,20 @@ func report(b *testing.B) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "msg/s")
 	}
+}
+
+// stamp marks message i as shmkit bench's streams do: its sequence number in the first 8 bytes
+// and a byte of it in the last, so the reader reads its first line and its last where they lie
+// in the ring (a reader that looked at the header alone would never fetch a 1 KiB record's
+// other lines, and the writer would never have to take them back).
+func stamp(msg []byte, i int) {
+	binary.LittleEndian.PutUint64(msg, uint64(i))
+	msg[len(msg)-1] = byte(i)
+}
+
+// stamped checks a message of size bytes against stamp's marks for i.
+func stamped(m []byte, size, i int) bool {
+	return len(m) == size && binary.LittleEndian.Uint64(m) == uint64(i) && m[size-1] == byte(i)
 }
 
 type blastArgs struct {
@@ -216,7 +231,7 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 		for i := 0; i < a.N; i += a.Batch {
 			k := min(a.Batch, a.N-i)
 			for j := range k {
-				batch[j][0] = byte(i + j)
+				stamp(batch[j], i+j)
 			}
 			if err := w.SendBatch(batch[:k]); err != nil {
 				return err
@@ -226,7 +241,7 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 	}
 	if a.Batch == 1 {
 		for i := range a.N {
-			msg[0] = byte(i)
+			stamp(msg, i)
 			if err := w.Send(msg); err != nil {
 				return err
 			}
@@ -238,7 +253,7 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 		if err != nil {
 			return err
 		}
-		msg[0] = byte(i)
+		stamp(msg, i)
 		copy(buf, msg)
 		if left--; left == 0 || i == a.N-1 { // no division on the way: the kernel peers have none
 			if err := w.Commit(); err != nil {
@@ -255,7 +270,8 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 // tricks and none of its bookkeeping: the writer copies each record in with the lines
 // prefetched 1 KiB ahead and stores its tail every 16 KiB; the reader reads only below that
 // tail and stores its head every 64 KiB (its stream never pauses, so its step need not keep
-// within a patience as the pipe's does). No header to parse, no check of any bound, no wait
+// within a patience as the pipe's does), and checks each record's sequence number and last
+// byte, as the pipe's reader checks stamp's marks. No header to parse, no check of any bound, no wait
 // that sleeps, no peer's death noticed: what two processes on two cores of this machine can
 // stream, the pipe's ceiling.
 //
@@ -306,6 +322,7 @@ var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a fl
 		off := pos % floorCapacity
 		seq := (*uint64)(unsafe.Pointer(&data[off]))
 		next := floorNext(pos, rec)
+		msg[a.Size-1] = byte(i + 1) // the last byte, which the reader checks too (see stamp)
 		if a.Around {
 			nontemporal.Record(seq, i+1, &msg[0], uintptr(a.Size), written, next)
 		} else {
@@ -348,7 +365,8 @@ func spscFloor(b *testing.B, size int, around bool) {
 		for pos >= seen {
 			seen = atomic.LoadUint64(tail)
 		}
-		if got := atomic.LoadUint64((*uint64)(unsafe.Pointer(&data[pos%floorCapacity]))); got != i+1 {
+		off := pos % floorCapacity
+		if got := atomic.LoadUint64((*uint64)(unsafe.Pointer(&data[off]))); got != i+1 || data[off+rec-1] != byte(i+1) {
 			b.Fatalf("record %d carries %d", i+1, got)
 		}
 		if pos = floorNext(pos, rec); pos-published >= floorHeadStep {
