@@ -108,7 +108,7 @@ func latencyUnit(unit string) bool { return unit == "ns" || unit == "µs" || uni
 // Names lists the scenarios in the order they run: the stable names, as the issue that asked
 // for the suite lists them, floors last.
 var Names = []string{
-	"spsc_64B_throughput", "spsc_64B_batch32_throughput", "spsc_1KiB_throughput", "bulk_1MiB_inplace_gbps", "bulk_1MiB_copy_gbps",
+	"spsc_64B_throughput", "spsc_64B_batch32_throughput", "spsc_64B_buffered_throughput", "spsc_1KiB_throughput", "bulk_1MiB_inplace_gbps", "bulk_1MiB_copy_gbps",
 	"pingpong_64B_rtt_spin", "pingpong_64B_rtt_block", "pingpong_64KiB_rtt", "mpmc_2p2c_64B_throughput",
 	"mpmc_2p2c_64B_batch32_throughput",
 	"sem_handoff_rtt", "mutex_uncontended", "mutex_contended_2proc", "value_add_2proc",

@@ -124,7 +124,7 @@ func TestMeasureRefusesNothing(t *testing.T) {
 	}
 	// A stream whose producer sends fewer messages than the consumer expects fails, through
 	// the ring and through a socket; so does one too short to time.
-	for _, a := range []streamArgs{{Impl: Shmkit}, {Impl: Shmkit, Batch: 4}, {Impl: UnixSocket}} {
+	for _, a := range []streamArgs{{Impl: Shmkit}, {Impl: Shmkit, Batch: 4}, {Impl: Shmkit, Buffer: 256}, {Impl: UnixSocket}} {
 		a.Size, a.Count = 64, 10
 		if _, err := streamN(t.Context(), a, 11, false); err == nil {
 			t.Errorf("%+v: 10 messages sent, 11 expected: no error", a)

@@ -26,7 +26,9 @@ import (
 // BenchmarkSPSC64 moves 64-byte messages from a child process to this one. ns/op is per
 // message; msg/s is reported too. The child copies each message into the ring (Send, or
 // Reserve and copy with a Commit every 32, or SendBatch of 32 as shmkit bench's
-// spsc_64B_batch32_throughput does), and this process takes it in place (Next). Baselines from the same run: a buffered
+// spsc_64B_batch32_throughput does, or Send through a writer buffered as the kernel paths'
+// bufio.Writers are, 64 KiB, as spsc_64B_buffered_throughput), and this process takes it in
+// place (Next). Baselines from the same run: a buffered
 // Go channel between two goroutines of one process, and between two processes an os.Pipe, a
 // unix socket and TCP loopback, each with 64 KiB bufio buffers on both sides (the fair way to
 // stream over them).
@@ -48,6 +50,9 @@ func benchSPSC(b *testing.B, size int, batches []int) {
 			spscShmkit(b, blastArgs{Size: size, Batch: 32, SendBatch: true})
 		})
 	}
+	b.Run("impl=shmkit-pipe-buffered", func(b *testing.B) {
+		spscShmkit(b, blastArgs{Size: size, Batch: 1, Buffer: 64 << 10})
+	})
 	b.Run("impl=shmkit-pipe-no-prefetch", func(b *testing.B) {
 		spscShmkit(b, blastArgs{Size: size, Batch: 1, NoPrefetch: true})
 	})
@@ -211,6 +216,7 @@ type blastArgs struct {
 	Batch int // commit after this many messages
 
 	SendBatch  bool // SendBatch of Batch messages, not Reserve and Commit
+	Buffer     int  // Writer.SetBuffer (the records go out Buffer bytes at a time, and at Close)
 	NoPrefetch bool // the writer does not prefetch the lines ahead of it
 }
 
@@ -222,6 +228,9 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 		return err
 	}
 	ring.SetPrefetch(w, !a.NoPrefetch)
+	if err := w.SetBuffer(a.Buffer); err != nil {
+		return err
+	}
 	msg := make([]byte, a.Size)
 	if a.SendBatch {
 		batch := make([][]byte, a.Batch)

@@ -24,7 +24,8 @@ var (
 	ErrBusy = errors.New("ring: end held by another process")
 	// ErrCorrupt: the shared region holds a record or slot that cannot be valid.
 	ErrCorrupt = errors.New("ring: corrupt ring")
-	// ErrInvalid: a bad capacity or slot size (zero, not a power of two, beyond the limit).
+	// ErrInvalid: a bad capacity or slot size (zero, not a power of two, beyond the limit), or
+	// a negative buffer (Writer.SetBuffer).
 	ErrInvalid = errors.New("ring: invalid argument")
 	// ErrTooMany: a pipe or queue already records as many attached processes as its layout
 	// holds (PipeMembers, QueueMembers); the attach that would be one more fails with it.

@@ -41,6 +41,36 @@ func ExamplePipe() {
 	// EOF
 }
 
+// A buffered writer, as a bufio.Writer: the reader sees nothing until a buffer's worth of
+// records waits, or Flush (or Close).
+func ExampleWriter_SetBuffer() {
+	p, err := ring.NewPipe(ring.Capacity(1 << 16))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	w, _ := p.Writer()
+	r, _ := p.Reader()
+	_ = w.SetBuffer(4096)
+
+	for i := range 3 {
+		_ = w.Send([]byte{byte('a' + i)})
+	}
+	fmt.Println("before Flush:", r.Ready())
+	_ = w.Flush()
+	fmt.Println("after Flush:", r.Ready())
+	_ = w.Close()
+	for rec, err := r.Next(); err == nil; rec, err = r.Next() {
+		fmt.Print(string(rec))
+	}
+	fmt.Println()
+	// Output:
+	// before Flush: false
+	// after Flush: true
+	// abc
+}
+
 // A queue of fixed-size values: no encoding per message.
 func ExampleQueueOf() {
 	type tick struct {

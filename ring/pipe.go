@@ -53,16 +53,19 @@ import (
 // writer, at its next Commit, clears writerLight (a full fence, after every light store) and
 // goes back to full fences, and the reader skips the barrier once it sees writerLight clear.
 //
-// Records are written with ordinary stores, never non-temporal ones, though on AMD EPYC a
-// stream of 64-byte records written around the cache ran 1.1-2.3x as fast as the same Send
-// writing through it (runs of one session), and BenchmarkSPSC64/impl=raw-floor-around shows more. Such stores are
-// seen out of order, so a reader may trust one only once the writer has fenced (SFENCE) after
-// it; a writer that sends its last record and goes on computing never fences, and its last
-// line stays in a write-combining buffer, which has no time-out. The barrier a reader can run
-// on the writer's CPU (fence.Heavy) did not make such stores visible: with it, 4 of 25
-// stressed runs of `shmkit bench` got a record whose last word was a lap old; trusting only
-// the writer's fences, none of 45. With nothing that drains another process's buffers, a
-// record sent could stay unread for good.
+// A record Send publishes is written with ordinary stores, never non-temporal ones, though on
+// AMD EPYC a stream of 64-byte records written around the cache ran 1.1-2.3x as fast as the
+// same Send writing through it (runs of one session), and BenchmarkSPSC64/impl=raw-floor-around
+// shows more. Such stores are seen out of order, so a reader may trust one only once the
+// writer has fenced (SFENCE) after it; a writer that sends its last record and goes on
+// computing never fences, and its last line stays in a write-combining buffer, which has no
+// time-out. The barrier a reader can run on the writer's CPU (fence.Heavy) did not make such
+// stores visible: with it, 4 of 25 stressed runs of `shmkit bench` got a record whose last
+// word was a lap old; trusting only the writer's fences, none of 45. With nothing that drains
+// another process's buffers, a record sent could stay unread for good. A buffered writer
+// (Writer.SetBuffer) does write around the cache: its records are not published by those
+// stores but by a header stored after a fence, at a buffer's worth, Flush or Close, a contract
+// under which nothing waits on a writer's idle buffers.
 type pipeShared struct {
 	capacity     uint64
 	writerClosed uint32

@@ -5,8 +5,8 @@ const Available = true
 
 // Record writes a record at hdr with non-temporal stores: n bytes from src at hdr+8 (the
 // last word padded with zeros), a zero word after them (at hdr+8+n rounded up to 8), and h at
-// hdr; then it stores pos at written with a plain store, after the others in program order
-// (not in visibility: that needs Fence or a barrier). hdr must be 8-byte aligned, and the
+// hdr; then, if written is not nil, it stores pos at written with a plain store, after the
+// others in program order (not in visibility: that needs Fence or a barrier). hdr must be 8-byte aligned, and the
 // bytes up to the zero word writable.
 //
 //go:noescape

@@ -47,8 +47,11 @@ next:
 	MOVQ	h+8(FP), AX
 	MOVNTIQ	AX, (DI)
 	MOVQ	written+32(FP), DX
+	TESTQ	DX, DX
+	JZ	done
 	MOVQ	pos+40(FP), AX
 	MOVQ	AX, (DX)
+done:
 	RET
 
 // func Fence()
