@@ -56,9 +56,9 @@ func (w *Writer) SetWaitMode(m WaitMode) { w.mode = m }
 // that it does not take back, line by line, what the reader read a lap ago; the records are
 // published by a plain store after a fence (SFENCE), so the reader that sees one sees every
 // byte before it. It suits a stream that nobody waits on message by message: on AMD EPYC,
-// 64-byte records through a 64 KiB buffer streamed at 1.3-1.5x Send's rate, and 1 KiB ones
-// at 1.1-1.2x (BenchmarkSPSC64 and SPSC1K, impl=shmkit-pipe-buffered, three runs of one
-// sitting). Records sent and not yet published die with the process, as a bufio.Writer's
+// 64-byte records through a 64 KiB buffer streamed at 1.3-1.6x Send's rate, and 1 KiB ones
+// at 1.1-1.3x (BenchmarkSPSC64 and SPSC1K, impl=shmkit-pipe-buffered, six runs in two
+// sittings). Records sent and not yet published die with the process, as a bufio.Writer's
 // buffer does.
 func (w *Writer) SetBuffer(size int) error {
 	if size < 0 {
