@@ -15,14 +15,7 @@ func TestRecordsOutliveTheirPipeValue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := p.Writer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := p.Reader()
-		if err != nil {
-			t.Fatal(err)
-		}
+		w, r := ends(t, p)
 		if err := w.Send([]byte("a record")); err != nil {
 			t.Fatal(err)
 		}

@@ -121,6 +121,20 @@ func verify(r *ring.Reader, g *gen, limit int) (int, error) {
 	return limit, nil
 }
 
+// ends claims both ends of p for this process.
+func ends(t testing.TB, p *ring.Pipe) (*ring.Writer, *ring.Reader) {
+	t.Helper()
+	w, err := p.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, r
+}
+
 func newPipe(t testing.TB, capacity int) *ring.Pipe {
 	t.Helper()
 	p, err := ring.CreatePipe(testmain.Name(t), ring.Capacity(capacity))
@@ -220,14 +234,7 @@ func producerKilled(t *testing.T, a produceArgs) {
 // (records of up to 1 KiB, some past the common case the writer puts around the cache).
 func TestPipeBuffered(t *testing.T) {
 	p := newPipe(t, 1<<16)
-	w, err := p.Writer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := p.Reader()
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, r := ends(t, p)
 	if err := w.SetBuffer(-1); !errors.Is(err, ring.ErrInvalid) {
 		t.Fatalf("SetBuffer(-1): %v, want ErrInvalid", err)
 	}
@@ -277,7 +284,8 @@ func TestPipeBuffered(t *testing.T) {
 	_ = r.Close()
 
 	p = newPipe(t, 1<<16)
-	if r, err = p.Reader(); err != nil {
+	r, err := p.Reader()
+	if err != nil {
 		t.Fatal(err)
 	}
 	const count = 20_000
@@ -525,14 +533,7 @@ func TestPipeAsReaderWriter(t *testing.T) {
 
 func TestPipeInProcess(t *testing.T) {
 	p := newPipe(t, 256)
-	w, err := p.Writer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := p.Reader()
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, r := ends(t, p)
 	// io.Copy through the pipe, many wraps of a 256-byte ring.
 	src := bytes.Repeat([]byte("0123456789abcdef"), 4096)
 	done := make(chan error, 1)
