@@ -36,7 +36,9 @@ fi
 # run_tests runs package $p's Windows test binary $exe in the package's directory, as go test
 # does, its output in $1. The binary's own leak checks (testmain) fail it if a section or a
 # child is left.
-run_tests() { (cd "$p" && timeout 600 wine "$exe" -test.short) >"$1" 2>&1; }
+# The binary's own timeout comes first, so a test that hangs panics with its name and every
+# goroutine's stack (the outer timeout's kill would leave nothing to read).
+run_tests() { (cd "$p" && timeout 600 wine "$exe" -test.short -test.timeout=540s) >"$1" 2>&1; }
 status=0
 for p in "${pkgs[@]}"; do
   exe="$work/$(basename "$p").test.exe"
@@ -51,7 +53,7 @@ for p in "${pkgs[@]}"; do
     [ "$(grep -c '^--- FAIL' "$work/out")" = 1 ] && run_tests "$work/out2"; then
     echo "ok   $p (windows, wine; run again after wine's CreateProcess failed: $(grep -m1 'Internal error' "$work/out"))"
   else
-    echo "FAIL $p (windows, wine)"; tail -40 "$work/out"; status=1
+    echo "FAIL $p (windows, wine)"; grep -A6 'test timed out' "$work/out"; tail -40 "$work/out"; status=1
     if [ -s "$work/out2" ]; then echo "(and when run again:)"; tail -40 "$work/out2"; fi
   fi
 done
