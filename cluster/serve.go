@@ -53,8 +53,9 @@ func NATSOptions(opts ...nats.Option) ServeOption {
 // Serve makes this process a worker of a cluster pool: it connects to the NATS server at url,
 // starts a local shm procs.Pool, and runs the tasks it takes from the pool's stream on it, so
 // this host's cores are fed through shared memory and only tasks and results cross the
-// network. It returns nil when ctx ends (the tasks it holds then go back to the stream at
-// once, for another worker), or an error if it cannot connect or start its pool.
+// network. It returns nil when ctx ends (within a second: its pull for tasks runs out first;
+// the tasks it holds then go back to the stream at once, for another worker), or an error if
+// it cannot connect or start its pool.
 //
 // The worker runs the procs.Funcs registered in this program, by name: run the same binary as
 // the coordinator (or one that registers the same functions), with procs.Main first in main.
@@ -142,12 +143,19 @@ func (w *worker) run(ctx context.Context) error {
 				break more
 			}
 		}
-		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+		// The pull runs to its own end, not ctx's: a pull abandoned when ctx ends can have tasks
+		// on their way to it, and those would wait out AckWait before another worker got them.
+		// What arrives after ctx ended goes back at once.
+		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(fetchWait))
 		got := 0
 		if err == nil {
 			for m := range batch.Messages() {
 				got++
+				if ctx.Err() != nil {
+					m.Nak()
+					<-slots
+					continue
+				}
 				running.Go(func() {
 					defer func() { <-slots }()
 					w.handle(ctx, m, ackWait)
@@ -155,7 +163,6 @@ func (w *worker) run(ctx context.Context) error {
 			}
 			err = batch.Error()
 		}
-		cancel()
 		for range n - got {
 			<-slots
 		}
@@ -171,6 +178,10 @@ func (w *worker) run(ctx context.Context) error {
 		}
 	}
 }
+
+// fetchWait is how long a worker's pull for tasks waits for one: how long Serve may take to
+// return after its context ends.
+const fetchWait = time.Second
 
 // announce tells the pool's coordinators this worker is here and how many local workers it
 // has: at once, every helloEvery after, whenever a coordinator asks (a census), and with a
