@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -40,7 +39,7 @@ func bulkScenarios() []Scenario {
 }
 
 // bulk moves count 1 MiB messages from a child and returns GB/s, timed from the arrival of the
-// message that ends the first quarter (warmedUp).
+// message that ends the first quarter (see steady).
 func bulk(ctx context.Context, impl string, inplace bool, count int) (float64, error) {
 	if impl == GoChan {
 		return chanBulk(count)
@@ -66,19 +65,17 @@ func chanBulk(count int) (float64, error) {
 		close(ch)
 	}()
 	dst := make([]byte, bulkSize)
-	var start time.Time
-	i, from := 0, warmedUp(count)
+	clock := steadyClock(count)
+	i := 0
 	for b := range ch {
 		copy(dst, b)
-		if i == from {
-			start = time.Now()
-		}
+		clock.arrived(i)
 		if err := check(dst, i); err != nil {
 			return 0, err
 		}
 		i++
 	}
-	return float64(count-1-from) * bulkSize / time.Since(start).Seconds() / 1e9, nil
+	return clock.rate() * bulkSize / 1e9, nil
 }
 
 func memcpyFloor(count int) (float64, error) {

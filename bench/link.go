@@ -150,18 +150,15 @@ func (f fifoPair) Close() error {
 
 // receiveAll takes want messages of size bytes from next, checking each, and returns the rate
 // of the stream's steady part, timed from the arrival of the message that ends its first
-// quarter (see warmedUp) to the last's.
+// quarter (see steady) to the last's.
 func receiveAll(want, size int, next func() ([]byte, error)) (float64, error) {
-	var start time.Time
-	from := warmedUp(want)
+	clock := steadyClock(want)
 	for i := range want {
 		msg, err := next()
 		if err != nil {
 			return 0, fmt.Errorf("message %d: %w", i, err)
 		}
-		if i == from {
-			start = time.Now()
-		}
+		clock.arrived(i)
 		if len(msg) != size {
 			return 0, fmt.Errorf("message %d: %d bytes, not %d", i, len(msg), size)
 		}
@@ -169,12 +166,28 @@ func receiveAll(want, size int, next func() ([]byte, error)) (float64, error) {
 			return 0, err
 		}
 	}
-	return float64(want-1-from) / time.Since(start).Seconds(), nil
+	return clock.rate(), nil
 }
 
-// warmedUp is the message of a stream of n from which its rate is timed: the first quarter
-// is not timed, for every implementation alike. A new pair of processes starts slowly (their
-// runtimes settle, the first lap faults the ring's pages in, the waits learn their patience):
-// on AMD EPYC a buffered pipe's first million 64-byte messages came at 49 M msg/s and every
-// later million at 84-96 M, a Send's at 32 and 55-60 M.
-func warmedUp(n int) int { return n / 4 }
+// A steady times a stream of n messages from the arrival of the one that ends its first
+// quarter to the last's: the first quarter is not timed, for every implementation alike. A
+// new pair of processes starts slowly (their runtimes settle, the first lap faults the ring's
+// pages in, the waits learn their patience): on AMD EPYC a buffered pipe's first million
+// 64-byte messages came at 49 M msg/s and every later million at 84-96 M, a Send's at 32 and
+// 55-60 M.
+type steady struct {
+	n, from int
+	start   time.Time
+}
+
+func steadyClock(n int) steady { return steady{n: n, from: n / 4} }
+
+// arrived is told of message i's arrival.
+func (s *steady) arrived(i int) {
+	if i == s.from {
+		s.start = time.Now()
+	}
+}
+
+// rate is the messages a second since the timed part began; call it after the last arrived.
+func (s *steady) rate() float64 { return float64(s.n-1-s.from) / time.Since(s.start).Seconds() }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -243,12 +242,10 @@ func chanStreamOf[M any](count int) (float64, error) {
 		}
 		close(ch)
 	}()
-	var start time.Time
-	i, from := 0, warmedUp(count)
+	clock := steadyClock(count)
+	i := 0
 	for m := range ch {
-		if i == from {
-			start = time.Now()
-		}
+		clock.arrived(i)
 		if err := check(bytesOfArray(&m), i); err != nil {
 			return 0, err
 		}
@@ -257,7 +254,7 @@ func chanStreamOf[M any](count int) (float64, error) {
 	if i != count {
 		return 0, fmt.Errorf("%d of %d messages", i, count)
 	}
-	return float64(count-1-from) / time.Since(start).Seconds(), nil
+	return clock.rate(), nil
 }
 
 // bytesOfArray is the bytes of a message array.

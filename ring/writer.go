@@ -64,10 +64,7 @@ func (w *Writer) SetBuffer(size int) error {
 	if size < 0 {
 		return fmt.Errorf("%w: a buffer of %d bytes", ErrInvalid, size)
 	}
-	w.buffer = min(uint64(size), uint64(len(w.p.data))/4)
-	if size > 0 && w.buffer == 0 {
-		w.buffer = 1
-	}
+	w.buffer = min(uint64(size), uint64(len(w.p.data))/4) // at least 16: a pipe holds 64 bytes or more
 	return nil
 }
 
@@ -303,7 +300,7 @@ func (w *Writer) publish() { w.publishAt(w.pending, w.pendingHeader) }
 
 // publishAt is publish of the records from off on, the first one's header h.
 func (w *Writer) publishAt(off, h uint64) {
-	w.fence()
+	w.fenceAround()
 	if w.light && atomic.LoadUint32(&w.p.sh.fullFence) == 0 {
 		fence.Store64(w.p.header(off), h)
 	} else {
@@ -489,10 +486,16 @@ func (w *Writer) sendBuffered(ctx context.Context, b []byte) error {
 		}
 		copy(buf, b)
 	}
-	if w.tail-w.published >= w.buffer {
+	w.publishDue()
+	return nil
+}
+
+// publishDue publishes the records written since the last publication once a buffer's worth
+// of them waits: any at all, for a writer that does not buffer.
+func (w *Writer) publishDue() {
+	if w.tail != w.published && w.tail-w.published >= w.buffer {
 		w.publish()
 	}
-	return nil
 }
 
 // sendAround writes b as the record of size bytes at off with non-temporal stores (package
@@ -512,8 +515,8 @@ func (w *Writer) sendAround(off, size uint64, b []byte) {
 	w.unfenced = true
 }
 
-// fence makes the records written around the cache visible before any store after it.
-func (w *Writer) fence() {
+// fenceAround makes the records written around the cache visible before any store after it.
+func (w *Writer) fenceAround() {
 	if w.unfenced {
 		nontemporal.Fence()
 		w.unfenced = false
@@ -535,9 +538,7 @@ func (w *Writer) Write(b []byte) (int, error) {
 		written += len(chunk)
 		b = b[len(chunk):]
 	}
-	if w.tail != w.published && w.tail-w.published >= w.buffer { // a buffered writer waits for a buffer's worth
-		w.publish()
-	}
+	w.publishDue()
 	return written, nil
 }
 
@@ -552,7 +553,7 @@ func (w *Writer) finish() error {
 	if w.buffer != 0 && w.tail != w.published {
 		w.publish()
 	}
-	w.fence() // nothing of this writer's may land after the next one's stores
+	w.fenceAround() // nothing of this writer's may land after the next one's stores
 	w.closed = true
 	w.tail = w.published
 	w.publishTail()
