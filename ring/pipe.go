@@ -257,6 +257,7 @@ const (
 type spinBudget struct {
 	d       atomic.Int64
 	crowded atomic.Bool
+	other   *uint64 // a crowded wait's sign of life from the other side (see yieldWait)
 }
 
 func (b *spinBudget) limit() time.Duration { return max(time.Duration(b.d.Load()), minSpin) }
@@ -280,7 +281,7 @@ func spinWait(mode WaitMode, budget *spinBudget, ready, stop, dead func() bool) 
 		return false
 	}
 	if budget.crowded.Load() {
-		return yieldWait(ready, stop)
+		return yieldWait(ready, stop, budget.other)
 	}
 	var start, last time.Time // read from the clock only once the wait is long: a hand-off is not
 	for i := 0; ; i++ {
@@ -316,19 +317,33 @@ func spinWait(mode WaitMode, budget *spinBudget, ready, stop, dead func() bool) 
 // sleeps.
 const yieldFor = 50 * time.Microsecond
 
-// yieldWait is spinWait for a crowded queue, whose processes outnumber the cores: between looks
-// it yields the CPU (sched_yield) to the other runnable processes, among them, most likely,
-// the one that would put the message or take one, instead of spinning on the core that one
-// needs; it sleeps after yieldFor. Two producer and two consumer processes on two cores:
-// 175 -> 160 ns a message, and in batches of 32 125 -> 95 ns, against a spin then sleep.
-func yieldWait(ready, stop func() bool) bool {
+// backoff is how long a crowded wait keeps its CPU, without a look at the queue, between looks.
+const backoff = 10 * time.Microsecond
+
+// yieldWait is spinWait for a crowded queue, whose processes outnumber the cores. It looks
+// every backoff, and leaves the queue's lines alone in between: when the other side (the
+// producers, for a getter) is running on another core, it then fills a stretch of slots
+// without a consumer pulling each line from under it, and the next look takes them in a row.
+// When other, the index that side claims with, has not moved since the last look, that side
+// is off the CPUs, most likely waiting for this one: the wait yields it (sched_yield). It
+// sleeps after yieldFor. Two producer and two consumer processes on two cores (AMD EPYC,
+// BenchmarkMPMC64, five runs each, alternating with a wait that yields at once): 6.3-7.5 M
+// messages a second against 5.2-6.5 M, and in batches of 32 13.2-16.2 M against 12.4-13.4 M.
+func yieldWait(ready, stop func() bool, other *uint64) bool {
 	start := time.Now()
+	seen := atomic.LoadUint64(other)
 	for {
+		for t := time.Now(); time.Since(t) < backoff; {
+		}
 		if ready() {
 			return true
 		}
 		if stop() || time.Since(start) >= yieldFor {
 			return false
+		}
+		if v := atomic.LoadUint64(other); v != seen {
+			seen = v // that side runs: leave it to it again
+			continue
 		}
 		futex.Yield()
 	}
