@@ -166,10 +166,18 @@ func (t *WriterOf[T]) sendEncoded(ctx context.Context, v T) error {
 		t.w.cancel(n)
 		return err
 	}
-	return t.w.Commit()
+	t.w.publishDue() // at once, or once a buffer's worth waits (see SetBuffer)
+	return nil
 }
 
-// Writer returns the untyped end, for Close, SetWaitMode and the rest.
+// SetBuffer makes Send buffer its records, published once size bytes of them wait or at
+// Flush or Close, as Writer.SetBuffer does.
+func (t *WriterOf[T]) SetBuffer(size int) error { return t.w.SetBuffer(size) }
+
+// Flush publishes what a buffered Send left waiting (see SetBuffer).
+func (t *WriterOf[T]) Flush() error { return t.w.Flush() }
+
+// Writer returns the untyped end, for SetWaitMode and the rest.
 func (t *WriterOf[T]) Writer() *Writer { return t.w }
 
 // Close ends the stream: the reader gets what was sent, then io.EOF.

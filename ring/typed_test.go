@@ -42,9 +42,10 @@ func sampleOrder(i int) order {
 }
 
 type typedArgs struct {
-	Q *ring.QueueOf[order]
-	P *ring.PipeOf[order]
-	N int
+	Q      *ring.QueueOf[order]
+	P      *ring.PipeOf[order]
+	N      int
+	Buffer int // the writer's SetBuffer, if above 0
 }
 
 // echoOrders takes N orders from Q and sends each on P, then closes P's writing end.
@@ -52,6 +53,11 @@ var echoOrders = procs.Entry("ring.echoOrders", func(ctx context.Context, a type
 	w, err := a.P.Writer()
 	if err != nil {
 		return err
+	}
+	if a.Buffer > 0 {
+		if err := w.SetBuffer(a.Buffer); err != nil {
+			return err
+		}
 	}
 	for range a.N {
 		o, err := a.Q.GetContext(ctx)
@@ -68,6 +74,12 @@ var echoOrders = procs.Entry("ring.echoOrders", func(ctx context.Context, a type
 // Any Go value over a Queue and a Pipe, across processes, as Python's put(obj) and send(obj):
 // encoded straight into the slot or record, decoded straight from it.
 func TestQueueOfAndPipeOfCarryAnyValue(t *testing.T) {
+	for _, buffer := range []int{0, 2048} {
+		t.Run(fmt.Sprintf("buffer=%d", buffer), func(t *testing.T) { carryAnyValue(t, buffer) })
+	}
+}
+
+func carryAnyValue(t *testing.T, buffer int) {
 	const n = 500
 	q, err := ring.NewQueueOf[order](ring.Capacity(16), ring.SlotSize(512))
 	if err != nil {
@@ -79,7 +91,7 @@ func TestQueueOfAndPipeOfCarryAnyValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	child, err := echoOrders.Start(t.Context(), typedArgs{Q: q, P: p, N: n})
+	child, err := echoOrders.Start(t.Context(), typedArgs{Q: q, P: p, N: n, Buffer: buffer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +120,73 @@ func TestQueueOfAndPipeOfCarryAnyValue(t *testing.T) {
 		t.Fatalf("after the writer closed: %v, want io.EOF", err)
 	}
 	testmain.WaitAll(t, child)
+}
+
+// A buffered typed writer holds its records back until a buffer's worth waits or Flush, for
+// values encoded in place as for plain ones.
+func TestPipeOfBuffered(t *testing.T) {
+	t.Run("encoded", func(t *testing.T) { pipeOfBuffered(t, sampleOrder) })
+	t.Run("plain", func(t *testing.T) { pipeOfBuffered(t, func(i int) [4]int64 { return [4]int64{int64(i), 2, 3, 4} }) })
+}
+
+func pipeOfBuffered[T any](t *testing.T, value func(int) T) {
+	p, err := ring.NewPipeOf[T](ring.Capacity(1 << 14))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	w, err := p.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SetBuffer(-1); !errors.Is(err, ring.ErrInvalid) {
+		t.Fatalf("SetBuffer(-1): %v, want ErrInvalid", err)
+	}
+	if err := w.SetBuffer(1024); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for ; sent < 2; sent++ {
+		if err := w.Send(value(sent)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Reader().Ready() {
+		t.Fatal("a buffered value was seen before Flush")
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range sent {
+		if got, err := r.Recv(); err != nil || !reflect.DeepEqual(got, value(i)) {
+			t.Fatalf("value %d: got %+v, %v", i, got, err)
+		}
+	}
+	// A buffer's worth goes out without a Flush, every value sent with it, and not before.
+	for !r.Reader().Ready() {
+		if sent == 2+1024 {
+			t.Fatal("1024 values sent through a 1024-byte buffer and none seen")
+		}
+		if err := w.Send(value(sent)); err != nil {
+			t.Fatal(err)
+		}
+		sent++
+	}
+	if sent == 3 {
+		t.Fatal("a value seen before a buffer's worth waited")
+	}
+	for i := 2; i < sent; i++ {
+		if got, err := r.Recv(); err != nil || !reflect.DeepEqual(got, value(i)) {
+			t.Fatalf("value %d: got %+v, %v", i, got, err)
+		}
+	}
+	if r.Reader().Ready() {
+		t.Fatal("more seen than was sent")
+	}
 }
 
 func TestTypedBadInput(t *testing.T) {
