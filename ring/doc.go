@@ -31,7 +31,7 @@
 // its records are published a buffer's worth at a time and, on amd64, written around the
 // cache. Records are 8-byte aligned with an 8-byte header; a
 // padding record fills the end of the region when the next record would not fit, so every
-// record is contiguous, and payloads of 1 KiB or more start on a 64-byte line. A record is
+// record is contiguous, and payloads of 4 KiB or more start on a 64-byte line. A record is
 // published by its own header, stored last (as in Aeron), so a hand-off moves only the
 // record's cache lines; the writer's and reader's indices each have their own 128-byte line,
 // are published in batches and read only when a side must. Closing the writer (its process

@@ -153,7 +153,7 @@ func TestPipeTenMillionRecords(t *testing.T) {
 	stream(t, 1024, count, 7)
 }
 
-// Records up to 16 KiB in a 64 KiB ring: payloads of 1 KiB or more go behind padding to a
+// Records up to 16 KiB in a 64 KiB ring: payloads of 4 KiB or more go behind padding to a
 // 64-byte line, and the padding and wrap records mix.
 func TestPipeLargeRecords(t *testing.T) {
 	stream(t, 64<<10, 100_000, 8)
@@ -568,13 +568,13 @@ func TestPipeInProcess(t *testing.T) {
 	}
 }
 
-// Payloads of 1 KiB or more start on a 64-byte boundary, unless the padding could keep the
+// Payloads of 4 KiB or more start on a 64-byte boundary, unless the padding could keep the
 // record from fitting; every size up to MaxRecord goes through, lap after lap, intact.
 func TestPipeLargePayloadsAligned(t *testing.T) {
-	p := newPipe(t, 8192)
+	p := newPipe(t, 32<<10)
 	w, _ := p.Writer()
 	r, _ := p.Reader()
-	sizes := []int{1023, 1024, 8, 2000, 40, 4032, 4033, p.MaxRecord(), 0, 3000, 1500}
+	sizes := []int{4095, 4096, 8, 5000, 40, 16320, 16321, p.MaxRecord(), 0, 12000, 1024}
 	done := make(chan error, 1)
 	go func() {
 		for i := range 300 {
@@ -608,7 +608,7 @@ func TestPipeLargePayloadsAligned(t *testing.T) {
 				t.Fatalf("record %d: byte %d is %d", i, j, rec[j])
 			}
 		}
-		if addr := uintptr(unsafe.Pointer(unsafe.SliceData(rec))); n >= 1024 && n <= 4032 && addr%64 != 0 {
+		if addr := uintptr(unsafe.Pointer(unsafe.SliceData(rec))); n >= 4096 && n <= 16320 && addr%64 != 0 {
 			t.Fatalf("record %d of %d bytes at %#x: not on a 64-byte boundary", i, n, addr)
 		}
 	}

@@ -23,7 +23,7 @@ const (
 	recData      = 1
 	recPad       = 2
 
-	alignedPayload = 1024 // payloads this long start on a lineAlign boundary
+	alignedPayload = 4096 // payloads this long start on a lineAlign boundary (see reserve)
 	lineAlign      = 64
 )
 

@@ -174,7 +174,10 @@ func (w *Writer) reserve(ctx context.Context, n int) ([]byte, error) {
 	off := w.tail & w.p.mask
 	// A large payload starts on a 64-byte line (copies into it run at full speed, and the
 	// caller's data is aligned for any use), behind a padding record, unless the padding
-	// could make the record not fit in an otherwise empty ring.
+	// could make the record not fit in an otherwise empty ring. Below alignedPayload the
+	// padding costs more than the alignment gains: 1 KiB records aligned streamed at 0.56-0.60
+	// of the floor's rate, unaligned at 0.67-0.73 (AMD EPYC, BenchmarkSPSC1K, six alternating
+	// runs each).
 	aligned := n >= alignedPayload && 2*size+2*(lineAlign-recordHeader) <= capacity
 	var endPad, linePad uint64
 	if aligned {
