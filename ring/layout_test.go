@@ -212,3 +212,71 @@ func TestStreamingFlag(t *testing.T) {
 		t.Fatal("a new reader inherited the flag")
 	}
 }
+
+// A reader that streams and, at the tail, finds one record past it and no more, however long it
+// waits, was in a round trip (a fast ping-pong): it doubts the next stream, asking for twice as
+// many quick waits, until a tail moves again. A stream past the tail is no reason to doubt.
+func TestFalseStreamDoubted(t *testing.T) {
+	p, err := NewPipe(Capacity(1 << 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	w, err := p.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() {
+		t.Helper()
+		if _, err := r.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send := func(n int) {
+		t.Helper()
+		for range n {
+			if err := w.Send(make([]byte, 64)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.count(streamWaits)
+	send(2) // a stream, paused past the tail
+	next()  // waits out the patience at the tail
+	if r.streaming() || r.doubts != 0 {
+		t.Fatalf("after a paused stream: streaming %v, %d doubts, want none", r.streaming(), r.doubts)
+	}
+	next()
+	for doubts := 1; doubts <= maxDoubts+1; doubts++ {
+		r.count(streamWaits << min(doubts-1, maxDoubts)) // streaming, as the last doubts allow
+		if !r.streaming() {
+			t.Fatalf("not streaming after %d quick waits with %d doubts", r.quick, r.doubts)
+		}
+		send(1) // the answer of a round trip: one record, no tail past it
+		next()  // waits out the patience at the tail, then reads it
+		if r.streaming() || r.doubts != min(doubts, maxDoubts) {
+			t.Fatalf("round trip %d: streaming %v, %d doubts", doubts, r.streaming(), r.doubts)
+		}
+	}
+	r.count(streamWaits << (maxDoubts - 1))
+	if r.streaming() {
+		t.Fatal("streaming with fewer quick waits than the doubts ask for")
+	}
+	r.count(streamWaits << maxDoubts)
+	send(2) // a stream, paused past the tail
+	next()
+	if r.doubts != maxDoubts {
+		t.Fatalf("%d doubts after a paused stream, want %d", r.doubts, maxDoubts)
+	}
+	next()
+	r.count(streamWaits << maxDoubts)
+	send(int(tailStep(uint64(len(p.data))))/72 + 1) // a tail's worth: the tail moves
+	next()
+	if r.doubts != 0 {
+		t.Fatalf("%d doubts after the tail moved", r.doubts)
+	}
+}
