@@ -137,15 +137,14 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
-// The reader tells the writer when it starts and stops streaming; a new reader, or one that
-// ends its use of the end, starts from not streaming. The writer asks for lines ahead only
-// while the flag is up or while it batches its commits.
-func TestStreamingFlag(t *testing.T) {
+// pipeEnds makes a 64 KiB pipe, closed when the test ends, and claims both its ends.
+func pipeEnds(t *testing.T) (*Pipe, *Writer, *Reader) {
+	t.Helper()
 	p, err := NewPipe(Capacity(1 << 16))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	t.Cleanup(func() { _ = p.Close() })
 	w, err := p.Writer()
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +153,14 @@ func TestStreamingFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, w, r
+}
+
+// The reader tells the writer when it starts and stops streaming; a new reader, or one that
+// ends its use of the end, starts from not streaming. The writer asks for lines ahead only
+// while the flag is up or while it batches its commits.
+func TestStreamingFlag(t *testing.T) {
+	p, w, r := pipeEnds(t)
 	flag := func() uint32 { return atomic.LoadUint32(&p.sh.streaming) }
 	send := func(n int) {
 		for range n {
@@ -217,19 +224,7 @@ func TestStreamingFlag(t *testing.T) {
 // waits, was in a round trip (a fast ping-pong): it doubts the next stream, asking for twice as
 // many quick waits, until a tail moves again. A stream past the tail is no reason to doubt.
 func TestFalseStreamDoubted(t *testing.T) {
-	p, err := NewPipe(Capacity(1 << 16))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	w, err := p.Writer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := p.Reader()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, w, r := pipeEnds(t)
 	next := func() {
 		t.Helper()
 		if _, err := r.Next(); err != nil {
