@@ -313,12 +313,18 @@ func spinWait(mode WaitMode, budget *spinBudget, ready, stop, dead func() bool) 
 	}
 }
 
-// yieldFor is how long a crowded wait gives its CPU away, looking between turns, before it
-// sleeps.
+// yieldFor is about how long a crowded wait looks, and gives its CPU away between looks, before
+// it sleeps: yieldFor/backoff looks.
 const yieldFor = 50 * time.Microsecond
 
-// backoff is how long a crowded wait keeps its CPU, without a look at the queue, between looks.
-const backoff = 10 * time.Microsecond
+// backoff is how long a crowded wait keeps its CPU, without a look at the queue, between looks;
+// backoffSpins bounds the same pause in rounds of the clock, for a clock that moves in steps
+// (Windows: Go's monotonic clock is the interrupt time, and under wine it moved 25-95 us at a
+// time), about 10 us where a reading costs 10 ns.
+const (
+	backoff      = 10 * time.Microsecond
+	backoffSpins = 1024
+)
 
 // yieldWait is spinWait for a crowded queue, whose processes outnumber the cores. It looks
 // every backoff, and leaves the queue's lines alone in between: when the other side (the
@@ -326,19 +332,19 @@ const backoff = 10 * time.Microsecond
 // without a consumer pulling each line from under it, and the next look takes them in a row.
 // When other, the index that side claims with, has not moved since the last look, that side
 // is off the CPUs, most likely waiting for this one: the wait yields it (sched_yield). It
-// sleeps after yieldFor. Two producer and two consumer processes on two cores (AMD EPYC,
-// BenchmarkMPMC64, five runs each, alternating with a wait that yields at once): 6.3-7.5 M
-// messages a second against 5.2-6.5 M, and in batches of 32 13.2-16.2 M against 12.4-13.4 M.
+// sleeps after yieldFor/backoff looks. Two producer and two consumer processes on two cores
+// (AMD EPYC, BenchmarkMPMC64, five runs each, alternating with a wait that yields at once):
+// 6.3-7.5 M messages a second against 5.2-6.5 M, and in batches of 32 13.2-16.2 M against
+// 12.4-13.4 M.
 func yieldWait(ready, stop func() bool, other *uint64) bool {
-	start := time.Now()
 	seen := atomic.LoadUint64(other)
-	for {
-		for t := time.Now(); time.Since(t) < backoff; {
+	for range yieldFor / backoff {
+		for i, t := 0, time.Now(); i < backoffSpins && time.Since(t) < backoff; i++ {
 		}
 		if ready() {
 			return true
 		}
-		if stop() || time.Since(start) >= yieldFor {
+		if stop() {
 			return false
 		}
 		if v := atomic.LoadUint64(other); v != seen {
@@ -347,6 +353,7 @@ func yieldWait(ready, stop func() bool, other *uint64) bool {
 		}
 		futex.Yield()
 	}
+	return false
 }
 
 const pipeType = "ring.Pipe"
