@@ -96,14 +96,14 @@ type counterArgs struct {
 	Mutex *sem.SharedMutex        // set: add to Plain under it
 	Plain *ctypes.RawArray[int64] // one counter, in plain shared memory
 	Value *ctypes.Value[int64]    // otherwise: Value.Add
-	Start *sem.SharedEvent
+	Line  startLine
 	N     int
 }
 
 // counter is one of the two processes of mutex_contended_2proc and value_add_2proc: it waits
 // for the start, then adds N times, under the mutex (Mutex set) or atomically.
 var counter = procs.Entry("bench.counter", func(ctx context.Context, a counterArgs) error {
-	if err := a.Start.WaitContext(ctx); err != nil {
+	if err := a.Line.arrive(ctx); err != nil {
 		return err
 	}
 	return countUp(a)
@@ -135,12 +135,12 @@ func twoCounters(ctx context.Context, withMutex bool, n int) (time.Duration, err
 		return 0, err
 	}
 	defer v.Close()
-	start, err := sem.NewEvent()
+	line, err := newStartLine()
 	if err != nil {
 		return 0, err
 	}
-	defer start.Close()
-	a := counterArgs{Value: v, Start: start, N: n}
+	defer line.close()
+	a := counterArgs{Value: v, Line: line, N: n}
 	if withMutex {
 		if a.Mutex, err = sem.NewMutex(); err != nil {
 			return 0, err
@@ -155,9 +155,8 @@ func twoCounters(ctx context.Context, withMutex bool, n int) (time.Duration, err
 	if err != nil {
 		return 0, err
 	}
-	time.Sleep(20 * time.Millisecond) // the child is up and waiting
-	t := time.Now()
-	if err := start.Set(); err != nil {
+	t, err := line.release(ctx, 1)
+	if err != nil {
 		return 0, err
 	}
 	err = countUp(a)
@@ -370,9 +369,13 @@ type mpmcArgs struct {
 	Sums     *ctypes.RawArray[int64] // per consumer: count, sum
 	Slot     int
 	Batch    int // messages a PutBatch or GetBatch, if above 1
+	Line     startLine
 }
 
 var mpmcPeer = procs.Entry("bench.mpmcPeer", func(ctx context.Context, a mpmcArgs) error {
+	if err := a.Line.arrive(ctx); err != nil {
+		return err
+	}
 	batch := max(a.Batch, 1)
 	msgs := make([][]byte, batch)
 	for i := range msgs {
@@ -448,23 +451,30 @@ func mpmcBatched(batch int) func(context.Context, Options, *hdrhistogram.Histogr
 				_ = p.Join()
 			}
 		}()
+		line, err := newStartLine()
+		if err != nil {
+			return 0, err
+		}
+		defer line.close()
 		for c := range 2 {
-			p, err := mpmcPeer.Start(ctx, mpmcArgs{Q: q, Sums: sums, Slot: c, Batch: batch})
+			p, err := mpmcPeer.Start(ctx, mpmcArgs{Q: q, Sums: sums, Slot: c, Batch: batch, Line: line})
 			if err != nil {
 				return 0, err
 			}
 			ps = append(ps, p)
 		}
-		time.Sleep(20 * time.Millisecond) // consumers up
-		t := time.Now()
 		var producers []*procs.Process
 		for p := range 2 {
-			pr, err := mpmcPeer.Start(ctx, mpmcArgs{Q: q, Producer: true, From: p * n, N: n, Batch: batch})
+			pr, err := mpmcPeer.Start(ctx, mpmcArgs{Q: q, Producer: true, From: p * n, N: n, Batch: batch, Line: line})
 			if err != nil {
 				return 0, err
 			}
 			producers = append(producers, pr)
 			ps = append(ps, pr)
+		}
+		t, err := line.release(ctx, 4)
+		if err != nil {
+			return 0, err
 		}
 		for _, pr := range producers {
 			if err := pr.WaitContext(ctx); err != nil {

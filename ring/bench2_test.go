@@ -331,6 +331,7 @@ func BenchmarkLarge(b *testing.B) {
 
 type mpmcArgs struct {
 	Q     *ring.Queue
+	Ready *sem.SharedSemaphore // released once this process is up
 	Go    *sem.Event
 	N     int
 	Put   bool
@@ -339,6 +340,9 @@ type mpmcArgs struct {
 
 // mpmcPart puts N messages once Go is set, or gets until the queue closes (Batch at a time).
 var mpmcPart = procs.Entry("ring.mpmcPart", func(ctx context.Context, a mpmcArgs) error {
+	if err := a.Ready.Release(); err != nil {
+		return err
+	}
 	if err := a.Go.WaitContext(ctx); err != nil {
 		return err
 	}
@@ -392,9 +396,14 @@ func mpmcShmkit(b *testing.B, batch int) {
 	}
 	defer seg.Close()
 	start, _ := sem.At[sem.Event](seg.Bytes(), 0)
+	ready, err := sem.NewSemaphore(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ready.Close()
 	var parts []*procs.Process
 	for i := range 4 {
-		p, err := mpmcPart.Start(b.Context(), mpmcArgs{Q: q, Go: start, N: (b.N + i/2) / 2, Put: i < 2, Batch: batch})
+		p, err := mpmcPart.Start(b.Context(), mpmcArgs{Q: q, Ready: ready, Go: start, N: (b.N + i/2) / 2, Put: i < 2, Batch: batch})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -405,7 +414,11 @@ func mpmcShmkit(b *testing.B, batch int) {
 	if err := q.PutContext(b.Context(), make([]byte, 64)); err != nil {
 		b.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond) // let all four start
+	for range parts { // all four are up (starting one took up to 37 ms beside busy ones)
+		if err := ready.AcquireContext(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.ResetTimer()
 	_ = start.Set()
 	for _, p := range parts[:2] {
