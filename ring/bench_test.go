@@ -286,7 +286,8 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 // The floor under a pipe: records of an 8-byte sequence number (where the pipe has its
 // header) and Size bytes, packed into a 1 MiB region of a shared segment, with the pipe's
 // tricks and none of its bookkeeping: the writer copies each record in with the lines
-// prefetched 1 KiB ahead and stores its tail every 16 KiB; the reader reads only below that
+// prefetched as far ahead as the pipe's writer asks for them (four records, within 1 to 8 KiB)
+// and stores its tail every 16 KiB; the reader reads only below that
 // tail and stores its head every 64 KiB (its stream never pauses, so its step need not keep
 // within a patience as the pipe's does), and checks each record's sequence number and last
 // byte, as the pipe's reader checks stamp's marks. No header to parse, no check of any bound, no wait
@@ -331,6 +332,7 @@ func floorNext(pos, rec uint64) uint64 {
 var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a floorArgs) error {
 	tail, head, written, data := floorLayout(a.Seg)
 	rec := uint64(a.Size) + 8
+	ahead := ring.PrefetchAhead(rec) // as far as the pipe's writer asks for lines
 	msg := make([]byte, a.Size)
 	var pos, shared, seen, fetched uint64
 	for i := range uint64(a.N) {
@@ -344,7 +346,7 @@ var floorWriter = procs.Entry("ring.floorWriter", func(ctx context.Context, a fl
 		if a.Around {
 			nontemporal.Record(seq, i+1, &msg[0], uintptr(a.Size), written, next)
 		} else {
-			for ; fetched < pos+1024 && fetched+256 <= seen+floorCapacity; fetched += 256 {
+			for ; fetched < pos+ahead && fetched+256 <= seen+floorCapacity; fetched += 256 {
 				prefetch.Write(&data[fetched%floorCapacity])
 			}
 			copy(data[off+8:off+rec], msg)

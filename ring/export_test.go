@@ -20,3 +20,7 @@ func SetSlip(r *Reader, on bool) { r.noSlip = !on }
 
 // SetPrefetch turns w's prefetching of the lines ahead of it on or off (see Writer.prefetch).
 func SetPrefetch(w *Writer, on bool) { w.noPrefetch = !on }
+
+// PrefetchAhead is how far ahead of its tail the writer asks for lines after a record of size
+// bytes (see prefetchAhead), for the benchmarks' floor.
+func PrefetchAhead(size uint64) uint64 { return prefetchAhead(size) }

@@ -196,7 +196,7 @@ func TestStreamingFlag(t *testing.T) {
 		t.Fatal("not streaming after streamWaits quick waits")
 	}
 	send(64)
-	if w.chunks-before < 3*1024/prefetch.Chunk || w.fetched < w.tail+prefetchAhead-prefetch.Chunk {
+	if w.chunks-before < 3*1024/prefetch.Chunk || w.fetched < w.tail+prefetchAhead(72)-prefetch.Chunk {
 		t.Fatalf("%d chunks, fetched to %d with tail %d: the writer did not keep 1 KiB ahead of a streaming reader",
 			w.chunks, w.fetched, w.tail)
 	}
