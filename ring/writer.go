@@ -56,11 +56,12 @@ func (w *Writer) SetWaitMode(m WaitMode) { w.mode = m }
 // A buffered writer on amd64 writes its records around the cache (non-temporal stores), so
 // that it does not take back, line by line, what the reader read a lap ago; the records are
 // published by a plain store after a fence (SFENCE), so the reader that sees one sees every
-// byte before it. It suits a stream that nobody waits on message by message: on AMD EPYC,
-// 64-byte records through a 64 KiB buffer streamed at 1.3-1.6x Send's rate, and 1 KiB ones
-// at 1.1-1.3x (BenchmarkSPSC64 and SPSC1K, impl=shmkit-pipe-buffered, six runs in two
-// sittings). Records sent and not yet published die with the process, as a bufio.Writer's
-// buffer does.
+// byte before it. It suits a stream that nobody waits on message by message, between cores
+// that share no cache: on AMD EPYC, 64-byte records through a 64 KiB buffer streamed at
+// 1.25-1.6x Send's rate, and 1 KiB ones at 1.3-1.5x (BenchmarkSPSC64 and SPSC1K,
+// impl=shmkit-pipe-buffered); while the host placed the guest's two vCPUs where a stream
+// through the cache ran a third faster, at 0.8x and 0.6-0.8x. Records sent and not yet
+// published die with the process, as a bufio.Writer's buffer does.
 func (w *Writer) SetBuffer(size int) error {
 	if size < 0 {
 		return fmt.Errorf("%w: a buffer of %d bytes", ErrInvalid, size)
