@@ -1,6 +1,7 @@
 package testmain
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -69,4 +70,30 @@ func TestGoroutineLeakIsSeen(t *testing.T) {
 		}
 	}
 	t.Error("a finished goroutine is still reported")
+}
+
+// BlockedCheaply must be able to fail: a wait that spins, and one that returns at once, are
+// both refused; one that sleeps passes. (The test process has other goroutines, but none that
+// burns a tenth of its time.)
+func TestBlockedCheaplyTellsSleepFromSpin(t *testing.T) {
+	if cpuResolution == 0 && cpuTime() == 0 {
+		t.Skip("no CPU clock on this platform")
+	}
+	const d = 200 * time.Millisecond
+	sleep := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	if err := BlockedCheaply(t.Context(), "sleep", d, sleep); err != nil {
+		t.Fatal(err)
+	}
+	spin := func(ctx context.Context) error {
+		for ctx.Err() == nil {
+		}
+		return ctx.Err()
+	}
+	if err := BlockedCheaply(t.Context(), "spin", d, spin); err == nil || !strings.Contains(err.Error(), "of CPU") {
+		t.Fatalf("a spinning wait passed: %v", err)
+	}
+	done := func(context.Context) error { return nil }
+	if err := BlockedCheaply(t.Context(), "done", d, done); err == nil || !strings.Contains(err.Error(), "want context deadline exceeded") {
+		t.Fatalf("a wait that returned at once passed: %v", err)
+	}
 }
