@@ -18,6 +18,7 @@ import (
 	"github.com/shmkit/shmkit/internal/fence"
 	"github.com/shmkit/shmkit/internal/nontemporal"
 	"github.com/shmkit/shmkit/internal/prefetch"
+	"github.com/shmkit/shmkit/internal/spin"
 	"github.com/shmkit/shmkit/procs"
 	"github.com/shmkit/shmkit/ring"
 	"github.com/shmkit/shmkit/shm"
@@ -287,12 +288,12 @@ var blast = procs.Entry("ring.blast", func(ctx context.Context, a blastArgs) err
 // header) and Size bytes, packed into a 1 MiB region of a shared segment, with the pipe's
 // tricks and none of its bookkeeping: the writer copies each record in with the lines
 // prefetched as far ahead as the pipe's writer asks for them (four records, within 1 to 8 KiB)
-// and stores its tail every 16 KiB; the reader reads only below that
-// tail and stores its head every 64 KiB (its stream never pauses, so its step need not keep
-// within a patience as the pipe's does), and checks each record's sequence number and last
-// byte, as the pipe's reader checks stamp's marks. No header to parse, no check of any bound, no wait
-// that sleeps, no peer's death noticed: what two processes on two cores of this machine can
-// stream, the pipe's ceiling.
+// and stores its tail every 16 KiB; the reader reads only below that tail, pausing between
+// looks at it, and stores its head every 64 KiB (its stream never pauses, so its step need not
+// keep within a patience as the pipe's does), and checks each record's sequence number and
+// last byte, as the pipe's reader checks stamp's marks. No header to parse, no check of any
+// bound, no wait that sleeps, no peer's death noticed: what two processes on two cores of this
+// machine can stream, the pipe's ceiling.
 //
 // impl=raw-floor-around writes the records with non-temporal stores instead
 // (nontemporal.Record, which also zeroes the word after each and stores the writer's
@@ -383,7 +384,9 @@ func spscFloor(b *testing.B, size int, around bool) {
 	b.ResetTimer()
 	for i := range uint64(b.N) {
 		for pos >= seen {
-			seen = atomic.LoadUint64(tail)
+			if seen = atomic.LoadUint64(tail); pos >= seen {
+				spin.Pause() // as the pipe's reader waits at the tail
+			}
 		}
 		off := pos % floorCapacity
 		if got := atomic.LoadUint64((*uint64)(unsafe.Pointer(&data[off]))); got != i+1 || data[off+rec-1] != byte(i+1) {
