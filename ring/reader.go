@@ -105,7 +105,7 @@ func (r *Reader) slipBehind() {
 			}
 			return
 		}
-		spin.Pause() // see below
+		spin.Pause() // see the doc comment
 		if i%64 != 63 {
 			continue
 		}

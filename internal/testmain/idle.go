@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// BlockedCheaply runs wait with a context that ends after d, and fails unless wait gave up
+// BlockedCheaply runs wait with a context that ends after d/10, then (counted) with one that
+// ends after d, and fails unless each time wait gave up
 // with context.DeadlineExceeded having used at most a tenth of that time in CPU (the whole
 // process's: run it in a child with nothing else to do), give or take what the CPU clock
 // cannot resolve. It is how a test tells a sleep from a spin.
