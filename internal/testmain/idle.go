@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// BlockedCheaply runs wait with a context that ends after d/10, then (counted) with one that
-// ends after d, and fails unless each time wait gave up
-// with context.DeadlineExceeded having used at most a tenth of that time in CPU (the whole
-// process's: run it in a child with nothing else to do), give or take what the CPU clock
-// cannot resolve. It is how a test tells a sleep from a spin.
+// BlockedCheaply runs wait with a context that ends after d/10, then with one that ends after
+// d, and fails unless wait gave up with context.DeadlineExceeded both times, the second having
+// used at most a tenth of its time in CPU (the whole process's: run it in a child with nothing
+// else to do), give or take what the CPU clock cannot resolve. It is how a test tells a sleep
+// from a spin.
 func BlockedCheaply(ctx context.Context, name string, d time.Duration, wait func(context.Context) error) error {
 	// A first, shorter wait goes uncounted: it pays what a process's first wait pays once (under
 	// wine, 10-20 ms of CPU clock where later waits read 0-10), not what staying blocked costs.
