@@ -121,8 +121,14 @@ func verify(r *ring.Reader, g *gen, limit int) (int, error) {
 	return limit, nil
 }
 
+// endsOf is a pipe with two ends to claim: a Pipe, or a PipeOf.
+type endsOf[W, R any] interface {
+	Writer() (W, error)
+	Reader() (R, error)
+}
+
 // ends claims both ends of p for this process.
-func ends(t testing.TB, p *ring.Pipe) (*ring.Writer, *ring.Reader) {
+func ends[W, R any](t testing.TB, p endsOf[W, R]) (W, R) {
 	t.Helper()
 	w, err := p.Writer()
 	if err != nil {

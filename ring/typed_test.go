@@ -122,20 +122,6 @@ func carryAnyValue(t *testing.T, buffer int) {
 	testmain.WaitAll(t, child)
 }
 
-// typedEnds claims both ends of p for this process, as ends does a Pipe's.
-func typedEnds[T any](t *testing.T, p *ring.PipeOf[T]) (*ring.WriterOf[T], *ring.ReaderOf[T]) {
-	t.Helper()
-	w, err := p.Writer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := p.Reader()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w, r
-}
-
 // A buffered typed writer holds its records back until a buffer's worth waits or Flush, for
 // values encoded in place as for plain ones.
 func TestPipeOfBuffered(t *testing.T) {
@@ -149,7 +135,7 @@ func pipeOfBuffered[T any](t *testing.T, value func(int) T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	w, r := typedEnds(t, p)
+	w, r := ends(t, p)
 	if err := w.SetBuffer(-1); !errors.Is(err, ring.ErrInvalid) {
 		t.Fatalf("SetBuffer(-1): %v, want ErrInvalid", err)
 	}
@@ -265,7 +251,7 @@ func TestEncodingThatFailsInPlaceSendsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	w, r := typedEnds(t, p)
+	w, r := ends(t, p)
 	if err := w.Send(flaky{&calls}); err == nil {
 		t.Fatal("a failed encoding was sent")
 	}
